@@ -1,0 +1,43 @@
+package acctest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// RepoRoot finds the repository root from the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "tools", "ziti", "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("repository root not found (no tools/ziti/go.mod above the working directory)")
+		}
+		dir = parent
+	}
+}
+
+// Binary returns the path of a pinned tool built by `make tools`
+// (bin/ziti, bin/tofu). AGENTMESH_ZITI / AGENTMESH_TOFU override it.
+func Binary(name string) (string, error) {
+	if p := os.Getenv(map[string]string{"ziti": "AGENTMESH_ZITI", "tofu": "AGENTMESH_TOFU"}[name]); p != "" {
+		return p, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(root, "bin", name)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("%s not found at %s: run `make tools` (builds the pinned ziti and tofu once)", name, p)
+	}
+	return p, nil
+}

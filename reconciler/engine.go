@@ -1,0 +1,119 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/openziti/edge-api/rest_management_api_client/identity"
+	"github.com/openziti/edge-api/rest_model"
+
+	"github.com/agentmesh/agentmesh/reconciler/controller"
+)
+
+// Engine applies intent to one controller. One Engine serves a whole run
+// (a Terraform plan or apply, or one reconcile pass) and is safe for
+// concurrent use: Terraform calls it from up to 10 goroutines.
+type Engine struct {
+	c          *controller.Client
+	log        *slog.Logger
+	identities *snapshot[*rest_model.IdentityDetail]
+}
+
+// New returns an engine over a connected client.
+func New(c *controller.Client, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{c: c, log: log}
+	e.identities = newSnapshot(e.listManagedIdentities, func(d *rest_model.IdentityDetail) string { return deref(d.ID) })
+	return e
+}
+
+// Client is the engine's controller connection.
+func (e *Engine) Client() *controller.Client { return e.c }
+
+// pageSize is the controller's maximum page; it clamps larger limits.
+const pageSize = 500
+
+func (e *Engine) listManagedIdentities(ctx context.Context) ([]*rest_model.IdentityDetail, error) {
+	var out []*rest_model.IdentityDetail
+	filter := fmt.Sprintf("tags.%s = %s", TagManagedBy, quoteFilter(TagManagedValue))
+	for offset := int64(0); ; offset += pageSize {
+		p := identity.NewListIdentitiesParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset)
+		resp, err := e.c.API.Identity.ListIdentities(p, nil)
+		if err != nil {
+			return nil, controller.Explain(err, "listing agentmesh identities")
+		}
+		out = append(out, resp.Payload.Data...)
+		if len(resp.Payload.Data) < pageSize || !more(resp.Payload.Meta, offset) {
+			return out, nil
+		}
+	}
+}
+
+func more(m *rest_model.Meta, offset int64) bool {
+	if m == nil || m.Pagination == nil || m.Pagination.TotalCount == nil {
+		return true
+	}
+	return offset+pageSize < *m.Pagination.TotalCount
+}
+
+// snapshot is a lazily loaded, run-scoped index of one kind of object. The
+// first read loads every managed object with one paged list; later reads
+// are answered from memory, and the engine's own writes keep it current.
+type snapshot[T any] struct {
+	load  func(context.Context) ([]T, error)
+	key   func(T) string
+	mu    sync.Mutex
+	ready bool
+	items map[string]T
+}
+
+func newSnapshot[T any](load func(context.Context) ([]T, error), key func(T) string) *snapshot[T] {
+	return &snapshot[T]{load: load, key: key, items: map[string]T{}}
+}
+
+// get returns the object and whether the snapshot holds it. Concurrent
+// first calls share one load.
+func (s *snapshot[T]) get(ctx context.Context, id string) (T, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ready {
+		all, err := s.load(ctx)
+		if err != nil {
+			var zero T
+			return zero, false, err
+		}
+		for _, it := range all {
+			if _, seen := s.items[s.key(it)]; !seen {
+				s.items[s.key(it)] = it
+			}
+		}
+		s.ready = true
+	}
+	it, ok := s.items[id]
+	return it, ok, nil
+}
+
+func (s *snapshot[T]) put(it T) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.items[s.key(it)] = it
+}
+
+func (s *snapshot[T]) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.items, id)
+}
+
+// Reset drops every snapshot so the next read observes the controller
+// afresh. A long-running reconciler calls it at the start of each pass.
+func (e *Engine) Reset() {
+	e.identities.mu.Lock()
+	e.identities.ready = false
+	e.identities.items = map[string]*rest_model.IdentityDetail{}
+	e.identities.mu.Unlock()
+}
