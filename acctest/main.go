@@ -31,6 +31,10 @@ func run(m *testing.M) int {
 	}
 	Shared = c
 	defer c.Stop()
+	if err := c.UseEnv(); err != nil {
+		fmt.Fprintln(os.Stderr, "acctest:", err)
+		return 1
+	}
 	return m.Run()
 }
 

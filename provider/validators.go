@@ -1,0 +1,49 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+// checkString adapts one of the reconciler's pure checks to a plan-time
+// string validator, so Terraform and the reconciler agree on what is valid.
+type checkString struct {
+	desc  string
+	check func(string) error
+}
+
+var _ validator.String = checkString{}
+
+func (v checkString) Description(context.Context) string         { return v.desc }
+func (v checkString) MarkdownDescription(context.Context) string { return v.desc }
+
+func (v checkString) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := v.check(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(),
+			"The value of "+req.Path.String()+" "+err.Error()+".")
+	}
+}
+
+// plannedTrue plans a computed flag as true, so an object whose observed
+// value is false (not yet owned) shows a diff and gets fixed by apply.
+type plannedTrue struct{}
+
+var _ planmodifier.Bool = plannedTrue{}
+
+func (plannedTrue) Description(context.Context) string { return "always planned as true" }
+func (plannedTrue) MarkdownDescription(context.Context) string {
+	return "always planned as true"
+}
+
+func (plannedTrue) PlanModifyBool(_ context.Context, req planmodifier.BoolRequest, resp *planmodifier.BoolResponse) {
+	if req.Plan.Raw.IsNull() {
+		return // destroy
+	}
+	resp.PlanValue = types.BoolValue(true)
+}
