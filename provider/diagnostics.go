@@ -19,8 +19,6 @@ func addError(diags *diag.Diagnostics, summary string, err error) {
 		hint = "Fix the configuration; retrying will not help."
 	case errors.Is(err, reconciler.ErrNameTaken):
 		hint = "Choose another name, or import the existing object."
-	case errors.Is(err, controller.ErrTLS):
-		hint = "The controller's certificate was not trusted. Set ca_pem or ca_file to the CA that signed it."
 	case errors.Is(err, controller.ErrAuth):
 		hint = "Check the provider's credentials (username/password or identity) and that the identity is an admin."
 	case errors.Is(err, controller.ErrUnreachable):

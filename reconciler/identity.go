@@ -204,6 +204,9 @@ func (e *Engine) CreateIdentity(ctx context.Context, in *Identity) (*ObservedIde
 	}
 	resp, err := e.c.API.Identity.CreateIdentity(identity.NewCreateIdentityParamsWithContext(ctx).WithIdentity(body), nil)
 	if err != nil {
+		if controller.Permanent(err) {
+			return nil, controller.Explain(err, fmt.Sprintf("creating identity %q", in.Name))
+		}
 		// POST is not idempotent: the object may exist (name clash, or
 		// created before the response was lost). Look before failing.
 		existing, ferr := e.FindIdentityByName(ctx, in.Name)

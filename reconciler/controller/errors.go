@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/openziti/edge-api/rest_model"
@@ -62,6 +63,12 @@ func Explain(err error, what string) error {
 	if err == nil {
 		return nil
 	}
+	// The HTTP client wraps transport errors in *url.Error, which only
+	// repeats the URL; keep the named cause underneath instead.
+	var ue *url.Error
+	if errors.As(err, &ue) && isNamed(ue.Err) {
+		err = ue.Err
+	}
 	var api *APIError
 	if errors.As(err, &api) {
 		return fmt.Errorf("%s: %w", what, err)
@@ -85,9 +92,9 @@ func Explain(err error, what string) error {
 		return fmt.Errorf("%s: %w", what, api)
 	}
 	if isTLSError(err) {
-		return fmt.Errorf("%s: %w: %v. Check ca_pem/ca_file (or the CA inside the identity) against the controller's certificate and host name", what, ErrTLS, err)
+		return fmt.Errorf("%s: %w: %v. Check ca_pem/ca_file (or the CA inside the identity), and that the endpoint's host name is one the controller's certificate names", what, ErrTLS, err)
 	}
-	if errors.Is(err, ErrConfig) || errors.Is(err, ErrAuth) || errors.Is(err, ErrUnreachable) {
+	if isNamed(err) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	var ne net.Error
@@ -95,6 +102,22 @@ func Explain(err error, what string) error {
 		return fmt.Errorf("%s: %w: %v. Check that the controller is running and the endpoint is right", what, ErrUnreachable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// isNamed reports whether err already carries one of the package's causes.
+func isNamed(err error) bool {
+	for _, c := range []error{ErrConfig, ErrAuth, ErrTLS, ErrUnreachable, ErrNotFound, ErrConflict, ErrRejected} {
+		if errors.Is(err, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// Permanent reports whether err cannot be fixed by trying again with the
+// same configuration.
+func Permanent(err error) bool {
+	return errors.Is(err, ErrConfig) || errors.Is(err, ErrAuth) || errors.Is(err, ErrTLS)
 }
 
 func isTLSError(err error) bool {
