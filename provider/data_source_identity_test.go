@@ -50,7 +50,7 @@ func TestAccIdentityDataSource_errors(t *testing.T) {
 			},
 			{
 				Config:      `data "agentmesh_identity" "x" {}`,
-				ExpectError: errorText(`Invalid Attribute Combination.*Exactly one of these attributes must be configured: \[id,name\]`),
+				ExpectError: errorText(`Missing Attribute Configuration.*Exactly one of these attributes must be configured: \[id,name\]`),
 			},
 		},
 	})
