@@ -11,6 +11,7 @@ stamp="$root/bin/.$name.stamp"
 case "$name" in
   ziti) pkg=github.com/openziti/ziti/ziti ;;
   tofu) pkg=github.com/opentofu/opentofu/cmd/tofu ;;
+  tfplugindocs) pkg=github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs ;;
   *) echo "unknown tool: $name" >&2; exit 2 ;;
 esac
 want=$(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -d' ' -f1)
@@ -18,7 +19,7 @@ if [[ -x "$out" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
 mkdir -p "$root/bin"
-echo ">> building $name from $(grep -E "^require ${pkg%%/cmd/*}|^require ${pkg%/ziti}" "$mod/go.mod" | head -1 | cut -d' ' -f2-) (takes a few minutes, once)" >&2
+echo ">> building $name from its pinned module in tools/$name (once; ziti and tofu take a few minutes)" >&2
 cd "$mod"
 GONOSUMDB=github.com/openziti GOFLAGS=-mod=mod go build -trimpath -o "$out.tmp" "$pkg"
 mv "$out.tmp" "$out"
