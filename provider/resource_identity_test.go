@@ -325,3 +325,23 @@ func TestAccIdentity_nameClashIsNotAdopted(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAccIdentity_applyErrorLeavesNothing: a value only the controller can
+// judge (an auth policy that does not exist) fails the apply with the
+// controller's reason, and no identity is left behind.
+func TestAccIdentity_applyErrorLeavesNothing(t *testing.T) {
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `resource "agentmesh_identity" "a" {
+  name        = "acc-bad-policy"
+  auth_policy = "no-such-policy"
+}`,
+			ExpectError: errorText(`Cannot create identity acc-bad-policy.*HTTP 404.*check auth_policy "no-such-policy"`),
+		}},
+	})
+	_, e := admin(t)
+	if _, err := e.FindIdentityByName(context.Background(), "acc-bad-policy"); !errors.Is(err, controller.ErrNotFound) {
+		t.Fatalf("want no identity left behind, got %v", err)
+	}
+}

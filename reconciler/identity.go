@@ -211,7 +211,11 @@ func (e *Engine) CreateIdentity(ctx context.Context, in *Identity) (*ObservedIde
 		// created before the response was lost). Look before failing.
 		existing, ferr := e.FindIdentityByName(ctx, in.Name)
 		if ferr != nil {
-			return nil, controller.Explain(err, fmt.Sprintf("creating identity %q", in.Name))
+			err = controller.Explain(err, fmt.Sprintf("creating identity %q", in.Name))
+			if errors.Is(err, controller.ErrNotFound) {
+				err = fmt.Errorf("%w: an object the identity refers to does not exist; check auth_policy %q", err, in.AuthPolicyID)
+			}
+			return nil, err
 		}
 		if !existing.Managed {
 			return nil, fmt.Errorf("creating identity %q: %w (id %s). To manage it with agentmesh, import it: terraform import agentmesh_identity.<name> %s", in.Name, ErrNameTaken, existing.ID, existing.ID)

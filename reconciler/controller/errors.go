@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/go-openapi/runtime"
 	"github.com/openziti/edge-api/rest_model"
 )
 
@@ -72,6 +73,12 @@ func Explain(err error, what string) error {
 	var api *APIError
 	if errors.As(err, &api) {
 		return fmt.Errorf("%s: %w", what, err)
+	}
+	// A status the API spec does not declare for the operation arrives as
+	// the runtime's generic error, without a parsed body.
+	var undeclared *runtime.APIError
+	if errors.As(err, &undeclared) {
+		return fmt.Errorf("%s: %w", what, &APIError{Status: undeclared.Code, Message: "unexpected answer to " + undeclared.OperationName})
 	}
 	var coded codedError
 	if errors.As(err, &coded) {
