@@ -19,6 +19,11 @@ type Engine struct {
 	c          *controller.Client
 	log        *slog.Logger
 	identities *snapshot[*rest_model.IdentityDetail]
+	configs    *snapshot[*rest_model.ConfigDetail]
+	services   *snapshot[*rest_model.ServiceDetail]
+	types      configTypes
+	conv       converger
+	locks      keyedMutex
 }
 
 // New returns an engine over a connected client.
@@ -26,8 +31,11 @@ func New(c *controller.Client, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{c: c, log: log}
+	e := &Engine{c: c, log: log, types: configTypes{ids: map[string]string{}}}
 	e.identities = newSnapshot(e.listManagedIdentities, func(d *rest_model.IdentityDetail) string { return deref(d.ID) })
+	e.configs = newSnapshot(e.listManagedConfigs, func(d *rest_model.ConfigDetail) string { return deref(d.ID) })
+	e.services = newSnapshot(e.listManagedServices, func(d *rest_model.ServiceDetail) string { return deref(d.ID) })
+	e.conv.cond = sync.NewCond(&e.conv.mu)
 	return e
 }
 
@@ -38,19 +46,15 @@ func (e *Engine) Client() *controller.Client { return e.c }
 const pageSize = 500
 
 func (e *Engine) listManagedIdentities(ctx context.Context) ([]*rest_model.IdentityDetail, error) {
-	var out []*rest_model.IdentityDetail
 	filter := fmt.Sprintf("tags.%s = %s", TagManagedBy, quoteFilter(TagManagedValue))
-	for offset := int64(0); ; offset += pageSize {
+	return listAll(ctx, func(offset int64) ([]*rest_model.IdentityDetail, *rest_model.Meta, error) {
 		p := identity.NewListIdentitiesParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset)
-		resp, err := e.c.API.Identity.ListIdentities(p, nil)
+		r, err := e.c.API.Identity.ListIdentities(p, nil)
 		if err != nil {
-			return nil, controller.Explain(err, "listing agentmesh identities")
+			return nil, nil, controller.Explain(err, "listing agentmesh identities")
 		}
-		out = append(out, resp.Payload.Data...)
-		if len(resp.Payload.Data) < pageSize || !more(resp.Payload.Meta, offset) {
-			return out, nil
-		}
-	}
+		return r.Payload.Data, r.Payload.Meta, nil
+	})
 }
 
 func more(m *rest_model.Meta, offset int64) bool {
@@ -97,6 +101,28 @@ func (s *snapshot[T]) get(ctx context.Context, id string) (T, bool, error) {
 	return it, ok, nil
 }
 
+// all returns every object the snapshot holds, loading it first if needed.
+func (s *snapshot[T]) all(ctx context.Context) ([]T, error) {
+	if _, _, err := s.get(ctx, ""); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]T, 0, len(s.items))
+	for _, it := range s.items {
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// reset forgets everything; the next read loads afresh.
+func (s *snapshot[T]) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ready = false
+	s.items = map[string]T{}
+}
+
 func (s *snapshot[T]) put(it T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,8 +138,30 @@ func (s *snapshot[T]) forget(id string) {
 // Reset drops every snapshot so the next read observes the controller
 // afresh. A long-running reconciler calls it at the start of each pass.
 func (e *Engine) Reset() {
-	e.identities.mu.Lock()
-	e.identities.ready = false
-	e.identities.items = map[string]*rest_model.IdentityDetail{}
-	e.identities.mu.Unlock()
+	e.identities.reset()
+	e.configs.reset()
+	e.services.reset()
+}
+
+// keyedMutex serialises read-modify-write sequences on one object (an
+// identity's role attributes are written by both the identity resource and
+// membership derivation).
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*sync.Mutex{}
+	}
+	l, ok := k.locks[key]
+	if !ok {
+		l = &sync.Mutex{}
+		k.locks[key] = l
+	}
+	k.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }

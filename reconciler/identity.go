@@ -252,6 +252,7 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id string, in *Identity) (*
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	defer e.locks.lock(id)()
 	cur, err := e.fetchIdentity(ctx, id)
 	if err != nil {
 		return nil, err

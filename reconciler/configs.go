@@ -1,0 +1,275 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/openziti/edge-api/rest_management_api_client/config"
+	"github.com/openziti/edge-api/rest_model"
+
+	"github.com/agentmesh/agentmesh/reconciler/controller"
+)
+
+// configKind is one kind of intent stored as a Ziti config. The config type
+// carries a JSON schema, so the controller itself rejects malformed intent.
+type configKind struct {
+	typeName string // the config type, e.g. agentmesh.workgroup.v1
+	prefix   string // config names are <prefix><key>
+	label    string // for messages
+	schema   map[string]any
+}
+
+var (
+	orgSchema = map[string]any{"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "maxLength": 63}
+	nameSet   = map[string]any{"type": "array", "items": orgSchema, "uniqueItems": true}
+	limit     = map[string]any{"type": "integer", "minimum": 0}
+	strictObj = func(required []string, props map[string]any) map[string]any {
+		return map[string]any{"type": "object", "additionalProperties": false, "required": required, "properties": props}
+	}
+
+	kindWorkgroup = &configKind{
+		typeName: "agentmesh.workgroup.v1", prefix: "agentmesh.workgroup.", label: "workgroup",
+		schema: strictObj([]string{"name", "owner_organization"}, map[string]any{
+			"name": orgSchema, "description": map[string]any{"type": "string", "maxLength": 4096},
+			"owner_organization": orgSchema, "participating_organizations": nameSet,
+		}),
+	}
+	kindMembership = &configKind{
+		typeName: "agentmesh.membership.v1", prefix: "agentmesh.membership.", label: "workgroup membership",
+		schema: strictObj([]string{"workgroup", "identity", "role"}, map[string]any{
+			"workgroup": orgSchema, "identity": map[string]any{"type": "string", "minLength": 1},
+			"role": map[string]any{"enum": MembershipRoles},
+		}),
+	}
+	kindContract = &configKind{
+		typeName: "agentmesh.contract.v1", prefix: "agentmesh.contract.", label: "contract",
+		schema: strictObj([]string{"name", "owner_organization", "max_duration_seconds", "max_message_count", "max_message_bytes", "allowed_message_types", "required_workgroups", "access_mode"}, map[string]any{
+			"name": orgSchema, "owner_organization": orgSchema, "description": map[string]any{"type": "string", "maxLength": 4096},
+			"max_duration_seconds": limit, "max_message_count": limit, "max_message_bytes": limit,
+			"allowed_message_types": map[string]any{"type": "array", "items": map[string]any{"type": "string", "minLength": 1}, "uniqueItems": true},
+			"required_workgroups":   nameSet,
+			"access_mode":           map[string]any{"enum": AccessModes},
+		}),
+	}
+	kindEndpoint = &configKind{
+		typeName: "agentmesh.endpoint.v1", prefix: "agentmesh.endpoint.", label: "endpoint",
+		schema: strictObj([]string{"name", "host", "workgroups", "contract"}, map[string]any{
+			"name": map[string]any{"type": "string", "minLength": 1}, "host": map[string]any{"type": "string", "minLength": 1},
+			"workgroups": map[string]any{"type": "array", "items": orgSchema, "minItems": 1, "uniqueItems": true},
+			"contract":   orgSchema, "description": map[string]any{"type": "string", "maxLength": 4096},
+			"capabilities": map[string]any{"type": "array", "items": strictObj([]string{"name"}, map[string]any{
+				"name": map[string]any{"type": "string", "minLength": 1}, "description": map[string]any{"type": "string"},
+			})},
+			"interaction_patterns": map[string]any{"type": "array", "items": map[string]any{"enum": InteractionPatterns}, "uniqueItems": true},
+		}),
+	}
+	configKinds = []*configKind{kindWorkgroup, kindMembership, kindContract, kindEndpoint}
+)
+
+// Stored is an intent object read back from the controller.
+type Stored[T any] struct {
+	ID      string
+	Name    string // the config's name
+	Managed bool
+	Value   T
+}
+
+// configTypes resolves (and on first use creates) agentmesh's config types.
+type configTypes struct {
+	mu  sync.Mutex
+	ids map[string]string // type name -> id
+}
+
+func (e *Engine) configTypeID(ctx context.Context, k *configKind) (string, error) {
+	e.types.mu.Lock()
+	defer e.types.mu.Unlock()
+	if id, ok := e.types.ids[k.typeName]; ok {
+		return id, nil
+	}
+	filter := fmt.Sprintf("name = %s", quoteFilter(k.typeName))
+	l, err := e.c.API.Config.ListConfigTypes(config.NewListConfigTypesParamsWithContext(ctx).WithFilter(&filter), nil)
+	if err != nil {
+		return "", controller.Explain(err, "looking up config type "+k.typeName)
+	}
+	for _, t := range l.Payload.Data {
+		if deref(t.Name) == k.typeName {
+			e.types.ids[k.typeName] = deref(t.ID)
+			return deref(t.ID), nil
+		}
+	}
+	resp, err := e.c.API.Config.CreateConfigType(config.NewCreateConfigTypeParamsWithContext(ctx).WithConfigType(&rest_model.ConfigTypeCreate{
+		Name: ptr(k.typeName), Schema: k.schema, Tags: ownTags("config-type"),
+	}), nil)
+	if err != nil {
+		return "", controller.Explain(err, "creating config type "+k.typeName)
+	}
+	e.log.InfoContext(ctx, "created config type", "type", k.typeName)
+	e.types.ids[k.typeName] = resp.Payload.Data.ID
+	return resp.Payload.Data.ID, nil
+}
+
+// ownTags marks a derived or intent object as agentmesh's.
+func ownTags(kind string, extra ...string) *rest_model.Tags {
+	t := rest_model.SubTags{TagManagedBy: TagManagedValue, TagKind: kind}
+	for i := 0; i+1 < len(extra); i += 2 {
+		t[extra[i]] = extra[i+1]
+	}
+	return &rest_model.Tags{SubTags: t}
+}
+
+func isManaged(t *rest_model.Tags) bool {
+	return t != nil && t.SubTags[TagManagedBy] == TagManagedValue
+}
+
+func decodeConfig[T any](d *rest_model.ConfigDetail) (*Stored[T], error) {
+	s := &Stored[T]{ID: deref(d.ID), Name: deref(d.Name), Managed: isManaged(d.Tags)}
+	b, err := json.Marshal(d.Data)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &s.Value); err != nil {
+		return nil, fmt.Errorf("config %s (%s) does not hold a valid %T: %w", s.Name, s.ID, s.Value, err)
+	}
+	return s, nil
+}
+
+// createConfig stores intent under a unique name. An existing config of that
+// name is adopted when agentmesh owns it and refused otherwise.
+func createConfig[T any](ctx context.Context, e *Engine, k *configKind, key string, v T) (*Stored[T], error) {
+	typeID, err := e.configTypeID(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	name := k.prefix + key
+	resp, err := e.c.API.Config.CreateConfig(config.NewCreateConfigParamsWithContext(ctx).WithConfig(&rest_model.ConfigCreate{
+		Name: ptr(name), ConfigTypeID: ptr(typeID), Data: v, Tags: ownTags(k.label),
+	}), nil)
+	if err != nil {
+		err = controller.Explain(err, fmt.Sprintf("creating %s %q", k.label, key))
+		if controller.Permanent(err) {
+			return nil, err
+		}
+		existing, ferr := findConfig[T](ctx, e, k, key)
+		if ferr != nil {
+			return nil, err
+		}
+		if !existing.Managed {
+			return nil, fmt.Errorf("creating %s %q: %w (config %s). Import it, or choose another name", k.label, key, ErrNameTaken, existing.ID)
+		}
+		return updateConfig(ctx, e, k, existing.ID, key, v)
+	}
+	return readConfig[T](ctx, e, resp.Payload.Data.ID)
+}
+
+func findConfig[T any](ctx context.Context, e *Engine, k *configKind, key string) (*Stored[T], error) {
+	filter := fmt.Sprintf("name = %s", quoteFilter(k.prefix+key))
+	l, err := e.c.API.Config.ListConfigs(config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter), nil)
+	if err != nil {
+		return nil, controller.Explain(err, fmt.Sprintf("looking up %s %q", k.label, key))
+	}
+	for _, d := range l.Payload.Data {
+		if deref(d.Name) == k.prefix+key {
+			return decodeConfig[T](d)
+		}
+	}
+	return nil, fmt.Errorf("%s %q: %w", k.label, key, controller.ErrNotFound)
+}
+
+func readConfig[T any](ctx context.Context, e *Engine, id string) (*Stored[T], error) {
+	if d, ok, err := e.configs.get(ctx, id); err != nil {
+		return nil, err
+	} else if ok {
+		return decodeConfig[T](d)
+	}
+	resp, err := e.c.API.Config.DetailConfig(config.NewDetailConfigParamsWithContext(ctx).WithID(id), nil)
+	if err != nil {
+		return nil, controller.Explain(err, "reading config "+id)
+	}
+	e.configs.put(resp.Payload.Data)
+	return decodeConfig[T](resp.Payload.Data)
+}
+
+func updateConfig[T any](ctx context.Context, e *Engine, k *configKind, id, key string, v T) (*Stored[T], error) {
+	_, err := e.c.API.Config.PatchConfig(config.NewPatchConfigParamsWithContext(ctx).WithID(id).WithConfig(&rest_model.ConfigPatch{
+		Name: k.prefix + key, Data: v, Tags: ownTags(k.label),
+	}), nil)
+	if err != nil {
+		return nil, controller.Explain(err, fmt.Sprintf("updating %s %q", k.label, key))
+	}
+	e.configs.forget(id)
+	resp, err := e.c.API.Config.DetailConfig(config.NewDetailConfigParamsWithContext(ctx).WithID(id), nil)
+	if err != nil {
+		return nil, controller.Explain(err, "reading config "+id)
+	}
+	e.configs.put(resp.Payload.Data)
+	return decodeConfig[T](resp.Payload.Data)
+}
+
+func (e *Engine) deleteConfig(ctx context.Context, id, what string) error {
+	_, err := e.c.API.Config.DeleteConfig(config.NewDeleteConfigParamsWithContext(ctx).WithID(id), nil)
+	e.configs.forget(id)
+	if err != nil {
+		err = controller.Explain(err, "deleting "+what)
+		if errors.Is(err, controller.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// listManagedConfigs reads every agentmesh config with one paged list.
+func (e *Engine) listManagedConfigs(ctx context.Context) ([]*rest_model.ConfigDetail, error) {
+	filter := fmt.Sprintf("tags.%s = %s", TagManagedBy, quoteFilter(TagManagedValue))
+	return listAll(ctx, func(offset int64) ([]*rest_model.ConfigDetail, *rest_model.Meta, error) {
+		p := config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset)
+		r, err := e.c.API.Config.ListConfigs(p, nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, "listing agentmesh configs")
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
+	})
+}
+
+// configsOf returns the snapshot's configs of one kind, decoded.
+func configsOf[T any](ctx context.Context, e *Engine, k *configKind) ([]*Stored[T], error) {
+	typeID, err := e.configTypeID(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	all, err := e.configs.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Stored[T]
+	for _, d := range all {
+		if deref(d.ConfigTypeID) != typeID {
+			continue
+		}
+		s, err := decodeConfig[T](d)
+		if err != nil {
+			e.log.WarnContext(ctx, "ignoring an unreadable agentmesh config", "config", deref(d.Name), "error", err.Error())
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// listAll pages through a list endpoint at the controller's maximum page.
+func listAll[T any](ctx context.Context, page func(offset int64) ([]T, *rest_model.Meta, error)) ([]T, error) {
+	var out []T
+	for offset := int64(0); ; offset += pageSize {
+		items, meta, err := page(offset)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if len(items) < pageSize || !more(meta, offset) {
+			return out, nil
+		}
+	}
+}

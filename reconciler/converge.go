@@ -1,0 +1,429 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openziti/edge-api/rest_management_api_client/edge_router_policy"
+	"github.com/openziti/edge-api/rest_management_api_client/identity"
+	"github.com/openziti/edge-api/rest_management_api_client/service"
+	"github.com/openziti/edge-api/rest_management_api_client/service_edge_router_policy"
+	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
+	"github.com/openziti/edge-api/rest_model"
+
+	"github.com/agentmesh/agentmesh/reconciler/controller"
+)
+
+// Change is one write the engine makes to bring derived objects in line.
+type Change struct {
+	Action string // create | update | delete
+	Kind   string // service-policy | identity-roles | service-configs | router-policy
+	Name   string
+	Detail string
+	apply  func(context.Context) error
+}
+
+func (c Change) String() string {
+	s := fmt.Sprintf("%-6s %-16s %s", c.Action, c.Kind, c.Name)
+	if c.Detail != "" {
+		s += "  (" + c.Detail + ")"
+	}
+	return s
+}
+
+// Plan is the outcome of one observe-and-compare: what would change, and
+// whose access that changes.
+type Plan struct {
+	Changes  []Change
+	Gained   []Grant
+	Lost     []Grant
+	Problems []string
+	network  *Network
+}
+
+// Observe reads the whole governed network: every intent and every derived
+// object, one paged list per kind. It has no side effects besides filling
+// the engine's snapshots.
+func (e *Engine) Observe(ctx context.Context) (*Network, error) {
+	e.Reset()
+	n := &Network{Identities: map[string]*ObservedIdentity{}, Workgroups: map[string]*Stored[Workgroup]{},
+		Contracts: map[string]*Stored[Contract]{}, Endpoints: map[string]*ObservedEndpoint{},
+		Policies: map[string]PolicySpec{}, RouterPolicies: map[string]bool{}}
+
+	ids, err := e.identities.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ids {
+		o := observeIdentity(d)
+		n.Identities[o.ID] = o
+	}
+	wgs, err := configsOf[Workgroup](ctx, e, kindWorkgroup)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range wgs {
+		n.Workgroups[w.Value.Name] = w
+	}
+	if n.Memberships, err = configsOf[Membership](ctx, e, kindMembership); err != nil {
+		return nil, err
+	}
+	cons, err := configsOf[Contract](ctx, e, kindContract)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cons {
+		n.Contracts[c.Value.Name] = c
+	}
+	eps, err := configsOf[Endpoint](ctx, e, kindEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	byConfig := map[string]*Stored[Endpoint]{}
+	for _, ep := range eps {
+		byConfig[ep.ID] = ep
+	}
+	svcs, err := e.services.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range svcs {
+		for _, cid := range s.Configs {
+			if ep, ok := byConfig[cid]; ok {
+				n.Endpoints[deref(s.ID)] = &ObservedEndpoint{ServiceID: deref(s.ID), ConfigID: cid, Configs: sortedCopy(s.Configs), Endpoint: ep.Value}
+			}
+		}
+	}
+	// Memberships may name identities agentmesh did not create.
+	for _, m := range n.Memberships {
+		if _, ok := n.Identities[m.Value.Identity]; !ok {
+			if o, err := e.fetchIdentity(ctx, m.Value.Identity); err == nil {
+				n.Identities[o.ID] = o
+			} else if !controller.IsNotFound(err) {
+				return nil, err
+			}
+		}
+	}
+
+	filter := fmt.Sprintf("tags.%s = %s", TagManagedBy, quoteFilter(TagManagedValue))
+	pols, err := listAll(ctx, func(offset int64) ([]*rest_model.ServicePolicyDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset), nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, "listing agentmesh service policies")
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pols {
+		spec := PolicySpec{Name: deref(p.Name), ID: deref(p.ID), IdentityRoles: sortedCopy(p.IdentityRoles), ServiceRoles: sortedCopy(p.ServiceRoles)}
+		if p.Type != nil {
+			spec.Type = string(*p.Type)
+		}
+		if p.Semantic != nil {
+			spec.Semantic = string(*p.Semantic)
+		}
+		if p.Tags != nil {
+			spec.Owner = fmt.Sprint(p.Tags.SubTags[TagOwner])
+		}
+		n.Policies[spec.Name] = spec
+	}
+	erps, err := e.c.API.EdgeRouterPolicy.ListEdgeRouterPolicies(edge_router_policy.NewListEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
+	if err != nil {
+		return nil, controller.Explain(err, "listing agentmesh edge router policies")
+	}
+	for _, p := range erps.Payload.Data {
+		n.RouterPolicies[deref(p.Name)] = true
+	}
+	serps, err := e.c.API.ServiceEdgeRouterPolicy.ListServiceEdgeRouterPolicies(service_edge_router_policy.NewListServiceEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
+	if err != nil {
+		return nil, controller.Explain(err, "listing agentmesh service edge router policies")
+	}
+	for _, p := range serps.Payload.Data {
+		n.RouterPolicies[deref(p.Name)] = true
+	}
+	return n, nil
+}
+
+// TagOwner names the intent a derived object belongs to.
+const TagOwner = "agentmesh_owner"
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return out
+}
+
+// PlanChanges observes the network and computes what convergence would do,
+// without doing it.
+func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
+	n, err := e.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := Derive(n)
+	p := &Plan{Problems: d.Problems, network: n}
+
+	// Identity roles.
+	for _, id := range sortedKeys(n.Identities) {
+		o := n.Identities[id]
+		var have []string
+		for _, r := range o.Reserved {
+			if strings.HasPrefix(r, "wg.") {
+				have = append(have, r)
+			}
+		}
+		sort.Strings(have)
+		want := d.WorkgroupRoles[id]
+		if slices.Equal(have, want) {
+			continue
+		}
+		p.Changes = append(p.Changes, Change{Action: "update", Kind: "identity-roles", Name: o.Name,
+			Detail: fmt.Sprintf("workgroups %v -> %v", trimWG(have), trimWG(want)),
+			apply:  func(ctx context.Context) error { return e.setWorkgroupRoles(ctx, id, want) }})
+	}
+	// Endpoint service configs (the contract travels with the service).
+	for _, sid := range sortedKeys(d.ServiceConfigs) {
+		want := d.ServiceConfigs[sid]
+		if slices.Equal(n.Endpoints[sid].Configs, want) {
+			continue
+		}
+		p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-configs", Name: n.Endpoints[sid].Name,
+			Detail: "attach the contract's terms",
+			apply: func(ctx context.Context) error {
+				_, err := e.c.API.Service.PatchService(service.NewPatchServiceParamsWithContext(ctx).WithID(sid).WithService(&rest_model.ServicePatch{Configs: want}), nil)
+				e.services.forget(sid)
+				return controller.Explain(err, "attaching configs to service "+sid)
+			}})
+	}
+	// Service policies.
+	for _, name := range sortedKeys(d.Policies) {
+		want := d.Policies[name]
+		have, ok := n.Policies[name]
+		switch {
+		case !ok:
+			p.Changes = append(p.Changes, Change{Action: "create", Kind: "service-policy", Name: name, Detail: policyDetail(want),
+				apply: func(ctx context.Context) error { return e.createPolicy(ctx, want) }})
+		case !have.same(want):
+			p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-policy", Name: name, Detail: policyDetail(want),
+				apply: func(ctx context.Context) error { return e.updatePolicy(ctx, have.ID, want) }})
+		}
+	}
+	for _, name := range sortedKeys(n.Policies) {
+		if _, ok := d.Policies[name]; ok {
+			continue
+		}
+		have := n.Policies[name]
+		p.Changes = append(p.Changes, Change{Action: "delete", Kind: "service-policy", Name: name,
+			apply: func(ctx context.Context) error { return e.deletePolicy(ctx, have.ID) }})
+	}
+	// Network-wide router policies, once there is anything to route.
+	if len(n.Endpoints) > 0 {
+		if !n.RouterPolicies[RouterPolicyIdentities] {
+			p.Changes = append(p.Changes, Change{Action: "create", Kind: "router-policy", Name: RouterPolicyIdentities, apply: e.createIdentityRouterPolicy})
+		}
+		if !n.RouterPolicies[RouterPolicyEndpoints] {
+			p.Changes = append(p.Changes, Change{Action: "create", Kind: "router-policy", Name: RouterPolicyEndpoints, apply: e.createEndpointRouterPolicy})
+		}
+	}
+
+	// Access diff: evaluate the policies now and after the changes.
+	services := map[string]bool{}
+	for sid := range n.Endpoints {
+		services[sid] = true
+	}
+	before := map[string][]string{}
+	after := map[string][]string{}
+	for id, o := range n.Identities {
+		before[id] = append(slices.Clone(o.RoleAttributes), o.Reserved...)
+		var keep []string
+		for _, r := range before[id] {
+			if !strings.HasPrefix(r, "wg.") {
+				keep = append(keep, r)
+			}
+		}
+		after[id] = append(keep, d.WorkgroupRoles[id]...)
+	}
+	was, will := Access(n.Policies, before, services), Access(d.Policies, after, services)
+	for g := range will {
+		if !was[g] {
+			p.Gained = append(p.Gained, g)
+		}
+	}
+	for g := range was {
+		if !will[g] {
+			p.Lost = append(p.Lost, g)
+		}
+	}
+	sortGrants(p.Gained)
+	sortGrants(p.Lost)
+	return p, nil
+}
+
+func trimWG(roles []string) []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = strings.TrimPrefix(r, "wg.")
+	}
+	return out
+}
+
+func policyDetail(p PolicySpec) string {
+	return fmt.Sprintf("%s %s identities %s", p.Type, p.Semantic, strings.Join(p.IdentityRoles, ","))
+}
+
+func sortGrants(g []Grant) {
+	sort.Slice(g, func(i, j int) bool {
+		if g[i].Identity != g[j].Identity {
+			return g[i].Identity < g[j].Identity
+		}
+		return g[i].Service < g[j].Service
+	})
+}
+
+// Describe names a grant in human terms for review.
+func (p *Plan) Describe(g Grant) string {
+	who, what := g.Identity, g.Service
+	if o, ok := p.network.Identities[g.Identity]; ok {
+		who = o.Name
+	}
+	if ep, ok := p.network.Endpoints[g.Service]; ok {
+		what = ep.Name
+	}
+	return fmt.Sprintf("%s -> %s", who, what)
+}
+
+// Apply makes the changes. Each is idempotent; the first failure stops the
+// run and is returned, and the next pass starts from a fresh observation.
+func (e *Engine) Apply(ctx context.Context, p *Plan) error {
+	for _, c := range p.Changes {
+		e.log.InfoContext(ctx, "converging", "action", c.Action, "kind", c.Kind, "name", c.Name)
+		if err := c.apply(ctx); err != nil {
+			return fmt.Errorf("%s %s %s: %w", c.Action, c.Kind, c.Name, err)
+		}
+	}
+	return nil
+}
+
+// Reconcile runs one full pass: observe, compare, apply.
+func (e *Engine) Reconcile(ctx context.Context) (*Plan, error) {
+	p, err := e.PlanChanges(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p, e.Apply(ctx, p)
+}
+
+func (e *Engine) setWorkgroupRoles(ctx context.Context, id string, wg []string) error {
+	defer e.locks.lock(id)()
+	resp, err := e.c.API.Identity.DetailIdentity(identity.NewDetailIdentityParamsWithContext(ctx).WithID(id), nil)
+	if err != nil {
+		return controller.Explain(err, "reading identity "+id)
+	}
+	var roles rest_model.Attributes
+	if resp.Payload.Data.RoleAttributes != nil {
+		for _, r := range *resp.Payload.Data.RoleAttributes {
+			if !strings.HasPrefix(r, "wg.") {
+				roles = append(roles, r)
+			}
+		}
+	}
+	roles = append(roles, wg...)
+	sort.Strings(roles)
+	_, err = e.c.API.Identity.PatchIdentity(identity.NewPatchIdentityParamsWithContext(ctx).WithID(id).WithIdentity(&rest_model.IdentityPatch{RoleAttributes: &roles}), nil)
+	e.identities.forget(id)
+	return controller.Explain(err, "setting workgroup roles on identity "+id)
+}
+
+func (e *Engine) createPolicy(ctx context.Context, p PolicySpec) error {
+	_, err := e.c.API.ServicePolicy.CreateServicePolicy(service_policy.NewCreateServicePolicyParamsWithContext(ctx).WithPolicy(&rest_model.ServicePolicyCreate{
+		Name: ptr(p.Name), Type: rest_model.DialBind(p.Type).Pointer(), Semantic: rest_model.Semantic(p.Semantic).Pointer(),
+		IdentityRoles: p.IdentityRoles, ServiceRoles: p.ServiceRoles, PostureCheckRoles: rest_model.Roles{},
+		Tags: ownTags("derived", TagOwner, p.Owner),
+	}), nil)
+	return controller.Explain(err, "creating service policy "+p.Name)
+}
+
+func (e *Engine) updatePolicy(ctx context.Context, id string, p PolicySpec) error {
+	_, err := e.c.API.ServicePolicy.UpdateServicePolicy(service_policy.NewUpdateServicePolicyParamsWithContext(ctx).WithID(id).WithPolicy(&rest_model.ServicePolicyUpdate{
+		Name: ptr(p.Name), Type: rest_model.DialBind(p.Type).Pointer(), Semantic: rest_model.Semantic(p.Semantic).Pointer(),
+		IdentityRoles: p.IdentityRoles, ServiceRoles: p.ServiceRoles, PostureCheckRoles: rest_model.Roles{},
+		Tags: ownTags("derived", TagOwner, p.Owner),
+	}), nil)
+	return controller.Explain(err, "updating service policy "+p.Name)
+}
+
+func (e *Engine) deletePolicy(ctx context.Context, id string) error {
+	_, err := e.c.API.ServicePolicy.DeleteServicePolicy(service_policy.NewDeleteServicePolicyParamsWithContext(ctx).WithID(id), nil)
+	if err = controller.Explain(err, "deleting service policy "+id); controller.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func (e *Engine) createIdentityRouterPolicy(ctx context.Context) error {
+	_, err := e.c.API.EdgeRouterPolicy.CreateEdgeRouterPolicy(edge_router_policy.NewCreateEdgeRouterPolicyParamsWithContext(ctx).WithPolicy(&rest_model.EdgeRouterPolicyCreate{
+		Name: ptr(RouterPolicyIdentities), Semantic: rest_model.SemanticAnyOf.Pointer(),
+		IdentityRoles: rest_model.Roles{"#all"}, EdgeRouterRoles: rest_model.Roles{"#all"}, Tags: ownTags("derived", TagOwner, "network"),
+	}), nil)
+	return controller.Explain(err, "creating edge router policy "+RouterPolicyIdentities)
+}
+
+func (e *Engine) createEndpointRouterPolicy(ctx context.Context) error {
+	_, err := e.c.API.ServiceEdgeRouterPolicy.CreateServiceEdgeRouterPolicy(service_edge_router_policy.NewCreateServiceEdgeRouterPolicyParamsWithContext(ctx).WithPolicy(&rest_model.ServiceEdgeRouterPolicyCreate{
+		Name: ptr(RouterPolicyEndpoints), Semantic: rest_model.SemanticAnyOf.Pointer(),
+		ServiceRoles: rest_model.Roles{"#" + EndpointRole}, EdgeRouterRoles: rest_model.Roles{"#all"}, Tags: ownTags("derived", TagOwner, "network"),
+	}), nil)
+	return controller.Explain(err, "creating service edge router policy "+RouterPolicyEndpoints)
+}
+
+// converger coalesces convergence requests: callers that arrive while a
+// pass runs are all served by the next pass, so N parallel Terraform
+// operations cost far fewer than N passes.
+type converger struct {
+	mu        sync.Mutex
+	cond      *sync.Cond
+	requested uint64
+	done      uint64
+	running   bool
+	lastErr   error
+}
+
+// gatherWindow lets operations Terraform starts together share one pass.
+const gatherWindow = 15 * time.Millisecond
+
+// Converge returns once a reconcile pass that started after this call has
+// finished, with that pass's error.
+func (e *Engine) Converge(ctx context.Context) error {
+	c := &e.conv
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requested++
+	mine := c.requested
+	for c.done < mine {
+		if c.running {
+			c.cond.Wait()
+			continue
+		}
+		c.running = true
+		c.mu.Unlock()
+		time.Sleep(gatherWindow)
+		c.mu.Lock()
+		target := c.requested
+		c.mu.Unlock()
+		p, err := e.Reconcile(ctx)
+		if err == nil && len(p.Problems) > 0 {
+			e.log.WarnContext(ctx, "intents that grant nothing", "problems", strings.Join(p.Problems, "; "))
+		}
+		c.mu.Lock()
+		c.running, c.done, c.lastErr = false, target, err
+		c.cond.Broadcast()
+	}
+	return c.lastErr
+}

@@ -1,0 +1,216 @@
+package reconciler
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// EndpointRole marks every endpoint service, so one service-edge-router
+// policy can cover them all.
+const EndpointRole = "agentmesh-endpoint"
+
+// Names of the network-wide router policies agentmesh derives.
+const (
+	RouterPolicyIdentities = "agentmesh.identities.all-routers"
+	RouterPolicyEndpoints  = "agentmesh.endpoints.all-routers"
+)
+
+// Network is everything the engine reads from the controller in one pass:
+// the intents and the derived objects that exist now.
+type Network struct {
+	Identities     map[string]*ObservedIdentity  // by id
+	Workgroups     map[string]*Stored[Workgroup] // by workgroup name
+	Memberships    []*Stored[Membership]
+	Contracts      map[string]*Stored[Contract] // by contract name
+	Endpoints      map[string]*ObservedEndpoint // by service id
+	Policies       map[string]PolicySpec        // derived service policies, by name
+	RouterPolicies map[string]bool              // derived router policies present, by name
+}
+
+// ObservedEndpoint is an endpoint: its service plus its metadata config.
+type ObservedEndpoint struct {
+	ServiceID string
+	ConfigID  string
+	Configs   []string // config ids attached to the service
+	Endpoint
+}
+
+// PolicySpec is a service policy in the terms the derivation cares about.
+type PolicySpec struct {
+	Name          string
+	ID            string // set when observed
+	Type          string // Dial | Bind
+	Semantic      string // AllOf | AnyOf
+	IdentityRoles []string
+	ServiceRoles  []string
+	Owner         string // endpoint/<service id>
+}
+
+func (p PolicySpec) same(q PolicySpec) bool {
+	return p.Type == q.Type && p.Semantic == q.Semantic && slices.Equal(p.IdentityRoles, q.IdentityRoles) && slices.Equal(p.ServiceRoles, q.ServiceRoles)
+}
+
+// Desired is what the derivation wants to exist.
+type Desired struct {
+	// WorkgroupRoles holds, for every identity that should have any, its
+	// sorted wg.<name> role attributes.
+	WorkgroupRoles map[string][]string
+	Policies       map[string]PolicySpec
+	// ServiceConfigs is the config list each endpoint service should carry.
+	ServiceConfigs map[string][]string
+	// Problems are intents that grant nothing because they are invalid
+	// against the rest of the network; they are reported, not applied.
+	Problems []string
+}
+
+// Derive computes the derived objects from the intents. It is pure: the
+// same network always gives the same result.
+//
+// An endpoint scoped to S1..Sn with a contract requiring R1..Rm is dialable
+// by (members of S1 ∪ .. ∪ Sn) ∩ R1 ∩ .. ∩ Rm: one AllOf Dial policy per
+// scope, each requiring #wg.S and every #wg.R.
+func Derive(n *Network) *Desired {
+	d := &Desired{WorkgroupRoles: map[string][]string{}, Policies: map[string]PolicySpec{}, ServiceConfigs: map[string][]string{}}
+
+	for _, m := range n.Memberships {
+		wg, ok := n.Workgroups[m.Value.Workgroup]
+		if !ok {
+			d.Problems = append(d.Problems, fmt.Sprintf("membership %s: workgroup %q does not exist; it grants nothing", m.Name, m.Value.Workgroup))
+			continue
+		}
+		id, ok := n.Identities[m.Value.Identity]
+		if !ok {
+			d.Problems = append(d.Problems, fmt.Sprintf("membership %s: identity %s does not exist; it grants nothing", m.Name, m.Value.Identity))
+			continue
+		}
+		if !wg.Value.Admits(id.Organization) {
+			d.Problems = append(d.Problems, fmt.Sprintf("membership %s: organisation %q of identity %q takes no part in workgroup %q; it grants nothing", m.Name, id.Organization, id.Name, wg.Value.Name))
+			continue
+		}
+		d.WorkgroupRoles[id.ID] = append(d.WorkgroupRoles[id.ID], "wg."+wg.Value.Name)
+	}
+	for id, roles := range d.WorkgroupRoles {
+		sort.Strings(roles)
+		d.WorkgroupRoles[id] = slices.Compact(roles)
+	}
+
+	for _, sid := range sortedKeys(n.Endpoints) {
+		ep := n.Endpoints[sid]
+		owner := "endpoint/" + sid
+		con, ok := n.Contracts[ep.Contract]
+		if !ok {
+			d.Problems = append(d.Problems, fmt.Sprintf("endpoint %q: contract %q does not exist; nobody may dial it", ep.Name, ep.Contract))
+		}
+		if _, ok := n.Identities[ep.Host]; ok {
+			d.Policies[bindPolicyName(ep.Name)] = PolicySpec{
+				Name: bindPolicyName(ep.Name), Type: "Bind", Semantic: "AnyOf",
+				IdentityRoles: []string{"@" + ep.Host}, ServiceRoles: []string{"@" + sid}, Owner: owner,
+			}
+		} else {
+			d.Problems = append(d.Problems, fmt.Sprintf("endpoint %q: host identity %s does not exist; nobody can host it", ep.Name, ep.Host))
+		}
+		cfgs := []string{ep.ConfigID}
+		if ok {
+			cfgs = append(cfgs, con.ID)
+		}
+		sort.Strings(cfgs)
+		d.ServiceConfigs[sid] = cfgs
+		if !ok {
+			continue
+		}
+		required := slices.Clone(con.Value.RequiredWorkgroups)
+		sort.Strings(required)
+		for _, r := range required {
+			if _, ok := n.Workgroups[r]; !ok {
+				d.Problems = append(d.Problems, fmt.Sprintf("contract %q: required workgroup %q does not exist, so no identity qualifies", con.Value.Name, r))
+			}
+		}
+		for _, s := range ep.Workgroups {
+			if _, ok := n.Workgroups[s]; !ok {
+				d.Problems = append(d.Problems, fmt.Sprintf("endpoint %q: workgroup %q does not exist; that scope grants nothing", ep.Name, s))
+				continue
+			}
+			roles := []string{"#wg." + s}
+			for _, r := range required {
+				roles = append(roles, "#wg."+r)
+			}
+			sort.Strings(roles)
+			roles = slices.Compact(roles)
+			name := dialPolicyName(ep.Name, s)
+			d.Policies[name] = PolicySpec{Name: name, Type: "Dial", Semantic: "AllOf", IdentityRoles: roles, ServiceRoles: []string{"@" + sid}, Owner: owner}
+		}
+	}
+	sort.Strings(d.Problems)
+	return d
+}
+
+func bindPolicyName(endpoint string) string { return "agentmesh.bind." + endpoint }
+func dialPolicyName(endpoint, wg string) string {
+	return "agentmesh.dial." + endpoint + "." + wg
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Grant is one identity allowed to dial one endpoint service.
+type Grant struct{ Identity, Service string }
+
+// Access evaluates Dial policies over identities' role attributes the way
+// the controller does: #role and @id selectors, AllOf or AnyOf.
+func Access(policies map[string]PolicySpec, roles map[string][]string, services map[string]bool) map[Grant]bool {
+	out := map[Grant]bool{}
+	for _, p := range policies {
+		if p.Type != "Dial" {
+			continue
+		}
+		var svcs []string
+		for _, r := range p.ServiceRoles {
+			if s, ok := strings.CutPrefix(r, "@"); ok && services[s] {
+				svcs = append(svcs, s)
+			}
+		}
+		for id, attrs := range roles {
+			if matches(p.Semantic, p.IdentityRoles, id, attrs) {
+				for _, s := range svcs {
+					out[Grant{id, s}] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+func matches(semantic string, selectors []string, id string, attrs []string) bool {
+	if len(selectors) == 0 {
+		return false
+	}
+	hit := func(sel string) bool {
+		if sel == "#all" {
+			return true
+		}
+		if r, ok := strings.CutPrefix(sel, "#"); ok {
+			return slices.Contains(attrs, r)
+		}
+		if r, ok := strings.CutPrefix(sel, "@"); ok {
+			return r == id
+		}
+		return false
+	}
+	if semantic == "AnyOf" {
+		return slices.ContainsFunc(selectors, hit)
+	}
+	for _, s := range selectors {
+		if !hit(s) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,179 @@
+package reconciler
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Workgroup decides who can see whom: its members hold the role
+// wg.<name>, and endpoints scoped to it are dialable by those members only.
+type Workgroup struct {
+	Name                       string   `json:"name"`
+	Description                string   `json:"description,omitempty"`
+	OwnerOrganization          string   `json:"owner_organization"`
+	ParticipatingOrganizations []string `json:"participating_organizations,omitempty"`
+}
+
+// Membership puts one identity into one workgroup. Each organisation
+// declares its own members, so memberships are separate objects rather
+// than a list on the workgroup.
+type Membership struct {
+	Workgroup string `json:"workgroup"`
+	Identity  string `json:"identity"` // identity id
+	Role      string `json:"role"`     // member | admin
+}
+
+// Contract holds the terms that bound every session with an endpoint.
+type Contract struct {
+	Name                string   `json:"name"`
+	OwnerOrganization   string   `json:"owner_organization"`
+	Description         string   `json:"description,omitempty"`
+	MaxDurationSeconds  int64    `json:"max_duration_seconds"`
+	MaxMessageCount     int64    `json:"max_message_count"`
+	MaxMessageBytes     int64    `json:"max_message_bytes"`
+	AllowedMessageTypes []string `json:"allowed_message_types"`
+	RequiredWorkgroups  []string `json:"required_workgroups"`
+	AccessMode          string   `json:"access_mode"`
+}
+
+// Capability is one thing an endpoint offers.
+type Capability struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// Endpoint is an agent's dark service (Agora's advertisement): hosted by
+// one identity, visible only inside its workgroup scopes, bound by a
+// contract.
+type Endpoint struct {
+	Name                string       `json:"name"`
+	Host                string       `json:"host"` // identity id
+	Workgroups          []string     `json:"workgroups"`
+	Contract            string       `json:"contract"`
+	Description         string       `json:"description,omitempty"`
+	Capabilities        []Capability `json:"capabilities,omitempty"`
+	InteractionPatterns []string     `json:"interaction_patterns,omitempty"`
+}
+
+// Vocabulary.
+var (
+	MembershipRoles     = []string{"member", "admin"}
+	AccessModes         = []string{"open", "approval_required"}
+	InteractionPatterns = []string{"request-response", "stream", "broadcast", "custom"}
+)
+
+var errs = errors.Join
+
+type fieldErrs []error
+
+func (f *fieldErrs) add(field string, err error) {
+	if err != nil {
+		*f = append(*f, fmt.Errorf("%s: %w", field, err))
+	}
+}
+
+func (f fieldErrs) result() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidIntent, errs(f...))
+}
+
+func oneOf(v string, allowed []string) error {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+}
+
+func requiredOrg(org string) error {
+	if org == "" {
+		return errors.New("must not be empty")
+	}
+	return ValidateOrganization(org)
+}
+
+// ValidateWorkgroupName checks a workgroup name. It becomes the role
+// attribute wg.<name>, so it is a DNS-style label like organisations.
+func ValidateWorkgroupName(name string) error {
+	if name == "" {
+		return errors.New("must not be empty")
+	}
+	return ValidateOrganization(name)
+}
+
+// Validate checks a workgroup.
+func (w *Workgroup) Validate() error {
+	var f fieldErrs
+	f.add("name", ValidateWorkgroupName(w.Name))
+	f.add("owner_organization", requiredOrg(w.OwnerOrganization))
+	for _, o := range w.ParticipatingOrganizations {
+		f.add("participating_organizations", requiredOrg(o))
+		if o == w.OwnerOrganization {
+			f.add("participating_organizations", fmt.Errorf("%q is the owner; list only other organisations", o))
+		}
+	}
+	return f.result()
+}
+
+// Admits reports whether members of org may join.
+func (w *Workgroup) Admits(org string) bool {
+	return org != "" && (org == w.OwnerOrganization || slices.Contains(w.ParticipatingOrganizations, org))
+}
+
+// Validate checks a membership.
+func (m *Membership) Validate() error {
+	var f fieldErrs
+	f.add("workgroup", ValidateWorkgroupName(m.Workgroup))
+	if m.Identity == "" {
+		f.add("identity", errors.New("must not be empty"))
+	}
+	f.add("role", oneOf(m.Role, MembershipRoles))
+	return f.result()
+}
+
+// Validate checks a contract.
+func (c *Contract) Validate() error {
+	var f fieldErrs
+	f.add("name", ValidateWorkgroupName(c.Name))
+	f.add("owner_organization", requiredOrg(c.OwnerOrganization))
+	for field, v := range map[string]int64{"max_duration_seconds": c.MaxDurationSeconds, "max_message_count": c.MaxMessageCount, "max_message_bytes": c.MaxMessageBytes} {
+		if v < 0 {
+			f.add(field, fmt.Errorf("must be 0 (no cap) or positive, got %d", v))
+		}
+	}
+	for _, t := range c.AllowedMessageTypes {
+		f.add("allowed_message_types", ValidateName(t))
+	}
+	for _, w := range c.RequiredWorkgroups {
+		f.add("required_workgroups", ValidateWorkgroupName(w))
+	}
+	f.add("access_mode", oneOf(c.AccessMode, AccessModes))
+	return f.result()
+}
+
+// Validate checks an endpoint on its own; references are checked against
+// the network by the engine.
+func (e *Endpoint) Validate() error {
+	var f fieldErrs
+	f.add("name", ValidateName(e.Name))
+	if e.Host == "" {
+		f.add("host", errors.New("must not be empty"))
+	}
+	if len(e.Workgroups) == 0 {
+		f.add("workgroups", errors.New("must name at least one workgroup: an endpoint without a scope is visible to nobody"))
+	}
+	for _, w := range e.Workgroups {
+		f.add("workgroups", ValidateWorkgroupName(w))
+	}
+	f.add("contract", ValidateWorkgroupName(e.Contract))
+	for _, c := range e.Capabilities {
+		f.add("capabilities.name", ValidateName(c.Name))
+	}
+	for _, p := range e.InteractionPatterns {
+		f.add("interaction_patterns", oneOf(p, InteractionPatterns))
+	}
+	return f.result()
+}
