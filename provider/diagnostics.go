@@ -1,9 +1,11 @@
 package provider
 
 import (
+	"context"
 	"errors"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/agentmesh/agentmesh/reconciler"
@@ -17,6 +19,8 @@ func addError(diags *diag.Diagnostics, summary string, err error) {
 	switch {
 	case errors.Is(err, reconciler.ErrInvalidIntent):
 		hint = "Fix the configuration; retrying will not help."
+	case errors.Is(err, reconciler.ErrInUse):
+		hint = "Remove or change the objects that depend on it first; Terraform orders this for you when they reference it."
 	case errors.Is(err, reconciler.ErrNameTaken):
 		hint = "Choose another name, or import the existing object."
 	case errors.Is(err, controller.ErrAuth):
@@ -45,4 +49,20 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// gone handles a 404 in Read: the object was deleted outside Terraform, so
+// it leaves the state and the next plan recreates it.
+func gone(ctx context.Context, err error, resp *resource.ReadResponse) bool {
+	if errors.Is(err, controller.ErrNotFound) {
+		resp.State.RemoveResource(ctx)
+		return true
+	}
+	return false
+}
+
+func stringSet(ctx context.Context, s []string, diags *diag.Diagnostics) types.Set {
+	v, d := types.SetValueFrom(ctx, types.StringType, nonNil(s))
+	diags.Append(d...)
+	return v
 }

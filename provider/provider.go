@@ -218,9 +218,9 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 }
 
 func (p *Provider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewIdentityResource}
+	return []func() resource.Resource{NewIdentityResource, NewWorkgroupResource, NewMembershipResource, NewContractResource, NewEndpointResource}
 }
 
 func (p *Provider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewIdentityDataSource}
+	return []func() datasource.DataSource{NewIdentityDataSource, NewAccessDataSource, NewWorkgroupDataSource, NewContractDataSource, NewEndpointDataSource}
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -25,7 +24,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/agentmesh/agentmesh/reconciler"
-	"github.com/agentmesh/agentmesh/reconciler/controller"
 )
 
 var (
@@ -232,8 +230,7 @@ func (r *identityResource) Read(ctx context.Context, req resource.ReadRequest, r
 		return
 	}
 	o, err := r.engine.ObserveIdentity(ctx, state.ID.ValueString())
-	if errors.Is(err, controller.ErrNotFound) {
-		resp.State.RemoveResource(ctx)
+	if gone(ctx, err, resp) {
 		return
 	}
 	if err != nil {

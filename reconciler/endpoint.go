@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/openziti/edge-api/rest_management_api_client/identity"
 	"github.com/openziti/edge-api/rest_management_api_client/service"
 	"github.com/openziti/edge-api/rest_model"
 
@@ -215,4 +216,49 @@ var errInUse = errors.New("still in use")
 
 func inUse(what string, users []string) error {
 	return fmt.Errorf("%w: %s is used by %v; change or delete those first", errInUse, what, users)
+}
+
+// Dialers asks the controller, from its own evaluation of the live
+// policies, which identities may dial a service. It answers with names.
+func (e *Engine) Dialers(ctx context.Context, serviceID string) ([]string, error) {
+	items, err := listAll(ctx, func(offset int64) ([]*rest_model.IdentityDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.Service.ListServiceIdentities(service.NewListServiceIdentitiesParamsWithContext(ctx).WithID(serviceID).
+			WithPolicyType(ptr("dial")).WithLimit(ptr(int64(pageSize))).WithOffset(&offset), nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, "asking the controller who may dial service "+serviceID)
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(items))
+	for _, i := range items {
+		names = append(names, deref(i.Name))
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Dialable asks the controller which services an identity may dial.
+func (e *Engine) Dialable(ctx context.Context, identityID string) ([]string, error) {
+	r, err := e.c.API.Identity.ListIdentityServices(identity.NewListIdentityServicesParamsWithContext(ctx).WithID(identityID).WithPolicyType(ptr("dial")), nil)
+	if err != nil {
+		return nil, controller.Explain(err, "asking the controller what identity "+identityID+" may dial")
+	}
+	names := make([]string, 0, len(r.Payload.Data))
+	for _, s := range r.Payload.Data {
+		names = append(names, deref(s.Name))
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// FindEndpoint looks an endpoint up by its service name.
+func (e *Engine) FindEndpoint(ctx context.Context, name string) (*ObservedEndpoint, error) {
+	s, err := e.findService(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return e.ObserveEndpoint(ctx, deref(s.ID))
 }

@@ -24,6 +24,7 @@ type Engine struct {
 	types      configTypes
 	conv       converger
 	locks      keyedMutex
+	leaving    departures
 }
 
 // New returns an engine over a connected client.

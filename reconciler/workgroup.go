@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/agentmesh/agentmesh/reconciler/controller"
 )
@@ -162,13 +164,73 @@ func (e *Engine) DeleteMembership(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := e.keepsAnAdmin(ctx, id, cur.Value.Workgroup); err != nil {
-		return err
+	done := e.leaving.start(id)
+	defer done()
+	// Terraform destroys a workgroup's memberships in parallel, so the
+	// other members may be leaving right now: give them a moment before
+	// refusing to remove the last admin.
+	deadline := time.Now().Add(departureGrace)
+	for {
+		err := e.keepsAnAdmin(ctx, id, cur.Value.Workgroup)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		if !e.leaving.waitOthers(ctx, id) {
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	if err := e.deleteConfig(ctx, id, "membership"); err != nil {
 		return err
 	}
 	return e.Converge(ctx)
+}
+
+const departureGrace = 3 * time.Second
+
+// departures tracks membership deletions in flight in this process.
+type departures struct {
+	mu      sync.Mutex
+	pending map[string]chan struct{}
+}
+
+func (d *departures) start(id string) func() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.pending == nil {
+		d.pending = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	d.pending[id] = ch
+	return func() {
+		d.mu.Lock()
+		delete(d.pending, id)
+		d.mu.Unlock()
+		close(ch)
+	}
+}
+
+// waitOthers waits for the other in-flight deletions; it reports whether
+// there were any.
+func (d *departures) waitOthers(ctx context.Context, self string) bool {
+	d.mu.Lock()
+	var chans []chan struct{}
+	for id, ch := range d.pending {
+		if id != self {
+			chans = append(chans, ch)
+		}
+	}
+	d.mu.Unlock()
+	for _, ch := range chans {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return len(chans) > 0
 }
 
 // keepsAnAdmin fails if the workgroup would have members but no admin once

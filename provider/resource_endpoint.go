@@ -1,0 +1,214 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/agentmesh/agentmesh/reconciler"
+)
+
+var (
+	_ resource.Resource                = (*endpointResource)(nil)
+	_ resource.ResourceWithConfigure   = (*endpointResource)(nil)
+	_ resource.ResourceWithImportState = (*endpointResource)(nil)
+)
+
+// NewEndpointResource is the agentmesh_endpoint resource.
+func NewEndpointResource() resource.Resource { return &endpointResource{} }
+
+type endpointResource struct{ engine *reconciler.Engine }
+
+type endpointModel struct {
+	ID                  types.String `tfsdk:"id"`
+	Name                types.String `tfsdk:"name"`
+	Host                types.String `tfsdk:"host"`
+	Workgroups          types.Set    `tfsdk:"workgroups"`
+	Contract            types.String `tfsdk:"contract"`
+	Description         types.String `tfsdk:"description"`
+	Capabilities        types.List   `tfsdk:"capabilities"`
+	InteractionPatterns types.Set    `tfsdk:"interaction_patterns"`
+}
+
+type capabilityModel struct {
+	Name        types.String `tfsdk:"name"`
+	Description types.String `tfsdk:"description"`
+}
+
+var capabilityType = types.ObjectType{AttrTypes: map[string]attr.Type{"name": types.StringType, "description": types.StringType}}
+
+func (r *endpointResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_endpoint"
+}
+
+func (r *endpointResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "An agent's dark service (Agora's *advertisement*), hosted by one identity. Only members of " +
+			"its workgroups who also meet its contract's `required_workgroups` can dial it, or even see it listed: " +
+			"agentmesh derives one Bind policy for the host and one AllOf Dial policy per workgroup " +
+			"(`#wg.<scope>` plus every `#wg.<required>`), and the apply returns once they exist on the controller. " +
+			"The contract's terms and the capabilities travel with the service as its configs.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "Id of the endpoint's Ziti service.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				Required: true, MarkdownDescription: "Unique service name on the network. Renaming updates in place.",
+				Validators: []validator.String{nameValidator},
+			},
+			"host": schema.StringAttribute{
+				Required: true, MarkdownDescription: "Id of the identity that hosts (binds) the service.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"workgroups": schema.SetAttribute{
+				ElementType: types.StringType, Required: true,
+				MarkdownDescription: "The workgroups whose members may see and dial the endpoint (at least one).",
+				Validators:          []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(labelValidator)},
+			},
+			"contract": schema.StringAttribute{
+				Required: true, MarkdownDescription: "Name of the contract that bounds every session.",
+				Validators: []validator.String{labelValidator},
+			},
+			"description": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString(""),
+				MarkdownDescription: "What the endpoint offers.",
+			},
+			"capabilities": schema.ListNestedAttribute{
+				Optional: true, Computed: true,
+				Default:             listdefault.StaticValue(types.ListValueMust(capabilityType, nil)),
+				MarkdownDescription: "Capabilities offered, as shown to authorised dialers.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"name":        schema.StringAttribute{Required: true, MarkdownDescription: "Capability name.", Validators: []validator.String{nameValidator}},
+					"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: "What it does."},
+				}},
+			},
+			"interaction_patterns": schema.SetAttribute{
+				ElementType: types.StringType, Optional: true, Computed: true,
+				Default:             setdefault.StaticValue(types.SetValueMust(types.StringType, nil)),
+				MarkdownDescription: "Any of `request-response`, `stream`, `broadcast`, `custom`.",
+				Validators:          []validator.Set{setvalidator.ValueStringsAre(stringvalidator.OneOf(reconciler.InteractionPatterns...))},
+			},
+		},
+	}
+}
+
+func (r *endpointResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.engine = engineFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (m *endpointModel) intent(ctx context.Context, diags *diag.Diagnostics) *reconciler.Endpoint {
+	ep := &reconciler.Endpoint{Name: m.Name.ValueString(), Host: m.Host.ValueString(), Contract: m.Contract.ValueString(), Description: m.Description.ValueString()}
+	diags.Append(m.Workgroups.ElementsAs(ctx, &ep.Workgroups, false)...)
+	diags.Append(m.InteractionPatterns.ElementsAs(ctx, &ep.InteractionPatterns, false)...)
+	var caps []capabilityModel
+	diags.Append(m.Capabilities.ElementsAs(ctx, &caps, false)...)
+	for _, c := range caps {
+		ep.Capabilities = append(ep.Capabilities, reconciler.Capability{Name: c.Name.ValueString(), Description: c.Description.ValueString()})
+	}
+	return ep
+}
+
+func (m *endpointModel) observed(ctx context.Context, o *reconciler.ObservedEndpoint, diags *diag.Diagnostics) {
+	m.ID = types.StringValue(o.ServiceID)
+	m.Name = types.StringValue(o.Name)
+	m.Host = types.StringValue(o.Host)
+	m.Contract = types.StringValue(o.Contract)
+	m.Description = types.StringValue(o.Description)
+	m.Workgroups = stringSet(ctx, o.Workgroups, diags)
+	m.InteractionPatterns = stringSet(ctx, o.InteractionPatterns, diags)
+	caps := make([]capabilityModel, 0, len(o.Capabilities))
+	for _, c := range o.Capabilities {
+		caps = append(caps, capabilityModel{Name: types.StringValue(c.Name), Description: types.StringValue(c.Description)})
+	}
+	var d diag.Diagnostics
+	m.Capabilities, d = types.ListValueFrom(ctx, capabilityType, caps)
+	diags.Append(d...)
+}
+
+func (r *endpointResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan endpointModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	in := plan.intent(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	o, err := r.engine.CreateEndpoint(ctx, in)
+	if o != nil {
+		// Recorded even if convergence failed, so nothing is orphaned.
+		plan.observed(ctx, o, &resp.Diagnostics)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	}
+	if err != nil {
+		addError(&resp.Diagnostics, "Cannot create endpoint "+in.Name, err)
+	}
+}
+
+func (r *endpointResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state endpointModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	o, err := r.engine.ObserveEndpoint(ctx, state.ID.ValueString())
+	if gone(ctx, err, resp) {
+		return
+	}
+	if err != nil {
+		addError(&resp.Diagnostics, "Cannot read endpoint "+state.ID.ValueString(), err)
+		return
+	}
+	state.observed(ctx, o, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *endpointResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state endpointModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	in := plan.intent(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	o, err := r.engine.UpdateEndpoint(ctx, state.ID.ValueString(), in)
+	if err != nil {
+		addError(&resp.Diagnostics, "Cannot update endpoint "+in.Name, err)
+		return
+	}
+	plan.observed(ctx, o, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *endpointResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state endpointModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := r.engine.DeleteEndpoint(ctx, state.ID.ValueString()); err != nil {
+		addError(&resp.Diagnostics, "Cannot delete endpoint "+state.Name.ValueString(), err)
+	}
+}
+
+func (r *endpointResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}
