@@ -164,7 +164,7 @@ func (e *Engine) DeleteMembership(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	done := e.leaving.start(id)
+	done := e.leaving.start(id, cur.Value.Workgroup, cur.Value.Role == "admin")
 	defer done()
 	// Terraform destroys a workgroup's memberships in parallel, so the
 	// other members may be leaving right now: give them a moment before
@@ -178,7 +178,7 @@ func (e *Engine) DeleteMembership(ctx context.Context, id string) error {
 		if time.Now().After(deadline) {
 			return err
 		}
-		if !e.leaving.waitOthers(ctx, id) {
+		if !e.leaving.waitMembers(ctx, cur.Value.Workgroup) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
@@ -193,33 +193,40 @@ const departureGrace = 3 * time.Second
 // departures tracks membership deletions in flight in this process.
 type departures struct {
 	mu      sync.Mutex
-	pending map[string]chan struct{}
+	pending map[string]departure
 }
 
-func (d *departures) start(id string) func() {
+type departure struct {
+	workgroup string
+	admin     bool
+	done      chan struct{}
+}
+
+func (d *departures) start(id, workgroup string, admin bool) func() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.pending == nil {
-		d.pending = map[string]chan struct{}{}
+		d.pending = map[string]departure{}
 	}
-	ch := make(chan struct{})
-	d.pending[id] = ch
+	dep := departure{workgroup: workgroup, admin: admin, done: make(chan struct{})}
+	d.pending[id] = dep
 	return func() {
 		d.mu.Lock()
 		delete(d.pending, id)
 		d.mu.Unlock()
-		close(ch)
+		close(dep.done)
 	}
 }
 
-// waitOthers waits for the other in-flight deletions; it reports whether
-// there were any.
-func (d *departures) waitOthers(ctx context.Context, self string) bool {
+// waitMembers waits for the non-admin members of the workgroup that are
+// leaving right now, and reports whether there were any. Admins never wait
+// for each other, so two departing admins cannot deadlock.
+func (d *departures) waitMembers(ctx context.Context, workgroup string) bool {
 	d.mu.Lock()
 	var chans []chan struct{}
-	for id, ch := range d.pending {
-		if id != self {
-			chans = append(chans, ch)
+	for _, dep := range d.pending {
+		if dep.workgroup == workgroup && !dep.admin {
+			chans = append(chans, dep.done)
 		}
 	}
 	d.mu.Unlock()
