@@ -1,0 +1,144 @@
+// Command agentmesh runs the reconciler outside Terraform:
+//
+//	agentmesh reconcile --once       one pass: repair drift on derived objects, then exit
+//	agentmesh reconcile --watch      repeat every --interval until interrupted
+//	agentmesh reconcile --dry-run    print the changes and the access diff, change nothing
+//
+// It connects like the provider, through the AGENTMESH_* environment
+// variables (AGENTMESH_ENDPOINT, AGENTMESH_IDENTITY_FILE or
+// AGENTMESH_USERNAME/AGENTMESH_PASSWORD, AGENTMESH_CA_FILE, ...).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/agentmesh/agentmesh/reconciler"
+	"github.com/agentmesh/agentmesh/reconciler/controller"
+)
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "reconcile" {
+		fmt.Fprintln(os.Stderr, "usage: agentmesh reconcile [--once | --watch [--interval 30s]] [--dry-run] [--verbose]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[2:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	once := fs.Bool("once", false, "run one pass and exit (the default)")
+	watch := fs.Bool("watch", false, "repeat every --interval until interrupted")
+	interval := fs.Duration("interval", 30*time.Second, "time between passes with --watch")
+	dryRun := fs.Bool("dry-run", false, "print the changes and the access diff; change nothing")
+	verbose := fs.Bool("verbose", false, "log every management API request")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *once && *watch {
+		fmt.Fprintln(stderr, "--once and --watch exclude each other")
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg, err := controller.ConfigFromEnv()
+	if err != nil {
+		fmt.Fprintln(stderr, "agentmesh:", err)
+		return 1
+	}
+	client, err := controller.New(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "agentmesh:", err)
+		return 1
+	}
+	defer client.Close()
+	engine := reconciler.New(client, log)
+
+	pass := func() error {
+		before := client.Stats().Requests.Load()
+		var (
+			plan *reconciler.Plan
+			err  error
+		)
+		if *dryRun {
+			plan, err = engine.PlanChanges(ctx)
+		} else {
+			plan, err = engine.Reconcile(ctx)
+		}
+		if plan != nil {
+			report(stdout, plan, *dryRun)
+		}
+		log.Info("pass finished", "changes", lenChanges(plan), "requests", client.Stats().Requests.Load()-before, "dry_run", *dryRun)
+		return err
+	}
+	if !*watch {
+		if err := pass(); err != nil {
+			fmt.Fprintln(stderr, "agentmesh:", err)
+			return 1
+		}
+		return 0
+	}
+	for {
+		if err := pass(); err != nil {
+			log.Error("pass failed; retrying next interval", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return 0
+			}
+			return 1
+		case <-time.After(*interval):
+		}
+	}
+}
+
+func lenChanges(p *reconciler.Plan) int {
+	if p == nil {
+		return 0
+	}
+	return len(p.Changes)
+}
+
+// report prints a plan for review: the writes, then whose access changes.
+func report(w io.Writer, p *reconciler.Plan, dryRun bool) {
+	verb := "applied"
+	if dryRun {
+		verb = "would apply"
+	}
+	if len(p.Changes) == 0 {
+		fmt.Fprintln(w, "No changes: derived objects match the declared intent.")
+	} else {
+		fmt.Fprintf(w, "%d change(s) %s:\n", len(p.Changes), verb)
+		for _, c := range p.Changes {
+			fmt.Fprintf(w, "  %s\n", c)
+		}
+	}
+	if len(p.Gained)+len(p.Lost) > 0 {
+		fmt.Fprintln(w, "Access diff (identity -> endpoint):")
+		for _, g := range p.Gained {
+			fmt.Fprintf(w, "  + %s\n", p.Describe(g))
+		}
+		for _, g := range p.Lost {
+			fmt.Fprintf(w, "  - %s\n", p.Describe(g))
+		}
+	}
+	for _, pr := range p.Problems {
+		fmt.Fprintf(w, "  ! %s\n", pr)
+	}
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openziti/edge-api/rest_management_api_client/identity"
+	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
+	"github.com/openziti/edge-api/rest_model"
+
+	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/reconciler"
+)
+
+func TestMain(m *testing.M) { acctest.Main(m) }
+
+// scenario builds a tiny governed network: host and reader in one
+// workgroup, one endpoint.
+func scenario(t *testing.T) (*reconciler.Engine, string, string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := acctest.Shared.Client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	e := reconciler.New(c, nil)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	host, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: "cli-host", Organization: "weather-co", Kind: reconciler.KindAgent})
+	must(err)
+	reader, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: "cli-reader", Organization: "weather-co", Kind: reconciler.KindAgent})
+	must(err)
+	_, err = e.CreateWorkgroup(ctx, &reconciler.Workgroup{Name: "cli-weather", OwnerOrganization: "weather-co"})
+	must(err)
+	_, err = e.CreateMembership(ctx, &reconciler.Membership{Workgroup: "cli-weather", Identity: host.ID, Role: "admin"})
+	must(err)
+	_, err = e.CreateMembership(ctx, &reconciler.Membership{Workgroup: "cli-weather", Identity: reader.ID, Role: "member"})
+	must(err)
+	_, err = e.CreateContract(ctx, &reconciler.Contract{Name: "cli-contract", OwnerOrganization: "weather-co", AllowedMessageTypes: []string{"*"}, AccessMode: "open"})
+	must(err)
+	ep, err := e.CreateEndpoint(ctx, &reconciler.Endpoint{Name: "cli-weather-feed", Host: host.ID, Workgroups: []string{"cli-weather"}, Contract: "cli-contract"})
+	must(err)
+	return e, reader.ID, ep.ServiceID
+}
+
+func dialers(t *testing.T, e *reconciler.Engine, sid string) string {
+	t.Helper()
+	names, err := e.Dialers(context.Background(), sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprint(names)
+}
+
+// sabotage deletes the endpoint's Dial policy and strips the reader's wg
+// role, by hand.
+func sabotage(t *testing.T, e *reconciler.Engine, reader string) {
+	t.Helper()
+	api := e.Client().API
+	l, err := api.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParams().WithFilter(ptr(`name = "agentmesh.dial.cli-weather-feed.cli-weather"`)), nil)
+	if err != nil || len(l.Payload.Data) != 1 {
+		t.Fatalf("dial policy: %v", err)
+	}
+	if _, err := api.ServicePolicy.DeleteServicePolicy(service_policy.NewDeleteServicePolicyParams().WithID(*l.Payload.Data[0].ID), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Identity.PatchIdentity(identity.NewPatchIdentityParams().WithID(reader).WithIdentity(&rest_model.IdentityPatch{RoleAttributes: &rest_model.Attributes{"org.weather-co"}}), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReconcileOnceRepairsDrift(t *testing.T) {
+	e, reader, sid := scenario(t)
+	if got := dialers(t, e, sid); got != "[cli-host cli-reader]" {
+		t.Fatalf("before: %s", got)
+	}
+	sabotage(t, e, reader)
+	if got := dialers(t, e, sid); got != "[]" {
+		t.Fatalf("sabotage did not bite: %s", got)
+	}
+
+	var out, errOut bytes.Buffer
+	if rc := run(context.Background(), []string{"--dry-run"}, &out, &errOut); rc != 0 {
+		t.Fatalf("dry-run rc=%d: %s", rc, errOut.String())
+	}
+	for _, want := range []string{
+		"would apply",
+		"create service-policy   agentmesh.dial.cli-weather-feed.cli-weather",
+		"update identity-roles   cli-reader  (workgroups [] -> [cli-weather])",
+		"+ cli-reader -> cli-weather-feed",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dry-run output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if got := dialers(t, e, sid); got != "[]" {
+		t.Fatalf("dry-run changed something: %s", got)
+	}
+
+	out.Reset()
+	if rc := run(context.Background(), []string{"--once"}, &out, &errOut); rc != 0 {
+		t.Fatalf("once rc=%d: %s", rc, errOut.String())
+	}
+	if got := dialers(t, e, sid); got != "[cli-host cli-reader]" {
+		t.Fatalf("after --once: %s\n%s", got, out.String())
+	}
+	out.Reset()
+	if rc := run(context.Background(), []string{"--dry-run"}, &out, &errOut); rc != 0 || !strings.Contains(out.String(), "No changes") {
+		t.Fatalf("a converged network must plan nothing (rc=%d):\n%s", rc, out.String())
+	}
+
+	// --watch repairs within one interval.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"--watch", "--interval", "200ms"}, &bytes.Buffer{}, &bytes.Buffer{}) }()
+	sabotage(t, e, reader)
+	deadline := time.Now().Add(10 * time.Second)
+	for dialers(t, e, sid) != "[cli-host cli-reader]" {
+		if time.Now().After(deadline) {
+			t.Fatal("--watch did not repair the drift within 10 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if rc := <-done; rc != 0 {
+		t.Fatalf("--watch exited with %d after interrupt", rc)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if rc := run(context.Background(), []string{"--once", "--watch"}, &out, &errOut); rc != 2 || !strings.Contains(errOut.String(), "exclude") {
+		t.Fatalf("rc=%d %s", rc, errOut.String())
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
