@@ -132,6 +132,7 @@ func NewEndpointDataSource() datasource.DataSource {
 					"name": computedString("Capability name."), "description": computedString("What it does."),
 				}}},
 			"interaction_patterns": computedSet("Interaction patterns."),
+			"converged":            schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the endpoint's derived policies match it."},
 		},
 		read: func(ctx context.Context, e *reconciler.Engine, name string, m *endpointModel, diags *diag.Diagnostics) {
 			o, err := e.FindEndpoint(ctx, name)
@@ -140,6 +141,7 @@ func NewEndpointDataSource() datasource.DataSource {
 				return
 			}
 			m.observed(ctx, o, diags)
+			m.Converged = converged(ctx, e, "endpoint/"+o.ServiceID, diags)
 		},
 	}
 }

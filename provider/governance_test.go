@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/openziti/edge-api/rest_management_api_client/config"
+	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
 
 	"github.com/agentmesh/agentmesh/acctest"
 )
@@ -146,6 +148,45 @@ func TestAccGovernance_macroLite(t *testing.T) {
 			{ResourceName: "agentmesh_contract.default", ImportState: true, ImportStateVerify: true},
 			{ResourceName: "agentmesh_endpoint.equity", ImportState: true, ImportStateVerify: true},
 			{
+				// Derived drift: a Dial policy deleted by hand shows in the
+				// plan as converged false -> true, and apply restores it.
+				PreConfig: func() { deletePolicy(t, "agentmesh.dial.ml-equity-feed.ml-markets-channel") },
+				Config:    macroLite(true, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("agentmesh_endpoint.equity", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction("agentmesh_endpoint.news", plancheck.ResourceActionNoop),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: expectDialers(t, map[string]string{"agentmesh_endpoint.equity": "[ml-equity-feed ml-pulse-agent]"}),
+			},
+			{
+				// Intent drift: the workgroup edited by hand, a membership deleted by hand.
+				PreConfig: func() {
+					_, e := admin(t)
+					ctx := context.Background()
+					w, err := e.FindWorkgroup(ctx, "ml-signals-channel")
+					if err != nil {
+						t.Fatal(err)
+					}
+					w.Value.ParticipatingOrganizations = []string{"enterprise-client", "markets-co"}
+					if _, err := e.UpdateWorkgroup(ctx, w.ID, &w.Value); err != nil {
+						t.Fatal(err)
+					}
+					deleteMembershipOf(t, "ml-markets-channel", "ml-pulse-agent")
+				},
+				Config: macroLite(true, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("agentmesh_workgroup.signals", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction("agentmesh_workgroup_membership.pulse_markets", plancheck.ResourceActionCreate),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: expectDialers(t, map[string]string{"agentmesh_endpoint.equity": "[ml-equity-feed ml-pulse-agent]"}),
+			},
+			{
 				// pulse leaves markets-channel: it loses equity-feed in the same apply.
 				Config: macroLite(false, ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
@@ -169,4 +210,35 @@ func TestAccGovernance_macroLite(t *testing.T) {
 			},
 		},
 	})
+}
+
+func deletePolicy(t *testing.T, name string) {
+	t.Helper()
+	c, _ := admin(t)
+	filter := fmt.Sprintf("name = %q", name)
+	l, err := c.API.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParams().WithFilter(&filter), nil)
+	if err != nil || len(l.Payload.Data) != 1 {
+		t.Fatalf("policy %s: %v", name, err)
+	}
+	if _, err := c.API.ServicePolicy.DeleteServicePolicy(service_policy.NewDeleteServicePolicyParams().WithID(*l.Payload.Data[0].ID), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func deleteMembershipOf(t *testing.T, workgroup, identityName string) {
+	t.Helper()
+	c, e := admin(t)
+	ctx := context.Background()
+	id, err := e.FindIdentityByName(ctx, identityName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter := fmt.Sprintf("name = %q", "agentmesh.membership."+workgroup+"."+id.ID)
+	l, err := c.API.Config.ListConfigs(config.NewListConfigsParams().WithFilter(&filter), nil)
+	if err != nil || len(l.Payload.Data) != 1 {
+		t.Fatalf("membership config: %v", err)
+	}
+	if _, err := c.API.Config.DeleteConfig(config.NewDeleteConfigParams().WithID(*l.Payload.Data[0].ID), nil); err != nil {
+		t.Fatal(err)
+	}
 }

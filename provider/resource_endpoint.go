@@ -33,6 +33,7 @@ func NewEndpointResource() resource.Resource { return &endpointResource{} }
 type endpointResource struct{ engine *reconciler.Engine }
 
 type endpointModel struct {
+	Converged           types.Bool   `tfsdk:"converged"`
 	ID                  types.String `tfsdk:"id"`
 	Name                types.String `tfsdk:"name"`
 	Host                types.String `tfsdk:"host"`
@@ -62,6 +63,7 @@ func (r *endpointResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"(`#wg.<scope>` plus every `#wg.<required>`), and the apply returns once they exist on the controller. " +
 			"The contract's terms and the capabilities travel with the service as its configs.",
 		Attributes: map[string]schema.Attribute{
+			"converged": convergedAttribute(),
 			"id": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "Id of the endpoint's Ziti service.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
@@ -124,6 +126,7 @@ func (m *endpointModel) intent(ctx context.Context, diags *diag.Diagnostics) *re
 
 func (m *endpointModel) observed(ctx context.Context, o *reconciler.ObservedEndpoint, diags *diag.Diagnostics) {
 	m.ID = types.StringValue(o.ServiceID)
+	m.Converged = types.BoolValue(true)
 	m.Name = types.StringValue(o.Name)
 	m.Host = types.StringValue(o.Host)
 	m.Contract = types.StringValue(o.Contract)
@@ -175,6 +178,7 @@ func (r *endpointResource) Read(ctx context.Context, req resource.ReadRequest, r
 		return
 	}
 	state.observed(ctx, o, &resp.Diagnostics)
+	state.Converged = converged(ctx, r.engine, "endpoint/"+o.ServiceID, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 

@@ -29,6 +29,7 @@ func NewMembershipResource() resource.Resource { return &membershipResource{} }
 type membershipResource struct{ engine *reconciler.Engine }
 
 type membershipModel struct {
+	Converged types.Bool   `tfsdk:"converged"`
 	ID        types.String `tfsdk:"id"`
 	Workgroup types.String `tfsdk:"workgroup"`
 	Identity  types.String `tfsdk:"identity"`
@@ -46,6 +47,7 @@ func (r *membershipResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			"The apply returns once the identity's access has changed on the controller. Removing or demoting the last " +
 			"admin of a workgroup that still has members is refused.",
 		Attributes: map[string]schema.Attribute{
+			"converged": convergedAttribute(),
 			"id": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "Id of the membership's config on the controller.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
@@ -79,6 +81,7 @@ func (m *membershipModel) intent() *reconciler.Membership {
 
 func (m *membershipModel) observed(s *reconciler.Stored[reconciler.Membership]) {
 	m.ID = types.StringValue(s.ID)
+	m.Converged = types.BoolValue(true)
 	m.Workgroup = types.StringValue(s.Value.Workgroup)
 	m.Identity = types.StringValue(s.Value.Identity)
 	m.Role = types.StringValue(s.Value.Role)
@@ -119,6 +122,7 @@ func (r *membershipResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	state.observed(s)
+	state.Converged = converged(ctx, r.engine, "identity/"+s.Value.Identity, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 

@@ -3,9 +3,13 @@ package provider
 import (
 	"context"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/agentmesh/agentmesh/reconciler"
 )
 
 // checkString adapts one of the reconciler's pure checks to a plan-time
@@ -46,4 +50,25 @@ func (plannedTrue) PlanModifyBool(_ context.Context, req planmodifier.BoolReques
 		return // destroy
 	}
 	resp.PlanValue = types.BoolValue(true)
+}
+
+// convergedAttribute exposes drift on derived objects (policies, roles) as
+// a plan diff: Read reports false when they differ, the plan says true,
+// and apply converges.
+func convergedAttribute() rschema.BoolAttribute {
+	return rschema.BoolAttribute{
+		Computed: true,
+		MarkdownDescription: "Whether the objects agentmesh derives from this one (service policies, workgroup roles) match it. " +
+			"`false` after someone edits or deletes them by hand; the next apply repairs them.",
+		PlanModifiers: []planmodifier.Bool{plannedTrue{}},
+	}
+}
+
+func converged(ctx context.Context, e *reconciler.Engine, owner string, diags *diag.Diagnostics) types.Bool {
+	drifted, err := e.Drifted(ctx, owner)
+	if err != nil {
+		addError(diags, "Cannot check derived objects of "+owner, err)
+		return types.BoolValue(false)
+	}
+	return types.BoolValue(!drifted)
 }

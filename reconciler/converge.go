@@ -25,7 +25,10 @@ type Change struct {
 	Kind   string // service-policy | identity-roles | service-configs | router-policy
 	Name   string
 	Detail string
-	apply  func(context.Context) error
+	// Owner is the intent the derived object serves: endpoint/<service id>
+	// or identity/<identity id>.
+	Owner string
+	apply func(context.Context) error
 }
 
 func (c Change) String() string {
@@ -184,7 +187,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		if slices.Equal(have, want) {
 			continue
 		}
-		p.Changes = append(p.Changes, Change{Action: "update", Kind: "identity-roles", Name: o.Name,
+		p.Changes = append(p.Changes, Change{Action: "update", Kind: "identity-roles", Name: o.Name, Owner: "identity/" + id,
 			Detail: fmt.Sprintf("workgroups %v -> %v", trimWG(have), trimWG(want)),
 			apply:  func(ctx context.Context) error { return e.setWorkgroupRoles(ctx, id, want) }})
 	}
@@ -194,7 +197,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		if slices.Equal(n.Endpoints[sid].Configs, want) {
 			continue
 		}
-		p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-configs", Name: n.Endpoints[sid].Name,
+		p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-configs", Name: n.Endpoints[sid].Name, Owner: "endpoint/" + sid,
 			Detail: "attach the contract's terms",
 			apply: func(ctx context.Context) error {
 				_, err := e.c.API.Service.PatchService(service.NewPatchServiceParamsWithContext(ctx).WithID(sid).WithService(&rest_model.ServicePatch{Configs: want}), nil)
@@ -208,10 +211,10 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		have, ok := n.Policies[name]
 		switch {
 		case !ok:
-			p.Changes = append(p.Changes, Change{Action: "create", Kind: "service-policy", Name: name, Detail: policyDetail(want),
+			p.Changes = append(p.Changes, Change{Action: "create", Kind: "service-policy", Name: name, Detail: policyDetail(want), Owner: want.Owner,
 				apply: func(ctx context.Context) error { return e.createPolicy(ctx, want) }})
 		case !have.same(want):
-			p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-policy", Name: name, Detail: policyDetail(want),
+			p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-policy", Name: name, Detail: policyDetail(want), Owner: want.Owner,
 				apply: func(ctx context.Context) error { return e.updatePolicy(ctx, have.ID, want) }})
 		}
 	}
@@ -220,7 +223,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 			continue
 		}
 		have := n.Policies[name]
-		p.Changes = append(p.Changes, Change{Action: "delete", Kind: "service-policy", Name: name,
+		p.Changes = append(p.Changes, Change{Action: "delete", Kind: "service-policy", Name: name, Owner: have.Owner,
 			apply: func(ctx context.Context) error { return e.deletePolicy(ctx, have.ID) }})
 	}
 	// Network-wide router policies, once there is anything to route.
@@ -421,9 +424,47 @@ func (e *Engine) Converge(ctx context.Context) error {
 		if err == nil && len(p.Problems) > 0 {
 			e.log.WarnContext(ctx, "intents that grant nothing", "problems", strings.Join(p.Problems, "; "))
 		}
+		e.drift.reset()
 		c.mu.Lock()
 		c.running, c.done, c.lastErr = false, target, err
 		c.cond.Broadcast()
 	}
 	return c.lastErr
+}
+
+// driftCache remembers, for one run, which intents have derived objects
+// that differ from what they should be. Reads use it to show drift on
+// derived objects as a plan diff; convergence clears it.
+type driftCache struct {
+	mu     sync.Mutex
+	ready  bool
+	owners map[string]bool
+}
+
+func (d *driftCache) reset() {
+	d.mu.Lock()
+	d.ready = false
+	d.mu.Unlock()
+}
+
+// Drifted reports whether derived objects of an intent (endpoint/<id> or
+// identity/<id>) need repair. The first call of a run plans the whole
+// network once; later calls answer from memory.
+func (e *Engine) Drifted(ctx context.Context, owner string) (bool, error) {
+	e.drift.mu.Lock()
+	defer e.drift.mu.Unlock()
+	if !e.drift.ready {
+		p, err := e.PlanChanges(ctx)
+		if err != nil {
+			return false, err
+		}
+		e.drift.owners = map[string]bool{}
+		for _, c := range p.Changes {
+			if c.Owner != "" {
+				e.drift.owners[c.Owner] = true
+			}
+		}
+		e.drift.ready = true
+	}
+	return e.drift.owners[owner], nil
 }

@@ -25,6 +25,7 @@ type Engine struct {
 	conv       converger
 	locks      keyedMutex
 	leaving    departures
+	drift      driftCache
 }
 
 // New returns an engine over a connected client.
