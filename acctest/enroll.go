@@ -33,3 +33,30 @@ func Enroll(jwt, dir, name string) (string, *ziti.Config, error) {
 	}
 	return p, cfg, nil
 }
+
+// ServicesAs lists, as the enrolled identity itself would through
+// sdk-golang, the services it can see, with the agentmesh configs that
+// travel with each one.
+func ServicesAs(cfg *ziti.Config) (map[string]map[string]map[string]any, error) {
+	c := *cfg
+	c.ConfigTypes = []string{"agentmesh.contract.v1", "agentmesh.endpoint.v1"}
+	ctx, err := ziti.NewContext(&c)
+	if err != nil {
+		return nil, err
+	}
+	defer ctx.Close()
+	if err := ctx.RefreshServices(); err != nil {
+		return nil, err
+	}
+	svcs, err := ctx.GetServices()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]map[string]any{}
+	for _, s := range svcs {
+		if s.Name != nil {
+			out[*s.Name] = s.Config
+		}
+	}
+	return out, nil
+}

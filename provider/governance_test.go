@@ -3,6 +3,8 @@ package provider_test
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -13,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/openziti/edge-api/rest_management_api_client/config"
 	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
+	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/acctest"
 )
@@ -125,17 +128,91 @@ func expectDialers(t *testing.T, want map[string]string) resource.TestCheckFunc 
 	}
 }
 
+// wire enrolls the scenario's identities with sdk-golang once and lists
+// services as each of them: isolation is checked on the wire, by the
+// controller's answer to the identity itself.
+type wire struct {
+	t    *testing.T
+	dir  string
+	cfgs map[string]*ziti.Config
+}
+
+func (w *wire) enroll(s *terraform.State) error {
+	for _, name := range []string{"equity", "news", "pulse"} {
+		if _, ok := w.cfgs[name]; ok {
+			continue
+		}
+		jwt := s.RootModule().Resources["agentmesh_identity."+name].Primary.Attributes["enrollment_jwt"]
+		_, cfg, err := acctest.Enroll(jwt, w.dir, name)
+		if err != nil {
+			return err
+		}
+		w.cfgs[name] = cfg
+	}
+	return nil
+}
+
+// sees checks the services each identity can list.
+func (w *wire) sees(want map[string]string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		if err := w.enroll(s); err != nil {
+			return err
+		}
+		for who, services := range want {
+			got, err := acctest.ServicesAs(w.cfgs[who])
+			if err != nil {
+				return err
+			}
+			var names []string
+			for n := range got {
+				if strings.HasPrefix(n, "ml-") {
+					names = append(names, n)
+				}
+			}
+			sort.Strings(names)
+			if fmt.Sprint(names) != services {
+				return fmt.Errorf("%s lists %v on the wire, want %s", who, names, services)
+			}
+		}
+		return nil
+	}
+}
+
 func TestAccGovernance_macroLite(t *testing.T) {
+	w := &wire{t: t, dir: t.TempDir(), cfgs: map[string]*ziti.Config{}}
+	contractTravels := func(s *terraform.State) error {
+		got, err := acctest.ServicesAs(w.cfgs["pulse"])
+		if err != nil {
+			return err
+		}
+		terms := got["ml-equity-feed"]["agentmesh.contract.v1"]
+		if fmt.Sprint(terms["max_duration_seconds"]) != "60" || fmt.Sprint(terms["name"]) != "ml-provider-default" {
+			return fmt.Errorf("pulse did not receive the contract terms with the service: %v", got["ml-equity-feed"])
+		}
+		if caps := fmt.Sprint(got["ml-equity-feed"]["agentmesh.endpoint.v1"]["capabilities"]); !strings.Contains(caps, "quotes") {
+			return fmt.Errorf("capabilities missing: %s", caps)
+		}
+		return nil
+	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             identityGone(t),
 		Steps: []resource.TestStep{
 			{
 				Config: macroLite(true, ""),
-				Check: expectDialers(t, map[string]string{
-					"agentmesh_endpoint.equity": "[ml-equity-feed ml-pulse-agent]",
-					"agentmesh_endpoint.news":   "[ml-news-pulse ml-pulse-agent]",
-				}),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectDialers(t, map[string]string{
+						"agentmesh_endpoint.equity": "[ml-equity-feed ml-pulse-agent]",
+						"agentmesh_endpoint.news":   "[ml-news-pulse ml-pulse-agent]",
+					}),
+					// markets-co and signals-co cannot see each other; pulse sees both.
+					w.sees(map[string]string{
+						"equity": "[ml-equity-feed]",
+						"news":   "[ml-news-pulse]",
+						"pulse":  "[ml-equity-feed ml-news-pulse]",
+					}),
+					contractTravels,
+				),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("agentmesh_workgroup.markets", tfjsonpath.New("role"), knownvalue.StringExact("#wg.ml-markets-channel")),
 					statecheck.ExpectKnownValue("agentmesh_workgroup_membership.pulse_signals", tfjsonpath.New("role"), knownvalue.StringExact("member")),
@@ -192,10 +269,13 @@ func TestAccGovernance_macroLite(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("agentmesh_workgroup_membership.pulse_markets", plancheck.ResourceActionDestroy)},
 				},
-				Check: expectDialers(t, map[string]string{
-					"agentmesh_endpoint.equity": "[ml-equity-feed]",
-					"agentmesh_endpoint.news":   "[ml-news-pulse ml-pulse-agent]",
-				}),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectDialers(t, map[string]string{
+						"agentmesh_endpoint.equity": "[ml-equity-feed]",
+						"agentmesh_endpoint.news":   "[ml-news-pulse ml-pulse-agent]",
+					}),
+					w.sees(map[string]string{"pulse": "[ml-news-pulse]"}),
+				),
 			},
 			{
 				// The contract now requires ml-vetted: every endpoint under it narrows at once.
@@ -203,10 +283,13 @@ func TestAccGovernance_macroLite(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("agentmesh_contract.default", plancheck.ResourceActionUpdate)},
 				},
-				Check: expectDialers(t, map[string]string{
-					"agentmesh_endpoint.equity": "[ml-equity-feed]",
-					"agentmesh_endpoint.news":   "[]",
-				}),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectDialers(t, map[string]string{
+						"agentmesh_endpoint.equity": "[ml-equity-feed]",
+						"agentmesh_endpoint.news":   "[]",
+					}),
+					w.sees(map[string]string{"pulse": "[]", "news": "[ml-news-pulse]"}),
+				),
 			},
 		},
 	})
