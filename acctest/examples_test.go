@@ -1,0 +1,107 @@
+package acctest_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/reconciler"
+	"github.com/agentmesh/agentmesh/reconciler/controller"
+)
+
+func TestMain(m *testing.M) { acctest.Main(m) }
+
+func engine(t *testing.T) *reconciler.Engine {
+	t.Helper()
+	c, err := acctest.Shared.Client(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return reconciler.New(c, nil)
+}
+
+func exampleDir(t *testing.T, name string) string {
+	t.Helper()
+	root, err := acctest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "examples", name)
+}
+
+// canDial asks the controller what the named identity may dial.
+func canDial(t *testing.T, e *reconciler.Engine, name string) []string {
+	t.Helper()
+	ctx := context.Background()
+	o, err := e.FindIdentityByName(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.Dialable(ctx, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+var macroPulseEndpoints = []string{"commodities-feed", "correlator", "equity-feed", "fx-feed", "narrator", "news-pulse", "search-trends", "weather-feed"}
+
+// assertMacroPulse checks the scenario's isolation claims with the
+// controller's own evaluation.
+func assertMacroPulse(t *testing.T, e *reconciler.Engine) {
+	t.Helper()
+	if got := canDial(t, e, "pulse-agent"); !slices.Equal(got, macroPulseEndpoints) {
+		t.Errorf("pulse-agent can dial %v, want every endpoint %v", got, macroPulseEndpoints)
+	}
+	for who, forbidden := range map[string][]string{
+		"equity-feed":  {"news-pulse", "search-trends"},
+		"news-pulse":   {"equity-feed", "fx-feed", "commodities-feed"},
+		"weather-feed": {"equity-feed", "news-pulse", "correlator"},
+	} {
+		got := canDial(t, e, who)
+		for _, f := range forbidden {
+			if slices.Contains(got, f) {
+				t.Errorf("%s can dial %s (all: %v)", who, f, got)
+			}
+		}
+	}
+}
+
+// TestExample_macroPulse applies examples/macro-pulse as shipped, with the
+// real tofu CLI, and checks its claims, its check blocks, a no-op re-plan
+// and a clean destroy.
+func TestExample_macroPulse(t *testing.T) {
+	w, err := acctest.Shared.NewWorkspace(exampleDir(t, "macro-pulse"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := w.Run("apply", "-auto-approve", "-no-color", "-input=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Apply complete! Resources: 45 added") {
+		t.Fatalf("unexpected apply:\n%s", out)
+	}
+	if strings.Contains(out, "Check block assertion failed") {
+		t.Fatalf("a check block failed:\n%s", out)
+	}
+	e := engine(t)
+	assertMacroPulse(t, e)
+	out, err = w.Run("plan", "-no-color", "-input=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Plan: 0 to add, 0 to change, 0 to destroy") || strings.Contains(out, "Check block assertion failed") {
+		t.Fatalf("re-plan is not clean:\n%s", out)
+	}
+	if _, err := w.Run("destroy", "-auto-approve", "-no-color", "-input=false"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.FindIdentityByName(context.Background(), "pulse-agent"); !controller.IsNotFound(err) {
+		t.Fatalf("pulse-agent after destroy: %v", err)
+	}
+}

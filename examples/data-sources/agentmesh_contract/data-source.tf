@@ -1,0 +1,3 @@
+data "agentmesh_contract" "default" {
+  name = "macro-pulse-provider-default"
+}

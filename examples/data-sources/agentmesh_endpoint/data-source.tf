@@ -1,0 +1,3 @@
+data "agentmesh_endpoint" "equity_feed" {
+  name = "equity-feed"
+}

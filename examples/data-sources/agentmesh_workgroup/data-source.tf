@@ -1,0 +1,4 @@
+# Another organisation's workgroup, to join from this state.
+data "agentmesh_workgroup" "markets_channel" {
+  name = "markets-channel"
+}
