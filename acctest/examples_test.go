@@ -105,3 +105,47 @@ func TestExample_macroPulse(t *testing.T) {
 		t.Fatalf("pulse-agent after destroy: %v", err)
 	}
 }
+
+// TestExample_multiOrg applies examples/multi-org: the operator's state and
+// one state per organisation, each owning only its own objects. The result
+// is the same governed network as Macro Pulse.
+func TestExample_multiOrg(t *testing.T) {
+	w, err := acctest.Shared.NewWorkspace(exampleDir(t, "multi-org"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := []string{"operator", "markets-co", "weather-co", "signals-co", "analytics-co", "enterprise-client"}
+	applied := []string{}
+	t.Cleanup(func() {
+		for i := len(applied) - 1; i >= 0; i-- {
+			if _, err := w.In(applied[i]).Run("destroy", "-auto-approve", "-no-color", "-input=false"); err != nil {
+				t.Errorf("destroy %s: %v", applied[i], err)
+			}
+		}
+	})
+	for _, root := range order {
+		ws := w.In(root)
+		if _, err := ws.Run("get", "-no-color"); err != nil {
+			t.Fatal(err)
+		}
+		out, err := ws.Run("apply", "-auto-approve", "-no-color", "-input=false")
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied = append(applied, root)
+		if strings.Contains(out, "Check block assertion failed") {
+			t.Fatalf("%s: a check block failed:\n%s", root, out)
+		}
+	}
+	assertMacroPulse(t, engine(t))
+
+	// enterprise-client leaves signals-channel from its own state alone.
+	ws := w.In("enterprise-client")
+	if _, err := ws.Run("destroy", "-auto-approve", "-no-color", "-input=false", "-target", `agentmesh_workgroup_membership.pulse["signals-channel"]`); err != nil {
+		t.Fatal(err)
+	}
+	got := canDial(t, engine(t), "pulse-agent")
+	if slices.Contains(got, "news-pulse") || !slices.Contains(got, "weather-feed") {
+		t.Fatalf("after leaving signals-channel pulse-agent can dial %v", got)
+	}
+}

@@ -18,7 +18,8 @@ type Workspace struct {
 	env  []string
 }
 
-// NewWorkspace copies the .tf files of src into a fresh directory.
+// NewWorkspace copies the .tf files under src, keeping their layout (local
+// modules resolve), into dir.
 func (c *Controller) NewWorkspace(src, dir string) (*Workspace, error) {
 	root, err := RepoRoot()
 	if err != nil {
@@ -35,18 +36,30 @@ func (c *Controller) NewWorkspace(src, dir string) (*Workspace, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	files, err := filepath.Glob(filepath.Join(src, "*.tf"))
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no .tf files in %s", src)
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	copied := 0
+	err = filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".tf" {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o600); err != nil {
-			return nil, err
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
 		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o700); err != nil {
+			return err
+		}
+		copied++
+		return os.WriteFile(filepath.Join(dir, rel), b, 0o600)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if copied == 0 {
+		return nil, fmt.Errorf("no .tf files under %s", src)
 	}
 	rc := filepath.Join(dir, ".tofurc")
 	overrides := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.opentofu.org/agentmesh/agentmesh\" = %q\n  }\n  direct {}\n}\n", bin)
@@ -61,6 +74,13 @@ func (c *Controller) NewWorkspace(src, dir string) (*Workspace, error) {
 		"AGENTMESH_ENDPOINT="+c.Origin, "AGENTMESH_USERNAME="+c.Username, "AGENTMESH_PASSWORD="+c.Password,
 		"AGENTMESH_CA_FILE="+ca, "AGENTMESH_CA_PEM=")
 	return &Workspace{Dir: dir, tofu: tofu, env: env}, nil
+}
+
+// In returns the workspace of a sub-directory (one root module of several).
+func (w *Workspace) In(sub string) *Workspace {
+	c := *w
+	c.Dir = filepath.Join(w.Dir, sub)
+	return &c
 }
 
 // Run runs one tofu command and returns its combined output.

@@ -1,0 +1,21 @@
+# analytics-co's own state (no internal group).
+terraform {
+  required_providers {
+    agentmesh = {
+      source = "registry.opentofu.org/agentmesh/agentmesh"
+    }
+  }
+}
+
+provider "agentmesh" {}
+
+module "org" {
+  source       = "../modules/provider-org"
+  organization = "analytics-co"
+  channel      = "analytics-channel"
+  clients      = ["enterprise-client"]
+  agents = {
+    "correlator" = "macro-pulse-provider-default"
+    "narrator"   = "gateway-services-default"
+  }
+}

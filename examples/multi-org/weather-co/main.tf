@@ -1,0 +1,19 @@
+# weather-co's own state.
+terraform {
+  required_providers {
+    agentmesh = {
+      source = "registry.opentofu.org/agentmesh/agentmesh"
+    }
+  }
+}
+
+provider "agentmesh" {}
+
+module "org" {
+  source         = "../modules/provider-org"
+  organization   = "weather-co"
+  channel        = "weather-channel"
+  clients        = ["enterprise-client"]
+  internal_group = "weather-internal"
+  agents         = { "weather-feed" = "macro-pulse-provider-default" }
+}
