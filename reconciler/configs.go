@@ -111,6 +111,38 @@ func (e *Engine) configTypeID(ctx context.Context, k *configKind) (string, error
 	return resp.Payload.Data.ID, nil
 }
 
+func sameJSON(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
+// claims remembers the names this engine created during its run, so a
+// name declared twice in one configuration is refused instead of both
+// resources silently sharing one object.
+type claims struct {
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+func (c *claims) claim(kind, name string) (release func(), err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.names == nil {
+		c.names = map[string]bool{}
+	}
+	key := kind + "/" + name
+	if c.names[key] {
+		return nil, fmt.Errorf("%w: %s %q is declared more than once; names are unique on the network", ErrInvalidIntent, kind, name)
+	}
+	c.names[key] = true
+	return func() {
+		c.mu.Lock()
+		delete(c.names, key)
+		c.mu.Unlock()
+	}, nil
+}
+
 // ownTags marks a derived or intent object as agentmesh's.
 func ownTags(kind string, extra ...string) *rest_model.Tags {
 	t := rest_model.SubTags{TagManagedBy: TagManagedValue, TagKind: kind}
@@ -144,6 +176,10 @@ func createConfig[T any](ctx context.Context, e *Engine, k *configKind, key stri
 		return nil, err
 	}
 	name := k.prefix + key
+	release, err := e.claims.claim(k.label, key)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := e.c.API.Config.CreateConfig(config.NewCreateConfigParamsWithContext(ctx).WithConfig(&rest_model.ConfigCreate{
 		Name: ptr(name), ConfigTypeID: ptr(typeID), Data: v, Tags: ownTags(k.label),
 	}), nil)
@@ -154,12 +190,17 @@ func createConfig[T any](ctx context.Context, e *Engine, k *configKind, key stri
 		}
 		existing, ferr := findConfig[T](ctx, e, k, key)
 		if ferr != nil {
+			release()
 			return nil, err
 		}
-		if !existing.Managed {
+		// Adopt only our own object holding exactly this intent: that is a
+		// re-apply after a lost response, not a second declaration.
+		if !existing.Managed || !sameJSON(existing.Value, v) {
+			release()
 			return nil, fmt.Errorf("creating %s %q: %w (config %s). Import it, or choose another name", k.label, key, ErrNameTaken, existing.ID)
 		}
-		return updateConfig(ctx, e, k, existing.ID, key, v)
+		e.log.InfoContext(ctx, "adopting an identical agentmesh object of the same name", "kind", k.label, "name", key, "id", existing.ID)
+		return existing, nil
 	}
 	return readConfig[T](ctx, e, resp.Payload.Data.ID)
 }

@@ -26,6 +26,7 @@ type Engine struct {
 	locks      keyedMutex
 	leaving    departures
 	drift      driftCache
+	claims     claims
 }
 
 // New returns an engine over a connected client.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -28,6 +29,21 @@ type ObservedIdentity struct {
 	EnrollmentJWT       string
 	EnrollmentExpiresAt time.Time
 	Enrolled            bool
+}
+
+// matches reports whether the observed identity already holds the intent.
+func (o *ObservedIdentity) matches(in *Identity) bool {
+	policy := in.AuthPolicyID
+	if policy == "" {
+		policy = "default"
+	}
+	tags := in.Tags
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	return o.Name == in.Name && o.Organization == in.Organization && o.Kind == in.Kind &&
+		o.AuthPolicyID == policy && o.Disabled == in.Disabled &&
+		slices.Equal(o.RoleAttributes, sortedCopy(in.RoleAttributes)) && maps.Equal(o.Tags, tags)
 }
 
 // zitiType maps a kind onto the controller's identity type, in one place.
@@ -202,8 +218,13 @@ func (e *Engine) CreateIdentity(ctx context.Context, in *Identity) (*ObservedIde
 	if in.AuthPolicyID != "" {
 		body.AuthPolicyID = ptr(in.AuthPolicyID)
 	}
+	release, err := e.claims.claim("identity", in.Name)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := e.c.API.Identity.CreateIdentity(identity.NewCreateIdentityParamsWithContext(ctx).WithIdentity(body), nil)
 	if err != nil {
+		defer release()
 		if controller.Permanent(err) {
 			return nil, controller.Explain(err, fmt.Sprintf("creating identity %q", in.Name))
 		}
@@ -217,11 +238,13 @@ func (e *Engine) CreateIdentity(ctx context.Context, in *Identity) (*ObservedIde
 			}
 			return nil, err
 		}
-		if !existing.Managed {
+		// Adopt only our own identity holding this very intent: a re-apply
+		// after a lost response, not a second declaration elsewhere.
+		if !existing.Managed || !existing.matches(in) {
 			return nil, fmt.Errorf("creating identity %q: %w (id %s). To manage it with agentmesh, import it: terraform import agentmesh_identity.<name> %s", in.Name, ErrNameTaken, existing.ID, existing.ID)
 		}
-		e.log.InfoContext(ctx, "adopting existing agentmesh identity of the same name", "name", in.Name, "id", existing.ID)
-		return e.UpdateIdentity(ctx, existing.ID, in)
+		e.log.InfoContext(ctx, "adopting an identical agentmesh identity of the same name", "name", in.Name, "id", existing.ID)
+		return existing, nil
 	}
 	id := resp.Payload.Data.ID
 	if in.Disabled {

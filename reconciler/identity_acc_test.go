@@ -41,13 +41,24 @@ func TestIdentityLifecycle(t *testing.T) {
 		t.Fatalf("want org.acme reserved, got %v", o.Reserved)
 	}
 
-	// A second create of the same name adopts the managed object: no duplicate.
-	again, err := e.CreateIdentity(ctx, in)
+	// The same declaration twice in one run is refused.
+	if _, err := e.CreateIdentity(ctx, in); !errors.Is(err, reconciler.ErrInvalidIntent) {
+		t.Fatalf("want a duplicate refusal, got %v", err)
+	}
+	// A later run re-creating the identical intent (a lost response) adopts
+	// the managed object: no duplicate.
+	again, err := reconciler.New(e.Client(), nil).CreateIdentity(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if again.ID != o.ID {
 		t.Fatalf("re-create made a duplicate: %s != %s", again.ID, o.ID)
+	}
+	// Another declaration of the name with different intent is refused.
+	other := *in
+	other.Organization = "someone-else"
+	if _, err := reconciler.New(e.Client(), nil).CreateIdentity(ctx, &other); !errors.Is(err, reconciler.ErrNameTaken) {
+		t.Fatalf("want a name clash, got %v", err)
 	}
 
 	in.Disabled = true
