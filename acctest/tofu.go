@@ -83,6 +83,13 @@ func (w *Workspace) In(sub string) *Workspace {
 	return &c
 }
 
+// WithEnv returns the workspace with extra environment variables.
+func (w *Workspace) WithEnv(kv ...string) *Workspace {
+	c := *w
+	c.env = append(append([]string{}, w.env...), kv...)
+	return &c
+}
+
 // Run runs one tofu command and returns its combined output.
 func (w *Workspace) Run(args ...string) (string, error) {
 	cmd := exec.Command(w.tofu, append([]string{"-chdir=" + w.Dir}, args...)...)

@@ -1,16 +1,20 @@
-// Command bench measures the provider against a real controller: the wall
-// time of `tofu apply` of N identities next to the same creates made
-// directly through the management API with 10 workers, and the number of
-// management-API requests a no-op `tofu plan` makes. Run it with `make bench`.
+// Command bench measures the provider and the reconciler against a real
+// controller with the real tofu CLI. Run it with `make bench`.
+//
+//  1. N identities: `tofu apply` next to the same creates made directly
+//     through the management API with 10 workers, and the management-API
+//     requests of a no-op `tofu plan`.
+//  2. Macro Pulse at 10x (50 organisations, 80 agents and endpoints, 70
+//     workgroups): apply time and requests, no-op plan requests, and the
+//     requests of one reconcile pass over the converged network.
 package main
 
 import (
-	"bytes"
 	"context"
+	_ "embed"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,51 +27,50 @@ import (
 	"github.com/agentmesh/agentmesh/reconciler"
 )
 
+//go:embed macro10x.tf
+var macro10x string
+
 func main() {
-	n := flag.Int("n", 200, "identities per run")
+	n := flag.Int("n", 200, "identities in the first scenario")
 	workers := flag.Int("workers", 10, "concurrent workers for the direct API run")
+	copies := flag.Int("copies", 10, "copies of Macro Pulse in the second scenario")
 	flag.Parse()
-	if err := run(*n, *workers); err != nil {
+	if err := run(*n, *workers, *copies); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, workers int) error {
+type figures struct {
+	keys []string
+	vals map[string]string
+}
+
+func (f *figures) add(k, format string, v any) {
+	if f.vals == nil {
+		f.vals = map[string]string{}
+	}
+	f.keys = append(f.keys, k)
+	f.vals[k] = fmt.Sprintf(format, v)
+}
+
+func run(n, workers, copies int) error {
 	ctx := context.Background()
-	root, err := acctest.RepoRoot()
-	if err != nil {
-		return err
-	}
-	tofu, err := acctest.Binary("tofu")
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(filepath.Join(root, "bin", "terraform-provider-agentmesh")); err != nil {
-		return fmt.Errorf("provider binary missing: run `make build` first")
-	}
 	work, err := os.MkdirTemp("", "agentmesh-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-
-	fmt.Printf("starting a real controller and edge router...\n")
+	fmt.Println("starting a real controller and edge router...")
 	ctrl, err := acctest.Start(ctx, acctest.StartOptions{})
 	if err != nil {
 		return err
 	}
 	defer ctrl.Stop()
+	var f figures
 
-	rc := filepath.Join(work, "tofurc")
-	if out, err := exec.Command(filepath.Join(root, "scripts", "tofurc.sh"), filepath.Join(root, "bin"), rc).CombinedOutput(); err != nil {
-		return fmt.Errorf("writing the tofu CLI config: %v: %s", err, out)
-	}
-	caFile := filepath.Join(work, "ca.pem")
-	if err := os.WriteFile(caFile, ctrl.CAPEM, 0o600); err != nil {
-		return err
-	}
-	cfg := fmt.Sprintf(`terraform {
+	// Scenario 1: N identities.
+	ws, err := workspace(ctrl, work, "identities", fmt.Sprintf(`terraform {
   required_providers {
     agentmesh = { source = "registry.opentofu.org/agentmesh/agentmesh" }
   }
@@ -77,65 +80,115 @@ resource "agentmesh_identity" "b" {
   name         = "bench-tf-${count.index}"
   organization = "bench"
 }
-`, n)
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(cfg), 0o600); err != nil {
-		return err
-	}
-	env := append(os.Environ(),
-		"TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1",
-		"AGENTMESH_ENDPOINT="+ctrl.Origin, "AGENTMESH_USERNAME="+ctrl.Username,
-		"AGENTMESH_PASSWORD="+ctrl.Password, "AGENTMESH_CA_FILE="+caFile,
-	)
-	tf := func(extraEnv []string, args ...string) (time.Duration, error) {
-		cmd := exec.Command(tofu, append([]string{"-chdir=" + work}, args...)...)
-		cmd.Env = append(env, extraEnv...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		err := cmd.Run()
-		if err != nil {
-			return 0, fmt.Errorf("tofu %s: %v\n%s", strings.Join(args, " "), err, tail(out.String(), 40))
-		}
-		return time.Since(start), nil
-	}
-
-	fmt.Printf("tofu apply of %d identities...\n", n)
-	applyDur, err := tf(nil, "apply", "-auto-approve", "-no-color", "-input=false")
+`, n))
 	if err != nil {
 		return err
 	}
-
+	fmt.Printf("tofu apply of %d identities...\n", n)
+	applyDur, _, err := timed(ws, "apply", "-auto-approve")
+	if err != nil {
+		return err
+	}
 	fmt.Printf("direct API creates of %d identities with %d workers...\n", n, workers)
 	directDur, err := direct(ctx, ctrl, n, workers)
 	if err != nil {
 		return err
 	}
-
 	fmt.Printf("no-op tofu plan of %d identities...\n", n)
-	logFile := filepath.Join(work, "plan.log")
-	planDur, err := tf([]string{"TF_LOG=DEBUG", "TF_LOG_PATH=" + logFile}, "plan", "-no-color", "-input=false", "-detailed-exitcode")
+	_, planReq, err := timed(ws, "plan", "-detailed-exitcode")
 	if err != nil {
 		return fmt.Errorf("the plan after apply is not empty or failed: %w", err)
 	}
-	logText, err := os.ReadFile(logFile)
+	f.add("n", "%d", n)
+	f.add("apply_s", "%.2f", applyDur.Seconds())
+	f.add("direct_s", "%.2f", directDur.Seconds())
+	f.add("apply_ratio", "%.2f", applyDur.Seconds()/directDur.Seconds())
+	f.add("noop_plan_requests", "%d", planReq)
+
+	// Scenario 2: Macro Pulse at scale.
+	ws, err = workspace(ctrl, work, "macro", macro10x)
 	if err != nil {
 		return err
 	}
-	requests := strings.Count(string(logText), "management API request")
-	sessions := strings.Count(string(logText), "opened controller API session")
+	copiesVar := fmt.Sprintf("-var=copies=%d", copies)
+	fmt.Printf("tofu apply of Macro Pulse x%d...\n", copies)
+	mpDur, mpReq, err := timed(ws, "apply", "-auto-approve", copiesVar)
+	if err != nil {
+		return err
+	}
+	_, mpPlanReq, err := timed(ws, "plan", "-detailed-exitcode", copiesVar)
+	if err != nil {
+		return fmt.Errorf("the Macro Pulse plan after apply is not empty or failed: %w", err)
+	}
+	c, err := ctrl.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	e := reconciler.New(c, nil)
+	p, err := e.Reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	if len(p.Changes) != 0 {
+		return fmt.Errorf("reconcile found %d changes on a network tofu had just converged: %v", len(p.Changes), p.Changes)
+	}
+	recReq := c.Stats().Requests.Load()
+	f.add("mp_copies", "%d", copies)
+	f.add("mp_apply_s", "%.2f", mpDur.Seconds())
+	f.add("mp_apply_requests", "%d", mpReq)
+	f.add("mp_noop_plan_requests", "%d", mpPlanReq)
+	f.add("mp_reconcile_requests", "%d", recReq)
 
-	ratio := applyDur.Seconds() / directDur.Seconds()
 	fmt.Println()
-	fmt.Printf("%-34s %10s\n", "measure", "value")
-	fmt.Printf("%-34s %10.2f\n", "tofu apply (s)", applyDur.Seconds())
-	fmt.Printf("%-34s %10.2f\n", "direct API, 10 workers (s)", directDur.Seconds())
-	fmt.Printf("%-34s %10.2f  (goal <= 2.00)\n", "apply / direct", ratio)
-	fmt.Printf("%-34s %10.2f\n", "no-op tofu plan (s)", planDur.Seconds())
-	fmt.Printf("%-34s %10d  (N/500 pages + auth; goal O(N/page))\n", "no-op plan API requests", requests)
-	fmt.Printf("%-34s %10d\n", "no-op plan API sessions opened", sessions)
-	fmt.Printf("bench: n=%d apply_s=%.2f direct_s=%.2f apply_ratio=%.2f noop_plan_requests=%d\n",
-		n, applyDur.Seconds(), directDur.Seconds(), ratio, requests)
+	fmt.Printf("%-44s %10s\n", "measure", "value")
+	rows := [][3]string{
+		{"identities: tofu apply (s)", f.vals["apply_s"], ""},
+		{"identities: direct API, 10 workers (s)", f.vals["direct_s"], ""},
+		{"identities: apply / direct", f.vals["apply_ratio"], "goal <= 2.00"},
+		{"identities: no-op plan API requests", f.vals["noop_plan_requests"], "goal O(N/500)"},
+		{fmt.Sprintf("macro-pulse x%d: tofu apply (s)", copies), f.vals["mp_apply_s"], ""},
+		{fmt.Sprintf("macro-pulse x%d: apply API requests", copies), f.vals["mp_apply_requests"], "goal O(objects)"},
+		{fmt.Sprintf("macro-pulse x%d: no-op plan API requests", copies), f.vals["mp_noop_plan_requests"], "goal O(pages)"},
+		{fmt.Sprintf("macro-pulse x%d: reconcile --once requests", copies), f.vals["mp_reconcile_requests"], "goal O(pages)"},
+	}
+	for _, r := range rows {
+		fmt.Printf("%-44s %10s  %s\n", r[0], r[1], r[2])
+	}
+	var line []string
+	for _, k := range f.keys {
+		line = append(line, k+"="+f.vals[k])
+	}
+	fmt.Println("bench: " + strings.Join(line, " "))
 	return nil
+}
+
+func workspace(ctrl *acctest.Controller, work, name, tf string) (*acctest.Workspace, error) {
+	src := filepath.Join(work, "src-"+name)
+	if err := os.MkdirAll(src, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(src, "main.tf"), []byte(tf), 0o600); err != nil {
+		return nil, err
+	}
+	return ctrl.NewWorkspace(src, filepath.Join(work, name))
+}
+
+// timed runs one tofu command with provider debug logs and returns its wall
+// time and the management-API requests the provider made.
+func timed(ws *acctest.Workspace, args ...string) (time.Duration, int, error) {
+	logFile := filepath.Join(ws.Dir, fmt.Sprintf("%s-%d.log", args[0], time.Now().UnixNano()))
+	start := time.Now()
+	_, err := ws.WithEnv("TF_LOG_PROVIDER=DEBUG", "TF_LOG_PATH="+logFile).Run(append(args, "-no-color", "-input=false")...)
+	d := time.Since(start)
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		return 0, 0, err
+	}
+	return d, strings.Count(string(b), "management API request"), nil
 }
 
 // direct creates n identities like the provider does (one POST each, with
@@ -182,14 +235,6 @@ func direct(ctx context.Context, ctrl *acctest.Controller, n, workers int) (time
 	close(jobs)
 	wg.Wait()
 	return time.Since(start), first
-}
-
-func tail(s string, lines int) string {
-	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(parts) > lines {
-		parts = parts[len(parts)-lines:]
-	}
-	return strings.Join(parts, "\n")
 }
 
 func ptr[T any](v T) *T { return &v }
