@@ -33,6 +33,7 @@ fmt-check:
 
 fuzz:
 	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzValidateName -fuzztime 10s
+	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzDerive -fuzztime 15s
 
 docs: tools build
 	scripts/docs.sh generate

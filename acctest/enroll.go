@@ -39,7 +39,7 @@ func Enroll(jwt, dir, name string) (string, *ziti.Config, error) {
 // travel with each one.
 func ServicesAs(cfg *ziti.Config) (map[string]map[string]map[string]any, error) {
 	c := *cfg
-	c.ConfigTypes = []string{"agentmesh.contract.v1", "agentmesh.endpoint.v1"}
+	c.ConfigTypes = []string{"agentmesh.contract.v1", "agentmesh.endpoint.v1", "intercept.v1"}
 	ctx, err := ziti.NewContext(&c)
 	if err != nil {
 		return nil, err

@@ -133,6 +133,16 @@ func NewEndpointDataSource() datasource.DataSource {
 				}}},
 			"interaction_patterns": computedSet("Interaction patterns."),
 			"converged":            schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the endpoint's derived policies match it."},
+			"intercept": schema.SingleNestedAttribute{Computed: true, MarkdownDescription: "What dialers' tunnellers intercept.",
+				Attributes: map[string]schema.Attribute{
+					"protocols": computedSet("Protocols."), "addresses": computedSet("Addresses."),
+					"port": schema.Int64Attribute{Computed: true, MarkdownDescription: "Port."},
+				}},
+			"host_address": schema.SingleNestedAttribute{Computed: true, MarkdownDescription: "Where the host's tunneller forwards.",
+				Attributes: map[string]schema.Attribute{
+					"protocol": computedString("Protocol."), "address": computedString("Address."),
+					"port": schema.Int64Attribute{Computed: true, MarkdownDescription: "Port."},
+				}},
 		},
 		read: func(ctx context.Context, e *reconciler.Engine, name string, m *endpointModel, diags *diag.Diagnostics) {
 			o, err := e.FindEndpoint(ctx, name)

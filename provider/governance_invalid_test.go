@@ -61,6 +61,13 @@ func TestAccGovernance_badInput(t *testing.T) {
   contract = "c"
   interaction_patterns = ["telepathy"]
 }`, `interaction_patterns.*value must be one of`},
+		{"port out of range", `resource "agentmesh_endpoint" "x" {
+  name = "x"
+  host = "abc"
+  workgroups = ["w"]
+  contract = "c"
+  intercept = { addresses = ["x.ziti"], port = 70000 }
+}`, `intercept.port.*between 1 and 65535`},
 		{"unknown access mode", `resource "agentmesh_contract" "x" {
   name = "c"
   owner_organization = "markets-co"

@@ -98,10 +98,12 @@ resource "agentmesh_endpoint" "equity" {
   interaction_patterns = ["stream"]
 }
 resource "agentmesh_endpoint" "news" {
-  name       = "ml-news-pulse"
-  host       = agentmesh_identity.news.id
-  workgroups = [agentmesh_workgroup.signals.name]
-  contract   = agentmesh_contract.default.name
+  name         = "ml-news-pulse"
+  host         = agentmesh_identity.news.id
+  workgroups   = [agentmesh_workgroup.signals.name]
+  contract     = agentmesh_contract.default.name
+  intercept    = { addresses = ["news-pulse.macro.ziti"], port = 443 }
+  host_address = { address = "127.0.0.1", port = 8443 }
 }
 `, membership, required)
 }
@@ -192,6 +194,10 @@ func TestAccGovernance_macroLite(t *testing.T) {
 		if caps := fmt.Sprint(got["ml-equity-feed"]["agentmesh.endpoint.v1"]["capabilities"]); !strings.Contains(caps, "quotes") {
 			return fmt.Errorf("capabilities missing: %s", caps)
 		}
+		// A tunneller of pulse's would intercept the news endpoint's address.
+		if ic := fmt.Sprint(got["ml-news-pulse"]["intercept.v1"]); !strings.Contains(ic, "news-pulse.macro.ziti") || !strings.Contains(ic, "443") {
+			return fmt.Errorf("intercept config not delivered: %s", ic)
+		}
 		return nil
 	}
 	resource.Test(t, resource.TestCase{
@@ -218,12 +224,15 @@ func TestAccGovernance_macroLite(t *testing.T) {
 					statecheck.ExpectKnownValue("agentmesh_workgroup_membership.pulse_signals", tfjsonpath.New("role"), knownvalue.StringExact("member")),
 					statecheck.ExpectKnownValue("agentmesh_contract.default", tfjsonpath.New("access_mode"), knownvalue.StringExact("open")),
 					statecheck.ExpectKnownValue("agentmesh_endpoint.equity", tfjsonpath.New("capabilities").AtSliceIndex(0).AtMapKey("name"), knownvalue.StringExact("quotes")),
+					statecheck.ExpectKnownValue("agentmesh_endpoint.news", tfjsonpath.New("intercept").AtMapKey("protocols"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("tcp")})),
+					statecheck.ExpectKnownValue("agentmesh_endpoint.equity", tfjsonpath.New("intercept"), knownvalue.Null()),
 				},
 			},
 			{ResourceName: "agentmesh_workgroup.markets", ImportState: true, ImportStateVerify: true},
 			{ResourceName: "agentmesh_workgroup_membership.pulse_signals", ImportState: true, ImportStateVerify: true},
 			{ResourceName: "agentmesh_contract.default", ImportState: true, ImportStateVerify: true},
 			{ResourceName: "agentmesh_endpoint.equity", ImportState: true, ImportStateVerify: true},
+			{ResourceName: "agentmesh_endpoint.news", ImportState: true, ImportStateVerify: true},
 			{
 				// Derived drift: a Dial policy deleted by hand shows in the
 				// plan as converged false -> true, and apply restores it.

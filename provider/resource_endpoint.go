@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/agentmesh/agentmesh/reconciler"
 )
@@ -42,7 +44,31 @@ type endpointModel struct {
 	Description         types.String `tfsdk:"description"`
 	Capabilities        types.List   `tfsdk:"capabilities"`
 	InteractionPatterns types.Set    `tfsdk:"interaction_patterns"`
+	Intercept           types.Object `tfsdk:"intercept"`
+	HostAddress         types.Object `tfsdk:"host_address"`
 }
+
+type interceptModel struct {
+	Protocols types.Set   `tfsdk:"protocols"`
+	Addresses types.Set   `tfsdk:"addresses"`
+	Port      types.Int64 `tfsdk:"port"`
+}
+
+type hostAddressModel struct {
+	Protocol types.String `tfsdk:"protocol"`
+	Address  types.String `tfsdk:"address"`
+	Port     types.Int64  `tfsdk:"port"`
+}
+
+var (
+	interceptType = types.ObjectType{AttrTypes: map[string]attr.Type{
+		"protocols": types.SetType{ElemType: types.StringType}, "addresses": types.SetType{ElemType: types.StringType}, "port": types.Int64Type,
+	}}
+	hostAddressType = types.ObjectType{AttrTypes: map[string]attr.Type{
+		"protocol": types.StringType, "address": types.StringType, "port": types.Int64Type,
+	}}
+	portValidators = []validator.Int64{int64validator.Between(1, 65535)}
+)
 
 type capabilityModel struct {
 	Name        types.String `tfsdk:"name"`
@@ -104,6 +130,39 @@ func (r *endpointResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				MarkdownDescription: "Any of `request-response`, `stream`, `broadcast`, `custom`.",
 				Validators:          []validator.Set{setvalidator.ValueStringsAre(stringvalidator.OneOf(reconciler.InteractionPatterns...))},
 			},
+			"intercept": schema.SingleNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "What the tunnellers of authorised dialers intercept for this endpoint " +
+					"(realised as a derived `intercept.v1` config). Omit for SDK-only endpoints.",
+				Attributes: map[string]schema.Attribute{
+					"protocols": schema.SetAttribute{
+						ElementType: types.StringType, Optional: true, Computed: true,
+						Default:             setdefault.StaticValue(types.SetValueMust(types.StringType, []attr.Value{types.StringValue("tcp")})),
+						MarkdownDescription: "`tcp` (default), `udp`, or both.",
+						Validators:          []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(stringvalidator.OneOf(reconciler.Protocols...))},
+					},
+					"addresses": schema.SetAttribute{
+						ElementType: types.StringType, Required: true,
+						MarkdownDescription: "Host names, IPs or CIDRs to intercept, for example `equity-feed.macro.ziti`.",
+						Validators:          []validator.Set{setvalidator.SizeAtLeast(1)},
+					},
+					"port": schema.Int64Attribute{Required: true, MarkdownDescription: "Port to intercept.", Validators: portValidators},
+				},
+			},
+			"host_address": schema.SingleNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Where the host's tunneller forwards the endpoint's traffic (realised as a derived `host.v1` config). " +
+					"Omit when the host binds the service with an SDK.",
+				Attributes: map[string]schema.Attribute{
+					"protocol": schema.StringAttribute{
+						Optional: true, Computed: true, Default: stringdefault.StaticString("tcp"),
+						MarkdownDescription: "`tcp` (default) or `udp`.",
+						Validators:          []validator.String{stringvalidator.OneOf(reconciler.Protocols...)},
+					},
+					"address": schema.StringAttribute{Required: true, MarkdownDescription: "Address the host forwards to, usually `127.0.0.1`."},
+					"port":    schema.Int64Attribute{Required: true, MarkdownDescription: "Port the host forwards to.", Validators: portValidators},
+				},
+			},
 		},
 	}
 }
@@ -120,6 +179,18 @@ func (m *endpointModel) intent(ctx context.Context, diags *diag.Diagnostics) *re
 	diags.Append(m.Capabilities.ElementsAs(ctx, &caps, false)...)
 	for _, c := range caps {
 		ep.Capabilities = append(ep.Capabilities, reconciler.Capability{Name: c.Name.ValueString(), Description: c.Description.ValueString()})
+	}
+	if !m.Intercept.IsNull() && !m.Intercept.IsUnknown() {
+		var im interceptModel
+		diags.Append(m.Intercept.As(ctx, &im, basetypes.ObjectAsOptions{})...)
+		ep.Intercept = &reconciler.Intercept{Port: im.Port.ValueInt64()}
+		diags.Append(im.Protocols.ElementsAs(ctx, &ep.Intercept.Protocols, false)...)
+		diags.Append(im.Addresses.ElementsAs(ctx, &ep.Intercept.Addresses, false)...)
+	}
+	if !m.HostAddress.IsNull() && !m.HostAddress.IsUnknown() {
+		var hm hostAddressModel
+		diags.Append(m.HostAddress.As(ctx, &hm, basetypes.ObjectAsOptions{})...)
+		ep.HostAddress = &reconciler.HostAddress{Protocol: hm.Protocol.ValueString(), Address: hm.Address.ValueString(), Port: hm.Port.ValueInt64()}
 	}
 	return ep
 }
@@ -140,6 +211,19 @@ func (m *endpointModel) observed(ctx context.Context, o *reconciler.ObservedEndp
 	var d diag.Diagnostics
 	m.Capabilities, d = types.ListValueFrom(ctx, capabilityType, caps)
 	diags.Append(d...)
+	m.Intercept, m.HostAddress = types.ObjectNull(interceptType.AttrTypes), types.ObjectNull(hostAddressType.AttrTypes)
+	if i := o.Intercept; i != nil {
+		m.Intercept, d = types.ObjectValueFrom(ctx, interceptType.AttrTypes, interceptModel{
+			Protocols: stringSet(ctx, i.Protocols, diags), Addresses: stringSet(ctx, i.Addresses, diags), Port: types.Int64Value(i.Port),
+		})
+		diags.Append(d...)
+	}
+	if h := o.HostAddress; h != nil {
+		m.HostAddress, d = types.ObjectValueFrom(ctx, hostAddressType.AttrTypes, hostAddressModel{
+			Protocol: types.StringValue(h.Protocol), Address: types.StringValue(h.Address), Port: types.Int64Value(h.Port),
+		})
+		diags.Append(d...)
+	}
 }
 
 func (r *endpointResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

@@ -26,6 +26,7 @@ var (
 	orgSchema = map[string]any{"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "maxLength": 63}
 	nameSet   = map[string]any{"type": "array", "items": orgSchema, "uniqueItems": true}
 	limit     = map[string]any{"type": "integer", "minimum": 0}
+	port      = map[string]any{"type": "integer", "minimum": 1, "maximum": 65535}
 	strictObj = func(required []string, props map[string]any) map[string]any {
 		return map[string]any{"type": "object", "additionalProperties": false, "required": required, "properties": props}
 	}
@@ -64,9 +65,20 @@ var (
 				"name": map[string]any{"type": "string", "minLength": 1}, "description": map[string]any{"type": "string"},
 			})},
 			"interaction_patterns": map[string]any{"type": "array", "items": map[string]any{"enum": InteractionPatterns}, "uniqueItems": true},
+			"intercept": strictObj([]string{"protocols", "addresses", "port"}, map[string]any{
+				"protocols": map[string]any{"type": "array", "items": map[string]any{"enum": Protocols}, "minItems": 1, "uniqueItems": true},
+				"addresses": map[string]any{"type": "array", "items": map[string]any{"type": "string", "minLength": 1}, "minItems": 1, "uniqueItems": true},
+				"port":      port,
+			}),
+			"host_address": strictObj([]string{"protocol", "address", "port"}, map[string]any{
+				"protocol": map[string]any{"enum": Protocols}, "address": map[string]any{"type": "string", "minLength": 1}, "port": port,
+			}),
 		}),
 	}
-	configKinds = []*configKind{kindWorkgroup, kindMembership, kindContract, kindEndpoint}
+	// Ziti's own tunneller config types; they exist on every controller.
+	kindIntercept = &configKind{typeName: "intercept.v1", prefix: "agentmesh.intercept.", label: "intercept config"}
+	kindHost      = &configKind{typeName: "host.v1", prefix: "agentmesh.host.", label: "host config"}
+	configKinds   = []*configKind{kindWorkgroup, kindMembership, kindContract, kindEndpoint}
 )
 
 // Stored is an intent object read back from the controller.
@@ -95,10 +107,24 @@ func (e *Engine) configTypeID(ctx context.Context, k *configKind) (string, error
 		return "", controller.Explain(err, "looking up config type "+k.typeName)
 	}
 	for _, t := range l.Payload.Data {
-		if deref(t.Name) == k.typeName {
-			e.types.ids[k.typeName] = deref(t.ID)
-			return deref(t.ID), nil
+		if deref(t.Name) != k.typeName {
+			continue
 		}
+		// A type made by an older agentmesh gets the current schema.
+		if k.schema != nil && !sameJSON(t.Schema, k.schema) {
+			_, err := e.c.API.Config.UpdateConfigType(config.NewUpdateConfigTypeParamsWithContext(ctx).WithID(deref(t.ID)).WithConfigType(&rest_model.ConfigTypeUpdate{
+				Name: ptr(k.typeName), Schema: k.schema, Tags: ownTags("config-type"),
+			}), nil)
+			if err != nil {
+				return "", controller.Explain(err, "updating the schema of config type "+k.typeName)
+			}
+			e.log.InfoContext(ctx, "updated config type schema", "type", k.typeName)
+		}
+		e.types.ids[k.typeName] = deref(t.ID)
+		return deref(t.ID), nil
+	}
+	if k.schema == nil {
+		return "", fmt.Errorf("config type %s does not exist on this controller: %w", k.typeName, controller.ErrNotFound)
 	}
 	resp, err := e.c.API.Config.CreateConfigType(config.NewCreateConfigTypeParamsWithContext(ctx).WithConfigType(&rest_model.ConfigTypeCreate{
 		Name: ptr(k.typeName), Schema: k.schema, Tags: ownTags("config-type"),

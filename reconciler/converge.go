@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openziti/edge-api/rest_management_api_client/config"
 	"github.com/openziti/edge-api/rest_management_api_client/edge_router_policy"
 	"github.com/openziti/edge-api/rest_management_api_client/identity"
 	"github.com/openziti/edge-api/rest_management_api_client/service"
@@ -56,7 +57,8 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 	e.Reset()
 	n := &Network{Identities: map[string]*ObservedIdentity{}, Workgroups: map[string]*Stored[Workgroup]{},
 		Contracts: map[string]*Stored[Contract]{}, Endpoints: map[string]*ObservedEndpoint{},
-		Policies: map[string]PolicySpec{}, RouterPolicies: map[string]bool{}}
+		Policies: map[string]PolicySpec{}, RouterPolicies: map[string]bool{},
+		Configs: map[string]ObservedConfig{}, ConfigNames: map[string]string{}}
 
 	ids, err := e.identities.all(ctx)
 	if err != nil {
@@ -90,6 +92,21 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 	byConfig := map[string]*Stored[Endpoint]{}
 	for _, ep := range eps {
 		byConfig[ep.ID] = ep
+	}
+	all, err := e.configs.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range all {
+		oc := ObservedConfig{ID: deref(d.ID), Name: deref(d.Name), Data: d.Data}
+		if d.ConfigType != nil {
+			oc.TypeName = d.ConfigType.Name
+		}
+		if d.Tags != nil {
+			oc.Derived = d.Tags.SubTags[TagKind] == "derived"
+		}
+		n.Configs[oc.Name] = oc
+		n.ConfigNames[oc.ID] = oc.Name
 	}
 	svcs, err := e.services.all(ctx)
 	if err != nil {
@@ -191,16 +208,55 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 			Detail: fmt.Sprintf("workgroups %v -> %v", trimWG(have), trimWG(want)),
 			apply:  func(ctx context.Context) error { return e.setWorkgroupRoles(ctx, id, want) }})
 	}
-	// Endpoint service configs (the contract travels with the service).
+	// Derived tunneller configs, before the services that carry them.
+	ids := map[string]string{} // config name -> id, completed as configs are created
+	for name, oc := range n.Configs {
+		ids[name] = oc.ID
+	}
+	for _, name := range sortedKeys(d.Configs) {
+		want := d.Configs[name]
+		have, ok := n.Configs[name]
+		switch {
+		case !ok:
+			p.Changes = append(p.Changes, Change{Action: "create", Kind: want.Kind.label, Name: name, Owner: want.Owner,
+				apply: func(ctx context.Context) error {
+					id, err := e.createDerivedConfig(ctx, want)
+					ids[name] = id
+					return err
+				}})
+		case !sameJSON(have.Data, want.Data):
+			p.Changes = append(p.Changes, Change{Action: "update", Kind: want.Kind.label, Name: name, Owner: want.Owner,
+				apply: func(ctx context.Context) error { return e.updateDerivedConfig(ctx, have.ID, want) }})
+		}
+	}
+	// Endpoint service configs: the contract's terms and the tunneller
+	// configs travel with the service.
 	for _, sid := range sortedKeys(d.ServiceConfigs) {
 		want := d.ServiceConfigs[sid]
-		if slices.Equal(n.Endpoints[sid].Configs, want) {
+		var have []string
+		for _, id := range n.Endpoints[sid].Configs {
+			if name, ok := n.ConfigNames[id]; ok {
+				have = append(have, name)
+			} else {
+				have = append(have, "id:"+id)
+			}
+		}
+		sort.Strings(have)
+		if slices.Equal(have, want) {
 			continue
 		}
 		p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-configs", Name: n.Endpoints[sid].Name, Owner: "endpoint/" + sid,
-			Detail: "attach the contract's terms",
+			Detail: fmt.Sprintf("configs %v", want),
 			apply: func(ctx context.Context) error {
-				_, err := e.c.API.Service.PatchService(service.NewPatchServiceParamsWithContext(ctx).WithID(sid).WithService(&rest_model.ServicePatch{Configs: want}), nil)
+				list := make([]string, 0, len(want))
+				for _, name := range want {
+					id, ok := ids[name]
+					if !ok {
+						return fmt.Errorf("config %s does not exist", name)
+					}
+					list = append(list, id)
+				}
+				_, err := e.c.API.Service.PatchService(service.NewPatchServiceParamsWithContext(ctx).WithID(sid).WithService(&rest_model.ServicePatch{Configs: list}), nil)
 				e.services.forget(sid)
 				return controller.Explain(err, "attaching configs to service "+sid)
 			}})
@@ -234,6 +290,17 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		if !n.RouterPolicies[RouterPolicyEndpoints] {
 			p.Changes = append(p.Changes, Change{Action: "create", Kind: "router-policy", Name: RouterPolicyEndpoints, apply: e.createEndpointRouterPolicy})
 		}
+	}
+
+	// Derived configs nothing wants any more go last, once no service
+	// carries them.
+	for _, name := range sortedKeys(n.Configs) {
+		oc := n.Configs[name]
+		if _, ok := d.Configs[name]; !oc.Derived || ok {
+			continue
+		}
+		p.Changes = append(p.Changes, Change{Action: "delete", Kind: "tunneller config", Name: name,
+			apply: func(ctx context.Context) error { return e.deleteConfig(ctx, oc.ID, "config "+name) }})
 	}
 
 	// Access diff: evaluate the policies now and after the changes.
@@ -467,4 +534,26 @@ func (e *Engine) Drifted(ctx context.Context, owner string) (bool, error) {
 		e.drift.ready = true
 	}
 	return e.drift.owners[owner], nil
+}
+
+func (e *Engine) createDerivedConfig(ctx context.Context, c DerivedConfig) (string, error) {
+	typeID, err := e.configTypeID(ctx, c.Kind)
+	if err != nil {
+		return "", err
+	}
+	resp, err := e.c.API.Config.CreateConfig(config.NewCreateConfigParamsWithContext(ctx).WithConfig(&rest_model.ConfigCreate{
+		Name: ptr(c.Name), ConfigTypeID: ptr(typeID), Data: c.Data, Tags: ownTags("derived", TagOwner, c.Owner),
+	}), nil)
+	if err != nil {
+		return "", controller.Explain(err, "creating config "+c.Name)
+	}
+	return resp.Payload.Data.ID, nil
+}
+
+func (e *Engine) updateDerivedConfig(ctx context.Context, id string, c DerivedConfig) error {
+	_, err := e.c.API.Config.PatchConfig(config.NewPatchConfigParamsWithContext(ctx).WithID(id).WithConfig(&rest_model.ConfigPatch{
+		Data: c.Data, Tags: ownTags("derived", TagOwner, c.Owner),
+	}), nil)
+	e.configs.forget(id)
+	return controller.Explain(err, "updating config "+c.Name)
 }

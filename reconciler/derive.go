@@ -27,6 +27,25 @@ type Network struct {
 	Endpoints      map[string]*ObservedEndpoint // by service id
 	Policies       map[string]PolicySpec        // derived service policies, by name
 	RouterPolicies map[string]bool              // derived router policies present, by name
+	// Configs holds every agentmesh config by name: intents and derived
+	// tunneller configs alike. ConfigNames maps their ids to names.
+	Configs     map[string]ObservedConfig
+	ConfigNames map[string]string
+}
+
+// ObservedConfig is a config as the derivation compares it.
+type ObservedConfig struct {
+	ID, Name, TypeName string
+	Derived            bool
+	Data               any
+}
+
+// DerivedConfig is a tunneller config the derivation wants.
+type DerivedConfig struct {
+	Name  string
+	Kind  *configKind
+	Data  map[string]any
+	Owner string
 }
 
 // ObservedEndpoint is an endpoint: its service plus its metadata config.
@@ -58,8 +77,11 @@ type Desired struct {
 	// sorted wg.<name> role attributes.
 	WorkgroupRoles map[string][]string
 	Policies       map[string]PolicySpec
-	// ServiceConfigs is the config list each endpoint service should carry.
+	// ServiceConfigs is, by name, the config list each endpoint service
+	// should carry.
 	ServiceConfigs map[string][]string
+	// Configs are the derived tunneller configs, by name.
+	Configs map[string]DerivedConfig
 	// Problems are intents that grant nothing because they are invalid
 	// against the rest of the network; they are reported, not applied.
 	Problems []string
@@ -72,7 +94,7 @@ type Desired struct {
 // by (members of S1 ∪ .. ∪ Sn) ∩ R1 ∩ .. ∩ Rm: one AllOf Dial policy per
 // scope, each requiring #wg.S and every #wg.R.
 func Derive(n *Network) *Desired {
-	d := &Desired{WorkgroupRoles: map[string][]string{}, Policies: map[string]PolicySpec{}, ServiceConfigs: map[string][]string{}}
+	d := &Desired{WorkgroupRoles: map[string][]string{}, Policies: map[string]PolicySpec{}, ServiceConfigs: map[string][]string{}, Configs: map[string]DerivedConfig{}}
 
 	for _, m := range n.Memberships {
 		wg, ok := n.Workgroups[m.Value.Workgroup]
@@ -111,9 +133,24 @@ func Derive(n *Network) *Desired {
 		} else {
 			d.Problems = append(d.Problems, fmt.Sprintf("endpoint %q: host identity %s does not exist; nobody can host it", ep.Name, ep.Host))
 		}
-		cfgs := []string{ep.ConfigID}
+		cfgs := []string{kindEndpoint.prefix + ep.Name}
 		if ok {
-			cfgs = append(cfgs, con.ID)
+			cfgs = append(cfgs, con.Name)
+		}
+		if i := ep.Intercept; i != nil {
+			c := DerivedConfig{Name: kindIntercept.prefix + ep.Name, Kind: kindIntercept, Owner: owner, Data: map[string]any{
+				"protocols": sortedCopy(i.Protocols), "addresses": sortedCopy(i.Addresses),
+				"portRanges": []any{map[string]any{"low": i.Port, "high": i.Port}},
+			}}
+			d.Configs[c.Name] = c
+			cfgs = append(cfgs, c.Name)
+		}
+		if h := ep.HostAddress; h != nil {
+			c := DerivedConfig{Name: kindHost.prefix + ep.Name, Kind: kindHost, Owner: owner, Data: map[string]any{
+				"protocol": h.Protocol, "address": h.Address, "port": h.Port,
+			}}
+			d.Configs[c.Name] = c
+			cfgs = append(cfgs, c.Name)
 		}
 		sort.Strings(cfgs)
 		d.ServiceConfigs[sid] = cfgs

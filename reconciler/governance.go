@@ -55,6 +55,42 @@ type Endpoint struct {
 	Description         string       `json:"description,omitempty"`
 	Capabilities        []Capability `json:"capabilities,omitempty"`
 	InteractionPatterns []string     `json:"interaction_patterns,omitempty"`
+	// Intercept and HostAddress address tunnelled traffic: tunnellers of
+	// authorised dialers intercept the addresses, and the host's tunneller
+	// forwards to HostAddress. Both are optional.
+	Intercept   *Intercept   `json:"intercept,omitempty"`
+	HostAddress *HostAddress `json:"host_address,omitempty"`
+}
+
+// Intercept is what a dialer's tunneller captures for an endpoint.
+type Intercept struct {
+	Protocols []string `json:"protocols"`
+	Addresses []string `json:"addresses"`
+	Port      int64    `json:"port"`
+}
+
+// HostAddress is where the host's tunneller forwards an endpoint's traffic.
+type HostAddress struct {
+	Protocol string `json:"protocol"`
+	Address  string `json:"address"`
+	Port     int64  `json:"port"`
+}
+
+// Protocols a tunnel can carry.
+var Protocols = []string{"tcp", "udp"}
+
+func validPort(p int64) error {
+	if p < 1 || p > 65535 {
+		return fmt.Errorf("must be a port between 1 and 65535, got %d", p)
+	}
+	return nil
+}
+
+func validAddress(a string) error {
+	if a == "" || strings.ContainsAny(a, " \t\n\r\"'") {
+		return fmt.Errorf("%q is not a host name, IP address or CIDR", a)
+	}
+	return nil
 }
 
 // Vocabulary.
@@ -174,6 +210,26 @@ func (e *Endpoint) Validate() error {
 	}
 	for _, p := range e.InteractionPatterns {
 		f.add("interaction_patterns", oneOf(p, InteractionPatterns))
+	}
+	if i := e.Intercept; i != nil {
+		if len(i.Protocols) == 0 {
+			f.add("intercept.protocols", errors.New("must name tcp, udp or both"))
+		}
+		for _, p := range i.Protocols {
+			f.add("intercept.protocols", oneOf(p, Protocols))
+		}
+		if len(i.Addresses) == 0 {
+			f.add("intercept.addresses", errors.New("must name at least one address"))
+		}
+		for _, a := range i.Addresses {
+			f.add("intercept.addresses", validAddress(a))
+		}
+		f.add("intercept.port", validPort(i.Port))
+	}
+	if h := e.HostAddress; h != nil {
+		f.add("host_address.protocol", oneOf(h.Protocol, Protocols))
+		f.add("host_address.address", validAddress(h.Address))
+		f.add("host_address.port", validPort(h.Port))
 	}
 	return f.result()
 }

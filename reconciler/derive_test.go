@@ -1,0 +1,192 @@
+package reconciler
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// net builds a network from a compact description, for derivation tests.
+type netBuilder struct{ n *Network }
+
+func newNet() *netBuilder {
+	return &netBuilder{&Network{Identities: map[string]*ObservedIdentity{}, Workgroups: map[string]*Stored[Workgroup]{},
+		Contracts: map[string]*Stored[Contract]{}, Endpoints: map[string]*ObservedEndpoint{}, Policies: map[string]PolicySpec{}}}
+}
+
+func (b *netBuilder) identity(id, org string) *netBuilder {
+	b.n.Identities[id] = &ObservedIdentity{ID: id, Identity: Identity{Name: id, Organization: org}}
+	return b
+}
+
+func (b *netBuilder) workgroup(name, owner string, parts ...string) *netBuilder {
+	b.n.Workgroups[name] = &Stored[Workgroup]{ID: "cfg-" + name, Value: Workgroup{Name: name, OwnerOrganization: owner, ParticipatingOrganizations: parts}}
+	return b
+}
+
+func (b *netBuilder) member(wg, id string) *netBuilder {
+	b.n.Memberships = append(b.n.Memberships, &Stored[Membership]{Name: wg + "." + id, Value: Membership{Workgroup: wg, Identity: id, Role: "member"}})
+	return b
+}
+
+func (b *netBuilder) contract(name string, required ...string) *netBuilder {
+	b.n.Contracts[name] = &Stored[Contract]{ID: "cfg-" + name, Name: kindContract.prefix + name, Value: Contract{Name: name, RequiredWorkgroups: required}}
+	return b
+}
+
+func (b *netBuilder) endpoint(sid, host, contract string, scopes ...string) *netBuilder {
+	b.n.Endpoints[sid] = &ObservedEndpoint{ServiceID: sid, Endpoint: Endpoint{Name: sid, Host: host, Contract: contract, Workgroups: scopes}}
+	return b
+}
+
+// dialers evaluates the derived policies: who may dial what.
+func dialers(b *netBuilder) string {
+	d := Derive(b.n)
+	roles := map[string][]string{}
+	for id := range b.n.Identities {
+		roles[id] = d.WorkgroupRoles[id]
+	}
+	services := map[string]bool{}
+	for sid := range b.n.Endpoints {
+		services[sid] = true
+	}
+	var out []string
+	for g := range Access(d.Policies, roles, services) {
+		out = append(out, g.Identity+">"+g.Service)
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+func TestDeriveAccess(t *testing.T) {
+	cases := []struct {
+		name string
+		net  *netBuilder
+		want string
+	}{
+		{"scope members dial", newNet().identity("a", "m").identity("b", "m").identity("x", "s").
+			workgroup("ch", "m").member("ch", "a").member("ch", "b").contract("c").endpoint("ep", "a", "c", "ch"),
+			"a>ep b>ep"},
+		{"several scopes are a union", newNet().identity("a", "m").identity("b", "s").
+			workgroup("w1", "m").workgroup("w2", "s").member("w1", "a").member("w2", "b").contract("c").endpoint("ep", "a", "c", "w1", "w2"),
+			"a>ep b>ep"},
+		{"required workgroups intersect", newNet().identity("a", "m").identity("b", "m").
+			workgroup("ch", "m").workgroup("vetted", "m").member("ch", "a").member("ch", "b").member("vetted", "b").
+			contract("c", "vetted").endpoint("ep", "a", "c", "ch"),
+			"b>ep"},
+		{"membership of a non-participating organisation grants nothing", newNet().identity("a", "m").identity("x", "s").
+			workgroup("ch", "m").member("ch", "a").member("ch", "x").contract("c").endpoint("ep", "a", "c", "ch"),
+			"a>ep"},
+		{"participants may join", newNet().identity("a", "m").identity("p", "client").
+			workgroup("ch", "m", "client").member("ch", "a").member("ch", "p").contract("c").endpoint("ep", "a", "c", "ch"),
+			"a>ep p>ep"},
+		{"missing contract: nobody dials", newNet().identity("a", "m").
+			workgroup("ch", "m").member("ch", "a").endpoint("ep", "a", "nope", "ch"),
+			""},
+		{"missing required workgroup: nobody qualifies", newNet().identity("a", "m").
+			workgroup("ch", "m").member("ch", "a").contract("c", "ghost").endpoint("ep", "a", "c", "ch"),
+			""},
+		{"missing scope grants nothing", newNet().identity("a", "m").
+			workgroup("ch", "m").member("ch", "a").contract("c").endpoint("ep", "a", "c", "ghost"),
+			""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dialers(tc.net); got != tc.want {
+				t.Fatalf("dialers %q, want %q (problems %v)", got, tc.want, Derive(tc.net.n).Problems)
+			}
+		})
+	}
+}
+
+func TestDerivePoliciesAndConfigs(t *testing.T) {
+	b := newNet().identity("a", "m").workgroup("ch", "m").workgroup("v", "m").member("ch", "a").contract("c", "v").endpoint("ep", "a", "c", "ch")
+	b.n.Endpoints["ep"].Intercept = &Intercept{Protocols: []string{"udp", "tcp"}, Addresses: []string{"ep.ziti"}, Port: 443}
+	d := Derive(b.n)
+	dial := d.Policies["agentmesh.dial.ep.ch"]
+	if dial.Type != "Dial" || dial.Semantic != "AllOf" || fmt.Sprint(dial.IdentityRoles) != "[#wg.ch #wg.v]" || fmt.Sprint(dial.ServiceRoles) != "[@ep]" {
+		t.Fatalf("dial policy %+v", dial)
+	}
+	bind := d.Policies["agentmesh.bind.ep"]
+	if bind.Type != "Bind" || fmt.Sprint(bind.IdentityRoles) != "[@a]" {
+		t.Fatalf("bind policy %+v", bind)
+	}
+	if got := fmt.Sprint(d.ServiceConfigs["ep"]); got != "[agentmesh.contract.c agentmesh.endpoint.ep agentmesh.intercept.ep]" {
+		t.Fatalf("service configs %s", got)
+	}
+	ic := d.Configs["agentmesh.intercept.ep"]
+	if fmt.Sprint(ic.Data["protocols"]) != "[tcp udp]" || ic.Owner != "endpoint/ep" {
+		t.Fatalf("intercept config %+v", ic)
+	}
+	if fmt.Sprint(d.WorkgroupRoles["a"]) != "[wg.ch]" {
+		t.Fatalf("roles %v", d.WorkgroupRoles)
+	}
+}
+
+// FuzzDerive checks derivation invariants on arbitrary small networks: it
+// never panics, is deterministic, and never grants access to an identity
+// outside every scope of an endpoint.
+func FuzzDerive(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8})
+	f.Add([]byte{0, 0, 0, 0})
+	f.Add([]byte("markets-co signals-co enterprise-client"))
+	f.Fuzz(func(t *testing.T, seed []byte) {
+		if len(seed) == 0 {
+			return
+		}
+		at := func(i int) int { return int(seed[i%len(seed)]) }
+		orgs := []string{"o0", "o1", "o2"}
+		b := newNet()
+		for i := 0; i < 4; i++ {
+			b.identity(fmt.Sprintf("i%d", i), orgs[at(i)%3])
+		}
+		for w := 0; w < 3; w++ {
+			var parts []string
+			if at(10+w)%2 == 0 {
+				parts = []string{orgs[(w+1)%3]}
+			}
+			b.workgroup(fmt.Sprintf("w%d", w), orgs[w], parts...)
+		}
+		for k := 0; k < at(20)%8; k++ {
+			b.member(fmt.Sprintf("w%d", at(21+k)%4), fmt.Sprintf("i%d", at(30+k)%5))
+		}
+		b.contract("c", []string{"", "w1"}[at(40)%2:][0:at(40)%2]...)
+		for e := 0; e < at(41)%3; e++ {
+			b.endpoint(fmt.Sprintf("e%d", e), fmt.Sprintf("i%d", at(42+e)%4), []string{"c", "nope"}[at(45+e)%2], fmt.Sprintf("w%d", at(48+e)%4))
+		}
+		first, second := Derive(b.n), Derive(b.n)
+		if fmt.Sprint(first.Policies) != fmt.Sprint(second.Policies) || fmt.Sprint(first.WorkgroupRoles) != fmt.Sprint(second.WorkgroupRoles) {
+			t.Fatal("derivation is not deterministic")
+		}
+		roles := map[string][]string{}
+		for id := range b.n.Identities {
+			roles[id] = first.WorkgroupRoles[id]
+		}
+		services := map[string]bool{}
+		for sid := range b.n.Endpoints {
+			services[sid] = true
+		}
+		for g := range Access(first.Policies, roles, services) {
+			ep := b.n.Endpoints[g.Service]
+			inScope := false
+			for _, s := range ep.Workgroups {
+				for _, r := range roles[g.Identity] {
+					if r == "wg."+s {
+						inScope = true
+					}
+				}
+			}
+			if !inScope {
+				t.Fatalf("%s may dial %s without being in any of its scopes %v", g.Identity, g.Service, ep.Workgroups)
+			}
+			id := b.n.Identities[g.Identity]
+			for _, r := range roles[g.Identity] {
+				wg := b.n.Workgroups[strings.TrimPrefix(r, "wg.")]
+				if wg == nil || !wg.Value.Admits(id.Organization) {
+					t.Fatalf("%s holds %s without its organisation taking part", g.Identity, r)
+				}
+			}
+		}
+	})
+}
