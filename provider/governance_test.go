@@ -261,12 +261,22 @@ func TestAccGovernance_macroLite(t *testing.T) {
 						t.Fatal(err)
 					}
 					deleteMembershipOf(t, "ml-markets-channel", "ml-pulse-agent")
+					c, err := e.FindContract(ctx, "ml-provider-default")
+					if err != nil {
+						t.Fatal(err)
+					}
+					c.Value.MaxDurationSeconds = 86400
+					if _, err := e.UpdateContract(ctx, c.ID, &c.Value); err != nil {
+						t.Fatal(err)
+					}
 				},
 				Config: macroLite(true, ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction("agentmesh_workgroup.signals", plancheck.ResourceActionUpdate),
 						plancheck.ExpectResourceAction("agentmesh_workgroup_membership.pulse_markets", plancheck.ResourceActionCreate),
+						plancheck.ExpectResourceAction("agentmesh_contract.default", plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue("agentmesh_contract.default", tfjsonpath.New("max_duration_seconds"), knownvalue.Int64Exact(60)),
 					},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
