@@ -2,6 +2,8 @@ package acctest
 
 import (
 	"os"
+	"regexp"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
@@ -41,4 +43,9 @@ func Config(body string) string {
   }
 }
 ` + body
+}
+
+// ErrorText matches a diagnostic as tofu prints it: wrapped at any space.
+func ErrorText(re string) *regexp.Regexp {
+	return regexp.MustCompile("(?s)" + strings.ReplaceAll(re, " ", `\s+`))
 }

@@ -12,7 +12,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -269,7 +268,4 @@ data "agentmesh_identity" "a" { id = agentmesh_identity.a.id }`,
 	t.Logf("scanned %d bytes of TRACE log for %d secrets", len(log), len(secrets))
 }
 
-// errorText matches a diagnostic as tofu prints it: wrapped at any space.
-func errorText(re string) *regexp.Regexp {
-	return regexp.MustCompile("(?s)" + strings.ReplaceAll(re, " ", `\s+`))
-}
+var errorText = acctest.ErrorText

@@ -89,7 +89,7 @@ func (r *contractResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"allowed_message_types": schema.SetAttribute{
 				ElementType: types.StringType, Required: true,
 				MarkdownDescription: "Message types allowed in a session. `[\"*\"]` allows all; an empty set allows none.",
-				Validators:          []validator.Set{setvalidator.ValueStringsAre(nameValidator)},
+				Validators:          []validator.Set{setvalidator.ValueStringsAre(checkString{"`*` or a message type name", reconciler.ValidateMessageType})},
 			},
 			"required_workgroups": schema.SetAttribute{
 				ElementType: types.StringType, Optional: true, Computed: true,

@@ -58,7 +58,7 @@ func (r *identityResource) Metadata(_ context.Context, req resource.MetadataRequ
 
 // Validators shared by the resource and the data source.
 var (
-	nameValidator         = checkString{"a name of 1-128 printable characters", reconciler.ValidateName}
+	nameValidator         = checkString{"a name of 1-128 letters, digits, spaces and - _ . : @ +", reconciler.ValidateName}
 	organizationValidator = checkString{"a lower-case DNS label", reconciler.ValidateOrganization}
 	roleAttrValidator     = checkString{"a role attribute without a reserved prefix", reconciler.ValidateRoleAttribute}
 	tagKeyValidator       = checkString{"a tag key without the reserved agentmesh_ prefix", reconciler.ValidateTagKey}

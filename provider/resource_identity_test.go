@@ -244,7 +244,7 @@ func TestAccIdentity_badInputRejectedAtPlan(t *testing.T) {
   tags = { agentmesh_managed_by = "me" }`, `(?s)tags.*reserved prefix "agentmesh_"`},
 		{"control character", `name = "acc-bad-\u0007"`, `(?s)name.*control or format characters`},
 		{"selector injection", `name = "acc-bad-6"
-  role_attributes = ["#all"]`, `(?s)role_attributes.*must not start with '#'`},
+  role_attributes = ["#all"]`, `(?s)role_attributes.*found '#'`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -181,7 +181,7 @@ func (c *Contract) Validate() error {
 		}
 	}
 	for _, t := range c.AllowedMessageTypes {
-		f.add("allowed_message_types", ValidateName(t))
+		f.add("allowed_message_types", ValidateMessageType(t))
 	}
 	for _, w := range c.RequiredWorkgroups {
 		f.add("required_workgroups", ValidateWorkgroupName(w))

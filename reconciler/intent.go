@@ -71,8 +71,27 @@ func ValidateName(name string) error {
 		if unicode.IsControl(r) || r == unicode.ReplacementChar || unicode.Is(unicode.Cf, r) {
 			return fmt.Errorf("must not contain control or format characters (found %U)", r)
 		}
+		if !nameRune(r) {
+			return fmt.Errorf("must use only letters, digits, spaces and - _ . : @ + (found %q)", r)
+		}
 	}
 	return nil
+}
+
+// nameRune reports whether r may appear in a name: letters and digits of
+// any script, space, and - _ . : @ +. Quotes, shell, path and selector
+// metacharacters are refused, so a name never reads as code in a log line,
+// a controller filter or a shell.
+func nameRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(" -_.:@+", r)
+}
+
+// ValidateMessageType checks one allowed message type: `*` or a name.
+func ValidateMessageType(t string) error {
+	if t == "*" {
+		return nil
+	}
+	return ValidateName(t)
 }
 
 // ValidateOrganization checks an organisation name. It becomes the role
@@ -102,7 +121,7 @@ func ValidateRoleAttribute(attr string) error {
 	if err := ValidateName(attr); err != nil {
 		return err
 	}
-	if strings.HasPrefix(attr, "#") || strings.HasPrefix(attr, "@") {
+	if strings.HasPrefix(attr, "@") {
 		return fmt.Errorf("%q must not start with '#' or '@': those mark role and id selectors in Ziti policies", attr)
 	}
 	for _, p := range ReservedRolePrefixes {

@@ -33,6 +33,11 @@ func TestIdentityValidate(t *testing.T) {
 		{"reserved org attr", func(i *Identity) { i.RoleAttributes = []string{"org.x"} }, `reserved prefix "org."`},
 		{"reserved wg attr, any case", func(i *Identity) { i.RoleAttributes = []string{"WG.x"} }, `reserved prefix "wg."`},
 		{"selector attr", func(i *Identity) { i.RoleAttributes = []string{"@id"} }, "must not start with"},
+		{"role selector attr", func(i *Identity) { i.RoleAttributes = []string{"#all"} }, "found '#'"},
+		{"sql-looking name", func(i *Identity) { i.Name = "a'; DROP TABLE identities; --" }, `found '\''`},
+		{"shell-looking name", func(i *Identity) { i.Name = "$(reboot)" }, "found '$'"},
+		{"path-looking name", func(i *Identity) { i.Name = "../../etc/passwd" }, "found '/'"},
+		{"filter-looking tag key", func(i *Identity) { i.Tags = map[string]string{`x" or true`: "v"} }, `found '"'`},
 		{"reserved tag", func(i *Identity) { i.Tags = map[string]string{"agentmesh_kind": "x"} }, "reserved prefix"},
 	}
 	for _, tc := range cases {
@@ -98,6 +103,9 @@ func FuzzValidateName(f *testing.F) {
 		if err := ValidateName(s); err == nil {
 			if strings.TrimSpace(s) != s || s == "" {
 				t.Fatalf("accepted %q", s)
+			}
+			if strings.ContainsAny(s, "\"'`$;/\\<>|&#(){}[]*?!%=,") {
+				t.Fatalf("accepted a metacharacter in %q", s)
 			}
 			for _, r := range s {
 				if r < 0x20 || r == 0x7f {

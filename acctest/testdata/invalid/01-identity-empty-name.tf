@@ -1,0 +1,5 @@
+# expect: name.*must not be empty
+# phase: plan
+resource "agentmesh_identity" "x" {
+  name = ""
+}

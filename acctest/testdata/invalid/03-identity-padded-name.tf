@@ -1,0 +1,5 @@
+# expect: name.*white space
+# phase: plan
+resource "agentmesh_identity" "x" {
+  name = " padded"
+}

@@ -1,0 +1,6 @@
+# expect: kind.*value must be one of
+# phase: plan
+resource "agentmesh_identity" "x" {
+  name = "inv-k"
+  kind = "robot"
+}

@@ -1,0 +1,24 @@
+# expect: workgroup "inv-markets-only" is declared more than once
+# phase: apply
+resource "agentmesh_identity" "m" {
+  name         = "inv-markets-agent"
+  organization = "markets-co"
+}
+resource "agentmesh_identity" "s" {
+  name         = "inv-signals-agent"
+  organization = "signals-co"
+}
+resource "agentmesh_workgroup" "w" {
+  name               = "inv-markets-only"
+  owner_organization = "markets-co"
+}
+resource "agentmesh_contract" "c" {
+  name                  = "inv-contract"
+  owner_organization    = "markets-co"
+  allowed_message_types = ["*"]
+}
+resource "agentmesh_workgroup" "x" {
+  name = "inv-markets-only"
+  owner_organization = "markets-co"
+  depends_on = [agentmesh_workgroup.w]
+}

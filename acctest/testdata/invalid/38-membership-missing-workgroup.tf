@@ -1,0 +1,23 @@
+# expect: workgroup: "inv-nowhere" does not exist
+# phase: apply
+resource "agentmesh_identity" "m" {
+  name         = "inv-markets-agent"
+  organization = "markets-co"
+}
+resource "agentmesh_identity" "s" {
+  name         = "inv-signals-agent"
+  organization = "signals-co"
+}
+resource "agentmesh_workgroup" "w" {
+  name               = "inv-markets-only"
+  owner_organization = "markets-co"
+}
+resource "agentmesh_contract" "c" {
+  name                  = "inv-contract"
+  owner_organization    = "markets-co"
+  allowed_message_types = ["*"]
+}
+resource "agentmesh_workgroup_membership" "x" {
+  workgroup = "inv-nowhere"
+  identity = agentmesh_identity.m.id
+}

@@ -1,0 +1,23 @@
+# expect: identity: no-such-id does not exist
+# phase: apply
+resource "agentmesh_identity" "m" {
+  name         = "inv-markets-agent"
+  organization = "markets-co"
+}
+resource "agentmesh_identity" "s" {
+  name         = "inv-signals-agent"
+  organization = "signals-co"
+}
+resource "agentmesh_workgroup" "w" {
+  name               = "inv-markets-only"
+  owner_organization = "markets-co"
+}
+resource "agentmesh_contract" "c" {
+  name                  = "inv-contract"
+  owner_organization    = "markets-co"
+  allowed_message_types = ["*"]
+}
+resource "agentmesh_workgroup_membership" "x" {
+  workgroup = agentmesh_workgroup.w.name
+  identity = "no-such-id"
+}

@@ -1,0 +1,6 @@
+# expect: Invalid Attribute Combination
+# phase: plan
+data "agentmesh_identity" "x" {
+  id = "a"
+  name = "b"
+}

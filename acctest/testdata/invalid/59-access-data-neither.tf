@@ -1,0 +1,3 @@
+# expect: Missing Attribute Configuration
+# phase: plan
+data "agentmesh_access" "x" {}
