@@ -382,12 +382,45 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) error {
 }
 
 // Reconcile runs one full pass: observe, compare, apply.
+//
+// Role attributes are read-modify-written on identities, so a writer in
+// another process working from an older observation can drop a role this
+// pass just set. When a pass changed roles, it is followed by a second
+// one: any role lost to such a race is put back, from a fresh observation,
+// before Reconcile returns.
 func (e *Engine) Reconcile(ctx context.Context) (*Plan, error) {
 	p, err := e.PlanChanges(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return p, e.Apply(ctx, p)
+	if e.beforeApply != nil {
+		e.beforeApply()
+	}
+	if err := e.Apply(ctx, p); err != nil {
+		return p, err
+	}
+	if !changesRoles(p) {
+		return p, nil
+	}
+	verify, err := e.PlanChanges(ctx)
+	if err != nil {
+		return p, err
+	}
+	if len(verify.Changes) > 0 {
+		e.log.InfoContext(ctx, "a concurrent writer changed derived objects; converging again", "changes", len(verify.Changes))
+		p.Changes = append(p.Changes, verify.Changes...)
+		return p, e.Apply(ctx, verify)
+	}
+	return p, nil
+}
+
+func changesRoles(p *Plan) bool {
+	for _, c := range p.Changes {
+		if c.Kind == "identity-roles" {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) setWorkgroupRoles(ctx context.Context, id string, wg []string) error {
@@ -557,3 +590,8 @@ func (e *Engine) updateDerivedConfig(ctx context.Context, id string, c DerivedCo
 	e.configs.forget(id)
 	return controller.Explain(err, "updating config "+c.Name)
 }
+
+// SetBeforeApply installs a hook that runs between a pass's observation and
+// its writes. Fault-injection tests use it to make another writer act in
+// exactly that window.
+func (e *Engine) SetBeforeApply(f func()) { e.beforeApply = f }

@@ -27,6 +27,8 @@ type Engine struct {
 	leaving    departures
 	drift      driftCache
 	claims     claims
+	// beforeApply, when set, runs between observing and writing.
+	beforeApply func()
 }
 
 // New returns an engine over a connected client.
