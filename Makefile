@@ -4,8 +4,9 @@ GO    ?= go
 BIN   := bin
 PROVIDER := $(BIN)/terraform-provider-agentmesh
 N     ?= 200
+TRIALS ?= 3
 
-.PHONY: all tools build test unit acc fuzz vet fmt-check docs docs-check demo demo-down bench clean
+.PHONY: all tools build test unit acc fuzz vet fmt-check docs docs-check demo demo-down bench reliability clean
 
 all: build
 
@@ -50,6 +51,10 @@ demo-down:
 ## bench: tofu apply of N identities vs direct API creates, and the request count of a no-op plan
 bench: tools build
 	$(GO) run ./acctest/bench -n $(N)
+
+## reliability: the fault suite with 3 trials (seeds) per scenario; prints its table (make test runs 1 trial)
+reliability: tools build
+	$(GO) run ./acctest/reliability/cmd -trials $(TRIALS)
 
 clean:
 	rm -rf $(BIN) .demo

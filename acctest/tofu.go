@@ -90,6 +90,10 @@ func (w *Workspace) WithEnv(kv ...string) *Workspace {
 	return &c
 }
 
+// Env returns the workspace's environment with extra variables appended
+// (later ones win).
+func (w *Workspace) Env() []string { return append([]string{}, w.env...) }
+
 // Run runs one tofu command and returns its combined output.
 func (w *Workspace) Run(args ...string) (string, error) {
 	cmd := exec.Command(w.tofu, append([]string{"-chdir=" + w.Dir}, args...)...)

@@ -95,10 +95,9 @@ func (s *snapshot[T]) get(ctx context.Context, id string) (T, bool, error) {
 			var zero T
 			return zero, false, err
 		}
+		// The list is at least as fresh as anything put before it.
 		for _, it := range all {
-			if _, seen := s.items[s.key(it)]; !seen {
-				s.items[s.key(it)] = it
-			}
+			s.items[s.key(it)] = it
 		}
 		s.ready = true
 	}

@@ -12,6 +12,7 @@ case "$name" in
   ziti) pkg=github.com/openziti/ziti/ziti ;;
   tofu) pkg=github.com/opentofu/opentofu/cmd/tofu ;;
   tfplugindocs) pkg=github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs ;;
+  golangci-lint) pkg=github.com/golangci/golangci-lint/v2/cmd/golangci-lint ;;
   *) echo "unknown tool: $name" >&2; exit 2 ;;
 esac
 want=$(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -d' ' -f1)

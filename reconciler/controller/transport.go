@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -84,6 +85,15 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		start := time.Now()
 		resp, err := t.next.RoundTrip(r)
 		t.client.stats.Requests.Add(1)
+		if err == nil {
+			// Read the whole answer here, so a body cut off mid-way is a
+			// transport failure this loop can retry, not a decode error
+			// deep in the generated client.
+			err = bufferResponse(resp)
+			if err != nil {
+				resp = nil
+			}
+		}
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode
@@ -186,6 +196,21 @@ func setBody(r *http.Request, b []byte) {
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	r.ContentLength = int64(len(b))
+}
+
+// maxResponse bounds one buffered answer; a page of 500 objects is far
+// smaller.
+const maxResponse = 64 << 20
+
+func bufferResponse(resp *http.Response) error {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("reading the controller's answer: %w", err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	return nil
 }
 
 func drain(resp *http.Response) {
