@@ -6,7 +6,7 @@ PROVIDER := $(BIN)/terraform-provider-agentmesh
 N     ?= 200
 TRIALS ?= 3
 
-.PHONY: all tools build test unit acc fuzz vet fmt-check docs docs-check demo demo-down bench reliability clean
+.PHONY: lint all tools build test unit acc fuzz vet fmt-check docs docs-check demo demo-down bench reliability clean
 
 all: build
 
@@ -15,18 +15,23 @@ tools:
 	@scripts/build-tool.sh ziti
 	@scripts/build-tool.sh tofu
 	@scripts/build-tool.sh tfplugindocs
+	@scripts/build-tool.sh golangci-lint
 
 build:
 	$(GO) build -o $(PROVIDER) .
 
 ## test: everything CI runs: static checks, unit + acceptance tests against a real controller, fuzz smoke, docs freshness
-test: tools build vet fmt-check
+test: tools build vet fmt-check lint
 	$(GO) test ./... -count=1 -timeout 30m
 	$(MAKE) fuzz
 	$(MAKE) docs-check
 
 vet:
 	$(GO) vet ./...
+
+## lint: golangci-lint v2 (pinned in tools/golangci-lint) with gosec, errorlint, bodyclose
+lint:
+	$(BIN)/golangci-lint run ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*')); \

@@ -127,9 +127,9 @@ func (c *Controller) waitReady(ctx context.Context, timeout time.Duration) error
 	for {
 		select {
 		case err := <-c.done:
-			return fmt.Errorf("ziti edge quickstart exited before it was ready (%v); see %s", err, c.LogFile)
+			return fmt.Errorf("ziti edge quickstart exited before it was ready (%w); see %s", err, c.LogFile)
 		case <-ctx.Done():
-			return fmt.Errorf("controller not ready after %s: %v; see %s", timeout, last, c.LogFile)
+			return fmt.Errorf("controller not ready after %s: %w; see %s", timeout, last, c.LogFile)
 		case <-time.After(250 * time.Millisecond):
 		}
 		pem, err := os.ReadFile(caFile)
@@ -195,10 +195,10 @@ func (c *Controller) kill() {
 	}
 	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
 	select {
-	case <-c.done:
+	case <-c.done: //nolint:errcheck // the exit status of a process we killed says nothing
 	case <-time.After(10 * time.Second):
 		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-		<-c.done
+		<-c.done //nolint:errcheck // as above
 	}
 	c.cmd = nil
 }

@@ -85,7 +85,7 @@ func (e *Engine) CreateEndpoint(ctx context.Context, ep *Endpoint) (*ObservedEnd
 			}
 		}
 		if derr := e.deleteConfig(context.WithoutCancel(ctx), cfg.ID, "endpoint config"); derr != nil {
-			err = fmt.Errorf("%w; removing its half-created config %s also failed: %v", err, cfg.ID, derr)
+			err = fmt.Errorf("%w; removing its half-created config %s also failed: %w", err, cfg.ID, derr)
 		}
 		return nil, err
 	}

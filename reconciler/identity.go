@@ -264,7 +264,7 @@ func (e *Engine) CreateIdentity(ctx context.Context, in *Identity) (*ObservedIde
 // orphan.
 func (e *Engine) undoCreate(ctx context.Context, id string, cause error) error {
 	if err := e.DeleteIdentity(context.WithoutCancel(ctx), id); err != nil {
-		return fmt.Errorf("%w; removing the half-created identity %s also failed: %v", cause, id, err)
+		return fmt.Errorf("%w; removing the half-created identity %s also failed: %w", cause, id, err)
 	}
 	return cause
 }

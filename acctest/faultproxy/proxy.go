@@ -173,7 +173,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hangUp(w)
 		return
 	}
-	resp, body, err := p.roundTrip(r)
+	resp, err := p.roundTrip(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -186,25 +186,32 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case truncate:
 		p.Truncated.Add(1)
-		copyHeader(w.Header(), resp.Header)
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(resp.StatusCode)
-		_, _ = w.Write(body[:len(body)/2])
+		copyHeader(w.Header(), resp.header)
+		w.Header().Set("Content-Length", strconv.Itoa(len(resp.body)))
+		w.WriteHeader(resp.status)
+		_, _ = w.Write(resp.body[:len(resp.body)/2])
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
 		hangUp(w)
 		return
 	}
-	copyHeader(w.Header(), resp.Header)
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(body)
+	copyHeader(w.Header(), resp.header)
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(resp.body)
 }
 
-func (p *Proxy) roundTrip(r *http.Request) (*http.Response, []byte, error) {
+// answer is the controller's reply, read whole.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (p *Proxy) roundTrip(r *http.Request) (*answer, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	out := r.Clone(r.Context())
 	out.RequestURI = ""
@@ -213,11 +220,11 @@ func (p *Proxy) roundTrip(r *http.Request) (*http.Response, []byte, error) {
 	out.ContentLength = int64(len(body))
 	resp, err := p.rt.RoundTrip(out)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp, b, err
+	return &answer{status: resp.StatusCode, header: resp.Header, body: b}, err
 }
 
 func hangUp(w http.ResponseWriter) {

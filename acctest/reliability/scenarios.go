@@ -321,7 +321,7 @@ func outOfBand(e *env, trial int, row *Row) error {
 			f := fmt.Sprintf("name = %q", reconciler.RouterPolicyIdentities)
 			l, err := api.EdgeRouterPolicy.ListEdgeRouterPolicies(edge_router_policy.NewListEdgeRouterPoliciesParamsWithContext(e.ctx).WithFilter(&f), nil)
 			if err != nil || len(l.Payload.Data) != 1 {
-				return fmt.Errorf("edge router policy: %v", err)
+				return fmt.Errorf("edge router policy not found (%d): %w", len(l.GetPayload().Data), err)
 			}
 			_, err = api.EdgeRouterPolicy.DeleteEdgeRouterPolicy(edge_router_policy.NewDeleteEdgeRouterPolicyParamsWithContext(e.ctx).WithID(*l.Payload.Data[0].ID), nil)
 			return err

@@ -34,7 +34,6 @@ type Client struct {
 
 	authMu  sync.Mutex
 	token   atomic.Pointer[string]
-	authN   atomic.Int64
 	stats   Stats
 	closers []func()
 }
@@ -79,7 +78,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
 		log.WarnContext(ctx, "trusting the CA bundle the controller itself serves (fetch_well_known_ca = true); pin ca_pem or ca_file instead for production", "url", origin+"/.well-known/est/cacerts")
 		certs, err := rest_util.GetControllerWellKnownCas(origin)
 		if err != nil {
-			return nil, fmt.Errorf("%w: fetching the controller's well-known CA bundle from %s: %v", ErrUnreachable, origin, err)
+			return nil, fmt.Errorf("%w: fetching the controller's well-known CA bundle from %s: %w", ErrUnreachable, origin, err)
 		}
 		pool := x509.NewCertPool()
 		for _, c := range certs {

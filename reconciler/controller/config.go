@@ -68,14 +68,14 @@ func (c *Config) resolve() (*resolved, error) {
 	if len(c.IdentityJSON) > 0 {
 		idf = &identityFile{}
 		if err := json.Unmarshal(c.IdentityJSON, idf); err != nil {
-			return nil, fmt.Errorf("%w: identity is not a Ziti identity JSON document: %v", ErrConfig, err)
+			return nil, fmt.Errorf("%w: identity is not a Ziti identity JSON document: %w", ErrConfig, err)
 		}
 		if idf.ID.Cert == "" || idf.ID.Key == "" {
 			return nil, fmt.Errorf("%w: identity has no id.cert or id.key; was it enrolled?", ErrConfig)
 		}
 		id, err := identity.LoadIdentity(idf.ID)
 		if err != nil {
-			return nil, fmt.Errorf("%w: loading identity certificate and key: %v", ErrConfig, err)
+			return nil, fmt.Errorf("%w: loading identity certificate and key: %w", ErrConfig, err)
 		}
 		r.clientCert = id.Cert()
 		if idf.ID.CA != "" {
@@ -133,11 +133,10 @@ func ManagementURL(raw string) (*url.URL, error) {
 	if u.Scheme != "https" {
 		return nil, fmt.Errorf("%w: controller URL %q must use https", ErrConfig, raw)
 	}
-	p := strings.TrimSuffix(u.Path, "/")
-	switch {
-	case p == "" || p == "/edge/client/v1":
+	switch p := strings.TrimSuffix(u.Path, "/"); p {
+	case "", "/edge/client/v1":
 		u.Path = "/edge/management/v1"
-	case p == "/edge/management/v1":
+	case "/edge/management/v1":
 		u.Path = p
 	default:
 		return nil, fmt.Errorf("%w: controller URL %q has an unexpected path; use https://host:port or https://host:port/edge/management/v1", ErrConfig, raw)

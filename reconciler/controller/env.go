@@ -22,14 +22,14 @@ func ConfigFromEnv() (Config, error) {
 	if f := os.Getenv("AGENTMESH_IDENTITY_FILE"); f != "" && len(cfg.IdentityJSON) == 0 {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return cfg, fmt.Errorf("%w: reading AGENTMESH_IDENTITY_FILE: %v", ErrConfig, err)
+			return cfg, fmt.Errorf("%w: reading AGENTMESH_IDENTITY_FILE: %w", ErrConfig, err)
 		}
 		cfg.IdentityJSON = b
 	}
 	if f := os.Getenv("AGENTMESH_CA_FILE"); f != "" && len(cfg.CAPEM) == 0 {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return cfg, fmt.Errorf("%w: reading AGENTMESH_CA_FILE: %v", ErrConfig, err)
+			return cfg, fmt.Errorf("%w: reading AGENTMESH_CA_FILE: %w", ErrConfig, err)
 		}
 		cfg.CAPEM = b
 	}

@@ -99,14 +99,14 @@ func Explain(err error, what string) error {
 		return fmt.Errorf("%s: %w", what, api)
 	}
 	if isTLSError(err) {
-		return fmt.Errorf("%s: %w: %v. Check ca_pem/ca_file (or the CA inside the identity), and that the endpoint's host name is one the controller's certificate names", what, ErrTLS, err)
+		return fmt.Errorf("%s: %w: %w. Check ca_pem/ca_file (or the CA inside the identity), and that the endpoint's host name is one the controller's certificate names", what, ErrTLS, err)
 	}
 	if isNamed(err) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
-		return fmt.Errorf("%s: %w: %v. Check that the controller is running and the endpoint is right", what, ErrUnreachable, err)
+		return fmt.Errorf("%s: %w: %w. Check that the controller is running and the endpoint is right", what, ErrUnreachable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

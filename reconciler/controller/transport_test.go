@@ -72,6 +72,9 @@ func TestRetryTransport(t *testing.T) {
 			})}
 			req, _ := http.NewRequest(tc.method, "https://ctrl.example/edge/management/v1/identities", strings.NewReader(`{"name":"a"}`))
 			resp, err := rt.RoundTrip(req)
+			if resp != nil {
+				defer resp.Body.Close()
+			}
 			if attempts != tc.wantAttempts {
 				t.Errorf("attempts = %d, want %d", attempts, tc.wantAttempts)
 			}
