@@ -35,7 +35,41 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "acctest:", err)
 		return 1
 	}
-	return m.Run()
+	// Every tofu run and every in-process provider of the package logs at
+	// TRACE into its own file, and all of it is scanned for secrets once
+	// the tests are done.
+	logs, err := os.MkdirTemp("", "agentmesh-trace-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "acctest:", err)
+		return 1
+	}
+	defer os.RemoveAll(logs)
+	os.Setenv("TF_LOG", "TRACE")
+	os.Setenv("TF_LOG_PATH_MASK", filepath.Join(logs, "%s.log"))
+	code := m.Run()
+	if scanSecrets(c, logs) > 0 && code == 0 {
+		code = 1
+	}
+	return code
+}
+
+// scanSecrets looks through every TRACE log of the run for the admin
+// password, every live API session token and anything shaped like a secret.
+func scanSecrets(c *Controller, dir string) int {
+	known := map[string]string{"admin password": c.Password}
+	if cl, err := c.Client(context.Background()); err == nil {
+		for what, tok := range liveSessionTokens(cl) {
+			known[what] = tok
+		}
+		cl.Close()
+	}
+	findings, files, bytes, err := ScanLogs(dir, known)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "acctest: secret scan:", err)
+		return 1
+	}
+	ReportScan(os.Stderr, findings, files, bytes, len(known))
+	return len(findings)
 }
 
 // SetupTofuEnv sets the variables terraform-plugin-testing reads. It owns

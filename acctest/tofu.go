@@ -70,7 +70,17 @@ func (c *Controller) NewWorkspace(src, dir string) (*Workspace, error) {
 	if err := os.WriteFile(ca, c.CAPEM, 0o600); err != nil {
 		return nil, err
 	}
-	env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1",
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TF_LOG") {
+			env = append(env, kv)
+		}
+	}
+	// Under the package's secret scan, the CLI's TRACE log joins the others.
+	if mask := os.Getenv("TF_LOG_PATH_MASK"); mask != "" {
+		env = append(env, "TF_LOG=TRACE", "TF_LOG_PATH="+fmt.Sprintf(mask, "workspace-"+filepath.Base(dir)))
+	}
+	env = append(env, "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1",
 		"AGENTMESH_ENDPOINT="+c.Origin, "AGENTMESH_USERNAME="+c.Username, "AGENTMESH_PASSWORD="+c.Password,
 		"AGENTMESH_CA_FILE="+ca, "AGENTMESH_CA_PEM=")
 	return &Workspace{Dir: dir, tofu: tofu, env: env}, nil

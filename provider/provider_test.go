@@ -218,6 +218,7 @@ func TestAccIdentity_enrollmentJWTEnrolls(t *testing.T) {
 func TestAccProvider_traceLogHasNoSecrets(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "trace.log")
 	t.Setenv("TF_LOG", "TRACE")
+	t.Setenv("TF_LOG_PATH_MASK", "") // this test reads its own single log
 	t.Setenv("TF_ACC_LOG_PATH", logFile)
 	var jwt string
 	resource.Test(t, resource.TestCase{

@@ -33,9 +33,10 @@ var (
 
 func TestRetryTransport(t *testing.T) {
 	type step struct {
-		resp int
-		hdr  []string
-		err  error
+		resp      int
+		hdr       []string
+		err       error
+		truncated bool
 	}
 	cases := []struct {
 		name         string
@@ -54,6 +55,8 @@ func TestRetryTransport(t *testing.T) {
 		{"502 on PATCH is replayed", http.MethodPatch, []step{{resp: 502}, {resp: 200}}, 2, 200, false},
 		{"TLS failure is permanent", http.MethodGet, []step{{err: x509.UnknownAuthorityError{}}, {resp: 200}}, 1, 0, true},
 		{"400 is an answer, not a failure", http.MethodPost, []step{{resp: 400}, {resp: 201}}, 1, 400, false},
+		{"answer cut off on GET is replayed", http.MethodGet, []step{{resp: 200, truncated: true}, {resp: 200}}, 2, 200, false},
+		{"answer cut off on POST is not replayed", http.MethodPost, []step{{resp: 201, truncated: true}, {resp: 201}}, 1, 0, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,7 +71,11 @@ func TestRetryTransport(t *testing.T) {
 				if s.err != nil {
 					return nil, s.err
 				}
-				return status(s.resp, s.hdr...), nil
+				answer := status(s.resp, s.hdr...)
+				if s.truncated {
+					answer.Body = io.NopCloser(io.MultiReader(strings.NewReader(`{"data":`), errReader{io.ErrUnexpectedEOF}))
+				}
+				return answer, nil
 			})}
 			req, _ := http.NewRequest(tc.method, "https://ctrl.example/edge/management/v1/identities", strings.NewReader(`{"name":"a"}`))
 			resp, err := rt.RoundTrip(req)
@@ -95,6 +102,10 @@ func TestRetryTransport(t *testing.T) {
 		})
 	}
 }
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 func TestRetryAfter(t *testing.T) {
 	if d := retryAfter("2"); d != 2*time.Second {
