@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/agentmesh/agentmesh/reconciler"
 )
 
 // Shared is the controller of the running test binary, set by Main.
@@ -102,4 +104,17 @@ func SetupTofuEnv() error {
 		}
 	}
 	return nil
+}
+
+// Engine returns an engine over a new admin client of the shared
+// controller, closed when the test ends. Tests use it for direct checks
+// and out-of-band edits, beside Terraform.
+func Engine(t testing.TB) *reconciler.Engine {
+	t.Helper()
+	c, err := Shared.Client(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return reconciler.New(c, nil)
 }

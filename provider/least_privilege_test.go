@@ -1,12 +1,10 @@
 package provider_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
-	"github.com/openziti/edge-api/rest_management_api_client/identity"
 	"github.com/openziti/edge-api/rest_model"
 
 	"github.com/agentmesh/agentmesh/acctest"
@@ -25,25 +23,7 @@ var leastPrivilege = rest_model.Permissions{
 // TestAccProvider_nonAdminIsRefusedClearly applies a governed endpoint as a
 // non-admin identity holding only those permissions.
 func TestAccProvider_nonAdminIsRefusedClearly(t *testing.T) {
-	c, e := admin(t)
-	ctx := context.Background()
-	resp, err := c.API.Identity.CreateIdentity(identity.NewCreateIdentityParams().WithIdentity(&rest_model.IdentityCreate{
-		Name: ptr("acc-least-privilege"), Type: rest_model.IdentityTypeService.Pointer(), IsAdmin: ptr(false),
-		Permissions: &leastPrivilege, Enrollment: &rest_model.IdentityCreateEnrollment{Ott: true},
-	}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := resp.Payload.Data.ID
-	t.Cleanup(func() { _ = e.DeleteIdentity(ctx, id) })
-	o, err := e.ObserveIdentity(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file, _, err := acctest.Enroll(o.EnrollmentJWT, t.TempDir(), "least")
-	if err != nil {
-		t.Fatal(err)
-	}
+	file := enrolledOperator(t, "acc-least-privilege", &rest_model.IdentityCreate{IsAdmin: ptr(false), Permissions: &leastPrivilege})
 	for _, k := range []string{"AGENTMESH_USERNAME", "AGENTMESH_PASSWORD"} {
 		t.Setenv(k, "")
 	}

@@ -129,25 +129,7 @@ data "agentmesh_identity" "admin" { name = "Default Admin" }`,
 // identity's certificate: no password, and the CA and the controller URL
 // come from the identity file.
 func TestAccProvider_identityFileAuth(t *testing.T) {
-	c, e := admin(t)
-	ctx := context.Background()
-	resp, err := c.API.Identity.CreateIdentity(identity.NewCreateIdentityParams().WithIdentity(&rest_model.IdentityCreate{
-		Name: ptr("acc-terraform-admin"), Type: rest_model.IdentityTypeService.Pointer(), IsAdmin: ptr(true),
-		Enrollment: &rest_model.IdentityCreateEnrollment{Ott: true},
-	}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := resp.Payload.Data.ID
-	t.Cleanup(func() { _ = e.DeleteIdentity(ctx, id) })
-	o, err := e.ObserveIdentity(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file, _, err := acctest.Enroll(o.EnrollmentJWT, t.TempDir(), "terraform-admin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	file := enrolledOperator(t, "acc-terraform-admin", &rest_model.IdentityCreate{IsAdmin: ptr(true)})
 	for _, k := range []string{"AGENTMESH_ENDPOINT", "AGENTMESH_USERNAME", "AGENTMESH_PASSWORD", "AGENTMESH_CA_PEM"} {
 		t.Setenv(k, "")
 	}
@@ -270,3 +252,30 @@ data "agentmesh_identity" "a" { id = agentmesh_identity.a.id }`,
 }
 
 var errorText = acctest.ErrorText
+
+// enrolledOperator creates an identity the provider can authenticate as
+// (admin flag and permissions from tmpl), enrolls it with sdk-golang and
+// returns its identity file; the identity is deleted when the test ends.
+func enrolledOperator(t *testing.T, name string, tmpl *rest_model.IdentityCreate) string {
+	t.Helper()
+	c, e := admin(t)
+	ctx := context.Background()
+	body := *tmpl
+	body.Name, body.Type = ptr(name), rest_model.IdentityTypeService.Pointer()
+	body.Enrollment = &rest_model.IdentityCreateEnrollment{Ott: true}
+	resp, err := c.API.Identity.CreateIdentity(identity.NewCreateIdentityParams().WithIdentity(&body), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.Payload.Data.ID
+	t.Cleanup(func() { _ = e.DeleteIdentity(ctx, id) })
+	o, err := e.ObserveIdentity(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _, err := acctest.Enroll(o.EnrollmentJWT, t.TempDir(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file
+}

@@ -28,12 +28,8 @@ func TestMain(m *testing.M) { acctest.Main(m) }
 // checks; they go to the controller directly, not through Terraform.
 func admin(t *testing.T) (*controller.Client, *reconciler.Engine) {
 	t.Helper()
-	c, err := acctest.Shared.Client(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c, reconciler.New(c, nil)
+	e := acctest.Engine(t)
+	return e.Client(), e
 }
 
 // identityGone is a CheckDestroy: no identity from state may remain.

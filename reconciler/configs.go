@@ -290,7 +290,7 @@ func (e *Engine) deleteConfig(ctx context.Context, id, what string) error {
 
 // listManagedConfigs reads every agentmesh config with one paged list.
 func (e *Engine) listManagedConfigs(ctx context.Context) ([]*rest_model.ConfigDetail, error) {
-	filter := fmt.Sprintf("tags.%s = %s", TagManagedBy, quoteFilter(TagManagedValue))
+	filter := managedFilter
 	return listAll(ctx, func(offset int64) ([]*rest_model.ConfigDetail, *rest_model.Meta, error) {
 		p := config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset)
 		r, err := e.c.API.Config.ListConfigs(p, nil)

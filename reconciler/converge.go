@@ -130,43 +130,15 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 		}
 	}
 
-	filter := fmt.Sprintf("tags.%s = %s", TagManagedBy, quoteFilter(TagManagedValue))
-	pols, err := listAll(ctx, func(offset int64) ([]*rest_model.ServicePolicyDetail, *rest_model.Meta, error) {
-		r, err := e.c.API.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset), nil)
-		if err != nil {
-			return nil, nil, controller.Explain(err, "listing agentmesh service policies")
-		}
-		return r.Payload.Data, r.Payload.Meta, nil
-	})
+	pols, routers, err := e.derivedPolicies(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range pols {
-		spec := PolicySpec{Name: deref(p.Name), ID: deref(p.ID), IdentityRoles: sortedCopy(p.IdentityRoles), ServiceRoles: sortedCopy(p.ServiceRoles)}
-		if p.Type != nil {
-			spec.Type = string(*p.Type)
-		}
-		if p.Semantic != nil {
-			spec.Semantic = string(*p.Semantic)
-		}
-		if p.Tags != nil {
-			spec.Owner = fmt.Sprint(p.Tags.SubTags[TagOwner])
-		}
-		n.Policies[spec.Name] = spec
+		n.Policies[p.Name] = p
 	}
-	erps, err := e.c.API.EdgeRouterPolicy.ListEdgeRouterPolicies(edge_router_policy.NewListEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
-	if err != nil {
-		return nil, controller.Explain(err, "listing agentmesh edge router policies")
-	}
-	for _, p := range erps.Payload.Data {
-		n.RouterPolicies[deref(p.Name)] = true
-	}
-	serps, err := e.c.API.ServiceEdgeRouterPolicy.ListServiceEdgeRouterPolicies(service_edge_router_policy.NewListServiceEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
-	if err != nil {
-		return nil, controller.Explain(err, "listing agentmesh service edge router policies")
-	}
-	for _, p := range serps.Payload.Data {
-		n.RouterPolicies[deref(p.Name)] = true
+	for _, r := range routers {
+		n.RouterPolicies[r.Name] = true
 	}
 	return n, nil
 }

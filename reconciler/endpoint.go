@@ -14,7 +14,7 @@ import (
 )
 
 func (e *Engine) listManagedServices(ctx context.Context) ([]*rest_model.ServiceDetail, error) {
-	filter := fmt.Sprintf("tags.%s = %s", TagManagedBy, quoteFilter(TagManagedValue))
+	filter := managedFilter
 	return listAll(ctx, func(offset int64) ([]*rest_model.ServiceDetail, *rest_model.Meta, error) {
 		r, err := e.c.API.Service.ListServices(service.NewListServicesParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset), nil)
 		if err != nil {

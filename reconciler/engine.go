@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 
@@ -51,7 +50,7 @@ func (e *Engine) Client() *controller.Client { return e.c }
 const pageSize = 500
 
 func (e *Engine) listManagedIdentities(ctx context.Context) ([]*rest_model.IdentityDetail, error) {
-	filter := fmt.Sprintf("tags.%s = %s", TagManagedBy, quoteFilter(TagManagedValue))
+	filter := managedFilter
 	return listAll(ctx, func(offset int64) ([]*rest_model.IdentityDetail, *rest_model.Meta, error) {
 		p := identity.NewListIdentitiesParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset)
 		r, err := e.c.API.Identity.ListIdentities(p, nil)

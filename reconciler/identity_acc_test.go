@@ -12,15 +12,7 @@ import (
 
 func TestMain(m *testing.M) { acctest.Main(m) }
 
-func engine(t *testing.T) *reconciler.Engine {
-	t.Helper()
-	c, err := acctest.Shared.Client(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return reconciler.New(c, nil)
-}
+var engine = acctest.Engine
 
 func TestIdentityLifecycle(t *testing.T) {
 	ctx := context.Background()

@@ -64,7 +64,24 @@ func (e *Engine) ManagedObjects(ctx context.Context) ([]Object, error) {
 		}
 		out = append(out, o)
 	}
-	filter := fmt.Sprintf("tags.%s = %s", TagManagedBy, quoteFilter(TagManagedValue))
+	pols, routers, err := e.derivedPolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pols {
+		out = append(out, Object{ID: p.ID, Name: p.Name, Kind: "service-policy"})
+	}
+	out = append(out, routers...)
+	return out, nil
+}
+
+// managedFilter selects the objects carrying agentmesh's ownership tag.
+var managedFilter = fmt.Sprintf("tags.%s = %s", TagManagedBy, quoteFilter(TagManagedValue))
+
+// derivedPolicies reads agentmesh's service policies (one paged list) and
+// its router policies.
+func (e *Engine) derivedPolicies(ctx context.Context) ([]PolicySpec, []Object, error) {
+	filter := managedFilter
 	pols, err := listAll(ctx, func(offset int64) ([]*rest_model.ServicePolicyDetail, *rest_model.Meta, error) {
 		r, err := e.c.API.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset), nil)
 		if err != nil {
@@ -73,24 +90,36 @@ func (e *Engine) ManagedObjects(ctx context.Context) ([]Object, error) {
 		return r.Payload.Data, r.Payload.Meta, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	specs := make([]PolicySpec, 0, len(pols))
 	for _, p := range pols {
-		out = append(out, Object{ID: deref(p.ID), Name: deref(p.Name), Kind: "service-policy"})
+		spec := PolicySpec{Name: deref(p.Name), ID: deref(p.ID), IdentityRoles: sortedCopy(p.IdentityRoles), ServiceRoles: sortedCopy(p.ServiceRoles)}
+		if p.Type != nil {
+			spec.Type = string(*p.Type)
+		}
+		if p.Semantic != nil {
+			spec.Semantic = string(*p.Semantic)
+		}
+		if p.Tags != nil {
+			spec.Owner = fmt.Sprint(p.Tags.SubTags[TagOwner])
+		}
+		specs = append(specs, spec)
 	}
+	var routers []Object
 	erps, err := e.c.API.EdgeRouterPolicy.ListEdgeRouterPolicies(edge_router_policy.NewListEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
 	if err != nil {
-		return nil, controller.Explain(err, "listing agentmesh edge router policies")
+		return nil, nil, controller.Explain(err, "listing agentmesh edge router policies")
 	}
 	for _, p := range erps.Payload.Data {
-		out = append(out, Object{ID: deref(p.ID), Name: deref(p.Name), Kind: "edge-router-policy"})
+		routers = append(routers, Object{ID: deref(p.ID), Name: deref(p.Name), Kind: "edge-router-policy"})
 	}
 	serps, err := e.c.API.ServiceEdgeRouterPolicy.ListServiceEdgeRouterPolicies(service_edge_router_policy.NewListServiceEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
 	if err != nil {
-		return nil, controller.Explain(err, "listing agentmesh service edge router policies")
+		return nil, nil, controller.Explain(err, "listing agentmesh service edge router policies")
 	}
 	for _, p := range serps.Payload.Data {
-		out = append(out, Object{ID: deref(p.ID), Name: deref(p.Name), Kind: "service-edge-router-policy"})
+		routers = append(routers, Object{ID: deref(p.ID), Name: deref(p.Name), Kind: "service-edge-router-policy"})
 	}
-	return out, nil
+	return specs, routers, nil
 }

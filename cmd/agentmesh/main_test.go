@@ -23,12 +23,7 @@ func TestMain(m *testing.M) { acctest.Main(m) }
 func scenario(t *testing.T) (*reconciler.Engine, string, string) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := acctest.Shared.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	e := reconciler.New(c, nil)
+	e := acctest.Engine(t)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
