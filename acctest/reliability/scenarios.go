@@ -30,7 +30,7 @@ var scenarios = []scenario{
 	{"controller restart mid-apply", restartMidApply},
 	{"429/503/reset/truncation storm", storm},
 	{"API session revoked mid-run", sessionRevoked},
-	{"two states, one identity", concurrentStates},
+	{"two states, one workgroup", concurrentStates},
 	{"out-of-band deletion of derived objects", outOfBand},
 }
 
@@ -167,6 +167,13 @@ func concurrentStates(e *env, trial int, row *Row) error {
 		return err
 	}
 	defer func() { _ = eng.DeleteIdentity(e.ctx, id.ID) }()
+	// The workgroup both organisations' states add members to at once.
+	shared, err := eng.CreateWorkgroup(e.ctx, &reconciler.Workgroup{Name: fmt.Sprintf("rel-shared-%d", trial), OwnerOrganization: "enterprise-client",
+		ParticipatingOrganizations: []string{"markets-co", "signals-co"}})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = eng.DeleteWorkgroup(e.ctx, shared.ID) }()
 	var wsList []*acctest.Workspace
 	var errs [2]error
 	var wg sync.WaitGroup
@@ -199,7 +206,11 @@ resource "agentmesh_workgroup_membership" "client" {
   identity   = %[3]q
   depends_on = [agentmesh_workgroup_membership.own]
 }
-`, org, trial, id.ID)
+resource "agentmesh_workgroup_membership" "shared" {
+  workgroup = %[4]q
+  identity  = agentmesh_identity.own.id
+}
+`, org, trial, id.ID, shared.Value.Name)
 		if err := os.WriteFile(filepath.Join(src, "main.tf"), []byte(tf), 0o600); err != nil {
 			return err
 		}
@@ -230,6 +241,17 @@ resource "agentmesh_workgroup_membership" "client" {
 	ok := true
 	for _, w := range want {
 		if !strings.Contains(have, w) {
+			ok = false
+			row.Lost++
+		}
+	}
+	// Both organisations' agents are in the shared workgroup.
+	for _, org := range []string{"markets-co", "signals-co"} {
+		a, err := eng.FindIdentityByName(e.ctx, fmt.Sprintf("rel-%s-%d", org, trial))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(strings.Join(a.Reserved, ","), "wg."+shared.Value.Name) {
 			ok = false
 			row.Lost++
 		}
@@ -331,21 +353,36 @@ func outOfBand(e *env, trial int, row *Row) error {
 			return err
 		},
 	}
-	for kind, f := range sabotage {
-		if err := f(); err != nil {
-			return fmt.Errorf("sabotaging %s: %w", kind, err)
+	// Repaired once by the next apply, once by a reconcile pass.
+	for _, repair := range []string{"apply", "reconcile"} {
+		for kind, f := range sabotage {
+			if err := f(); err != nil {
+				return fmt.Errorf("sabotaging %s: %w", kind, err)
+			}
+		}
+		out, err := e.tofu(w, nil, "plan")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, "converged") {
+			return fmt.Errorf("the plan did not flag the hand-made drift")
+		}
+		if repair == "apply" {
+			err = e.applyUntilDone(w, nil)
+		} else {
+			_, err = eng.Reconcile(e.ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("repair by %s: %w", repair, err)
+		}
+		check := Row{}
+		if err := e.measure(w, &check); err != nil {
+			return err
+		}
+		if check.Converged != 1 {
+			return fmt.Errorf("repair by %s left drift behind", repair)
 		}
 	}
-	out, err := e.tofu(w, nil, "plan")
-	if err != nil {
-		return err
-	}
-	if !strings.Contains(out, "converged") {
-		return fmt.Errorf("the plan did not flag the hand-made drift")
-	}
-	if _, err := eng.Reconcile(e.ctx); err != nil {
-		return err
-	}
-	row.Note = fmt.Sprintf("%d kinds deleted or edited by hand per trial, repaired by one reconcile pass", len(sabotage))
+	row.Note = fmt.Sprintf("%d kinds deleted or edited by hand, twice per trial: repaired by the next apply, then by one reconcile pass", len(sabotage))
 	return e.measure(w, row)
 }
