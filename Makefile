@@ -19,6 +19,7 @@ tools:
 
 build:
 	$(GO) build -o $(PROVIDER) .
+	$(GO) build -o $(BIN)/agentmesh ./cmd/agentmesh
 
 ## test: everything CI runs: static checks, unit + acceptance tests against a real controller, fuzz smoke, docs freshness
 test: tools build vet fmt-check lint

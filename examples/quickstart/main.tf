@@ -1,4 +1,6 @@
-# The agentmesh quickstart: three organisations' first identities.
+# The agentmesh quickstart: three organisations' agents, one shared
+# workgroup, one contract and one dark endpoint that only the workgroup's
+# members can see.
 # `make demo` applies this against a local controller; credentials come
 # from AGENTMESH_* environment variables that the demo sets.
 terraform {
@@ -33,6 +35,60 @@ resource "agentmesh_identity" "llm_gateway" {
   organization = "macro-co"
   kind         = "gateway"
   tags         = { example = "quickstart" }
+}
+
+# macro-co's channel, with markets-co invited; signals-co is not.
+resource "agentmesh_workgroup" "macro_channel" {
+  name                        = "macro-channel"
+  owner_organization          = "macro-co"
+  participating_organizations = ["markets-co"]
+}
+
+resource "agentmesh_workgroup_membership" "pulse" {
+  workgroup = agentmesh_workgroup.macro_channel.name
+  identity  = agentmesh_identity.agent["pulse-agent"].id
+  role      = "admin"
+}
+
+resource "agentmesh_workgroup_membership" "markets" {
+  workgroup  = agentmesh_workgroup.macro_channel.name
+  identity   = agentmesh_identity.agent["markets-agent"].id
+  depends_on = [agentmesh_workgroup_membership.pulse]
+}
+
+resource "agentmesh_contract" "default" {
+  name                  = "quickstart-default"
+  owner_organization    = "macro-co"
+  max_duration_seconds  = 60
+  allowed_message_types = ["*"]
+}
+
+resource "agentmesh_endpoint" "insights" {
+  name         = "pulse-insights"
+  host         = agentmesh_identity.agent["pulse-agent"].id
+  workgroups   = [agentmesh_workgroup.macro_channel.name]
+  contract     = agentmesh_contract.default.name
+  capabilities = [{ name = "macro_outlook", description = "daily macro outlook" }]
+}
+
+check "signals_cannot_see_insights" {
+  data "agentmesh_access" "insights_check" {
+    endpoint = agentmesh_endpoint.insights.id
+  }
+  assert {
+    condition     = !contains(data.agentmesh_access.insights_check.identities, "signals-agent")
+    error_message = "signals-agent can dial pulse-insights"
+  }
+}
+
+data "agentmesh_access" "insights" {
+  endpoint   = agentmesh_endpoint.insights.id
+  depends_on = [agentmesh_workgroup_membership.markets]
+}
+
+output "who_can_dial_pulse_insights" {
+  description = "Answered by the controller's own evaluation of the live policies."
+  value       = data.agentmesh_access.insights.identities
 }
 
 output "identities" {
