@@ -41,6 +41,7 @@ fmt-check:
 fuzz:
 	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzValidateName -fuzztime 10s
 	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzDerive -fuzztime 15s
+	$(GO) test ./gateways/ -run '^$$' -fuzz FuzzRenderLLM -fuzztime 10s
 
 docs: tools build
 	scripts/docs.sh generate

@@ -98,9 +98,13 @@ func (e *Engine) CreateEndpoint(ctx context.Context, ep *Endpoint) (*ObservedEnd
 
 func (e *Engine) findService(ctx context.Context, name string) (*rest_model.ServiceDetail, error) {
 	filter := fmt.Sprintf("name = %s", quoteFilter(name))
-	r, err := e.c.API.Service.ListServices(service.NewListServicesParamsWithContext(ctx).WithFilter(&filter), nil)
+	var r *service.ListServicesOK
+	err := retryList(ctx, func() (err error) {
+		r, err = e.c.API.Service.ListServices(service.NewListServicesParamsWithContext(ctx).WithFilter(&filter), nil)
+		return controller.Explain(err, "looking up service "+name)
+	})
 	if err != nil {
-		return nil, controller.Explain(err, "looking up service "+name)
+		return nil, err
 	}
 	for _, s := range r.Payload.Data {
 		if deref(s.Name) == name {

@@ -187,9 +187,13 @@ func (e *Engine) fetchIdentity(ctx context.Context, id string) (*ObservedIdentit
 // controller.ErrNotFound.
 func (e *Engine) FindIdentityByName(ctx context.Context, name string) (*ObservedIdentity, error) {
 	params := identity.NewListIdentitiesParamsWithContext(ctx).WithFilter(ptr(fmt.Sprintf("name = %s", quoteFilter(name))))
-	resp, err := e.c.API.Identity.ListIdentities(params, nil)
+	var resp *identity.ListIdentitiesOK
+	err := retryList(ctx, func() (err error) {
+		resp, err = e.c.API.Identity.ListIdentities(params, nil)
+		return controller.Explain(err, fmt.Sprintf("looking up identity %q", name))
+	})
 	if err != nil {
-		return nil, controller.Explain(err, fmt.Sprintf("looking up identity %q", name))
+		return nil, err
 	}
 	for _, d := range resp.Payload.Data {
 		if deref(d.Name) == name {

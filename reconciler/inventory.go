@@ -107,16 +107,24 @@ func (e *Engine) derivedPolicies(ctx context.Context) ([]PolicySpec, []Object, e
 		specs = append(specs, spec)
 	}
 	var routers []Object
-	erps, err := e.c.API.EdgeRouterPolicy.ListEdgeRouterPolicies(edge_router_policy.NewListEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
+	var erps *edge_router_policy.ListEdgeRouterPoliciesOK
+	err = retryList(ctx, func() (err error) {
+		erps, err = e.c.API.EdgeRouterPolicy.ListEdgeRouterPolicies(edge_router_policy.NewListEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
+		return controller.Explain(err, "listing agentmesh edge router policies")
+	})
 	if err != nil {
-		return nil, nil, controller.Explain(err, "listing agentmesh edge router policies")
+		return nil, nil, err
 	}
 	for _, p := range erps.Payload.Data {
 		routers = append(routers, Object{ID: deref(p.ID), Name: deref(p.Name), Kind: "edge-router-policy"})
 	}
-	serps, err := e.c.API.ServiceEdgeRouterPolicy.ListServiceEdgeRouterPolicies(service_edge_router_policy.NewListServiceEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
+	var serps *service_edge_router_policy.ListServiceEdgeRouterPoliciesOK
+	err = retryList(ctx, func() (err error) {
+		serps, err = e.c.API.ServiceEdgeRouterPolicy.ListServiceEdgeRouterPolicies(service_edge_router_policy.NewListServiceEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
+		return controller.Explain(err, "listing agentmesh service edge router policies")
+	})
 	if err != nil {
-		return nil, nil, controller.Explain(err, "listing agentmesh service edge router policies")
+		return nil, nil, err
 	}
 	for _, p := range serps.Payload.Data {
 		routers = append(routers, Object{ID: deref(p.ID), Name: deref(p.Name), Kind: "service-edge-router-policy"})

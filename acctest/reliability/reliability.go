@@ -45,7 +45,9 @@ type Row struct {
 	Lost       int
 	Retries    int
 	Reauths    int
-	Note       string
+	// Errors counts trials that failed anywhere, cleanup included.
+	Errors int
+	Note   string
 }
 
 // Result is a run's table plus the secret scan.
@@ -119,6 +121,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		for trial := range opts.Trials {
 			fmt.Fprintf(opts.Progress, "%s: trial %d/%d\n", s.name, trial+1, opts.Trials)
 			if err := s.run(e, trial, &row); err != nil {
+				row.Errors++
 				row.Note = err.Error()
 				fmt.Fprintf(opts.Progress, "  %v\n", err)
 			}
@@ -325,9 +328,9 @@ func (e *env) scanLogs() (found, known int, bytes int64, err error) {
 // Print writes the result as a table.
 func Print(w io.Writer, r *Result) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\ttrials\tconverged\tduplicates\torphans\tlost\tretries\tre-auths\tsecrets found\t")
+	fmt.Fprintln(tw, "scenario\ttrials\tconverged\tduplicates\torphans\tlost\terrors\tretries\tre-auths\tsecrets found\t")
 	for _, row := range r.Rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", row.Scenario, row.Trials, row.Converged, row.Duplicates, row.Orphans, row.Lost, row.Retries, row.Reauths, r.SecretsFound)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", row.Scenario, row.Trials, row.Converged, row.Duplicates, row.Orphans, row.Lost, row.Errors, row.Retries, row.Reauths, r.SecretsFound)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "secret scan: %d known secrets and 3 secret shapes (Ziti JWTs, zt-session values, private keys) looked for in %d bytes of TRACE and reconciler logs; %d found\n", r.SecretsKnown, r.LogBytes, r.SecretsFound)

@@ -24,7 +24,7 @@ func TestReliability(t *testing.T) {
 	}
 	failed := false
 	for _, r := range res.Rows {
-		if r.Converged != r.Trials || r.Duplicates != 0 || r.Orphans != 0 || r.Lost != 0 {
+		if r.Converged != r.Trials || r.Duplicates != 0 || r.Orphans != 0 || r.Lost != 0 || r.Errors != 0 {
 			t.Errorf("%s: %+v", r.Scenario, r)
 			failed = true
 		}

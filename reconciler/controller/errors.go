@@ -3,8 +3,10 @@ package controller
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -78,7 +80,14 @@ func Explain(err error, what string) error {
 	// the runtime's generic error, without a parsed body.
 	var undeclared *runtime.APIError
 	if errors.As(err, &undeclared) {
-		return fmt.Errorf("%s: %w", what, &APIError{Status: undeclared.Code, Message: "unexpected answer to " + undeclared.OperationName})
+		api := &APIError{Status: undeclared.Code, Message: "unexpected answer to " + undeclared.OperationName}
+		if r, ok := undeclared.Response.(interface{ Body() io.ReadCloser }); ok && r.Body() != nil {
+			var env rest_model.APIErrorEnvelope
+			if b, err := io.ReadAll(io.LimitReader(r.Body(), 64<<10)); err == nil && json.Unmarshal(b, &env) == nil && env.Error != nil {
+				api.Code, api.Message, api.Cause = env.Error.Code, env.Error.Message, env.Error.CauseMessage
+			}
+		}
+		return fmt.Errorf("%s: %w", what, api)
 	}
 	var coded codedError
 	if errors.As(err, &coded) {

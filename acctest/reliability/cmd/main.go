@@ -28,7 +28,7 @@ func main() {
 	}
 	reliability.Print(os.Stdout, res)
 	for _, r := range res.Rows {
-		if r.Converged != r.Trials || r.Duplicates+r.Orphans+r.Lost > 0 {
+		if r.Converged != r.Trials || r.Duplicates+r.Orphans+r.Lost+r.Errors > 0 {
 			os.Exit(1)
 		}
 	}

@@ -1,0 +1,290 @@
+package gateways
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The reference schemas of the real gateways (shared/reference/gateways.md),
+// written out independently of the renderer. Decoding with KnownFields
+// rejects any key the real gateway would not read; v0.1.4 itself ignores
+// unknown keys silently, so this is where a typo gets caught.
+type (
+	refLLM struct {
+		Listen string `yaml:"listen"`
+		Zrok   *struct {
+			Share struct {
+				Enabled bool   `yaml:"enabled"`
+				Mode    string `yaml:"mode"`
+				Token   string `yaml:"token"`
+			} `yaml:"share"`
+		} `yaml:"zrok"`
+		Providers struct {
+			OpenAI    *refHosted `yaml:"open_ai"`
+			Anthropic *refHosted `yaml:"anthropic"`
+			Local     *struct {
+				BaseURL        string `yaml:"base_url"`
+				ZrokShareToken string `yaml:"zrok_share_token"`
+				Endpoints      []struct {
+					Name           string `yaml:"name"`
+					BaseURL        string `yaml:"base_url"`
+					ZrokShareToken string `yaml:"zrok_share_token"`
+					Weight         int    `yaml:"weight"`
+				} `yaml:"endpoints"`
+			} `yaml:"local"`
+		} `yaml:"providers"`
+		Routing *struct {
+			AllowExplicitModel *bool  `yaml:"allow_explicit_model"`
+			DefaultRoute       string `yaml:"default_route"`
+			Heuristics         *struct {
+				Enabled bool `yaml:"enabled"`
+				Rules   []struct {
+					Match struct {
+						Keywords             []string `yaml:"keywords"`
+						Exclude              []string `yaml:"exclude"`
+						SystemPromptContains string   `yaml:"system_prompt_contains"`
+						MaxTokensLt          int      `yaml:"max_tokens_lt"`
+						MessageLengthLt      int      `yaml:"message_length_lt"`
+						HasTools             *bool    `yaml:"has_tools"`
+					} `yaml:"match"`
+					Route string `yaml:"route"`
+				} `yaml:"rules"`
+			} `yaml:"heuristics"`
+			Routes []struct {
+				Name        string   `yaml:"name"`
+				Model       string   `yaml:"model"`
+				Description string   `yaml:"description"`
+				Examples    []string `yaml:"examples"`
+			} `yaml:"routes"`
+		} `yaml:"routing"`
+		APIKeys struct {
+			Enabled bool `yaml:"enabled"`
+			Keys    []struct {
+				Name          string   `yaml:"name"`
+				Key           string   `yaml:"key"`
+				AllowedModels []string `yaml:"allowed_models"`
+				AllowedRoutes []string `yaml:"allowed_routes"`
+			} `yaml:"keys"`
+		} `yaml:"api_keys"`
+		Metrics *struct {
+			Enabled bool   `yaml:"enabled"`
+			Listen  string `yaml:"listen"`
+		} `yaml:"metrics"`
+	}
+	refHosted struct {
+		APIKey         string `yaml:"api_key"`
+		BaseURL        string `yaml:"base_url"`
+		ZrokShareToken string `yaml:"zrok_share_token"`
+	}
+	refMCP struct {
+		Aggregator struct {
+			Name       string `yaml:"name"`
+			Version    string `yaml:"version"`
+			Separator  string `yaml:"separator"`
+			Connection *struct {
+				ConnectTimeout string `yaml:"connect_timeout"`
+				CallTimeout    string `yaml:"call_timeout"`
+			} `yaml:"connection"`
+		} `yaml:"aggregator"`
+		ShareToken   string `yaml:"share_token"`
+		Orchestrator *struct {
+			SocketPath        string `yaml:"socket_path"`
+			HeartbeatInterval string `yaml:"heartbeat_interval"`
+		} `yaml:"orchestrator"`
+		LogFile  string `yaml:"log_file"`
+		Backends []struct {
+			ID        string `yaml:"id"`
+			Name      string `yaml:"name"`
+			Transport struct {
+				Type          string            `yaml:"type"`
+				Command       string            `yaml:"command"`
+				Args          []string          `yaml:"args"`
+				Env           map[string]string `yaml:"env"`
+				WorkingDir    string            `yaml:"working_dir"`
+				ShareToken    string            `yaml:"share_token"`
+				Endpoint      string            `yaml:"endpoint"`
+				Protocol      string            `yaml:"protocol"`
+				Headers       map[string]string `yaml:"headers"`
+				AllowInsecure bool              `yaml:"allow_insecure"`
+			} `yaml:"transport"`
+			Tools struct {
+				Mode string   `yaml:"mode"`
+				List []string `yaml:"list"`
+			} `yaml:"tools"`
+		} `yaml:"backends"`
+	}
+)
+
+func strict(t testing.TB, b []byte, v any) {
+	t.Helper()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("the gateway's schema rejects the rendered file: %v\n%s", err, b)
+	}
+}
+
+func llmTable() *Table {
+	return &Table{Gateway: "llm-1", Kind: KindLLM, Generation: 7,
+		LLM: &LLMSettings{Listen: "127.0.0.1:18080", OpenAI: &ProviderCreds{APIKey: "sk-openai-secret"}, Local: &LocalProvider{BaseURL: "http://127.0.0.1:11434"}},
+		LLMRoutes: []LLMRoute{
+			{Name: "coding", Model: "gpt-4o", Description: "code", Examples: []string{"fix this bug"}, Heuristics: []Heuristic{{Keywords: []string{"code"}}}},
+			{Name: "chat", Model: "llama3", Budget: &Budget{Tokens: 1000, Period: "day"}},
+		},
+		Keys: []VirtualKey{{Identity: "pulse-agent", Key: "sk-gw-" + strings.Repeat("a", 64), AllowedModels: []string{"gpt-4o", "llama3"}}},
+	}
+}
+
+func TestRenderLLMMatchesTheGatewaySchema(t *testing.T) {
+	r, err := Render(llmTable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c refLLM
+	strict(t, r.YAML, &c)
+	if c.Listen != "127.0.0.1:18080" || c.Providers.OpenAI.APIKey != "sk-openai-secret" || c.Providers.Local.BaseURL != "http://127.0.0.1:11434" {
+		t.Fatalf("providers: %+v", c.Providers)
+	}
+	if len(c.Routing.Routes) != 2 || c.Routing.Routes[0].Model != "gpt-4o" || c.Routing.Heuristics.Rules[0].Route != "coding" {
+		t.Fatalf("routing: %+v", c.Routing)
+	}
+	if !c.APIKeys.Enabled || len(c.APIKeys.Keys) != 1 || c.APIKeys.Keys[0].Name != "pulse-agent" || len(c.APIKeys.Keys[0].AllowedRoutes) != 0 {
+		t.Fatalf("keys: %+v (allowed_routes must never be written: v0.1.4 mishandles it)", c.APIKeys)
+	}
+	again, _ := Render(llmTable())
+	if again.SHA256 != r.SHA256 || len(r.SHA256) != 64 {
+		t.Fatal("rendering is not deterministic")
+	}
+}
+
+func mcpTable() *Table {
+	return &Table{Gateway: "mcp-1", Kind: KindMCP, Generation: 3, MCP: &MCPSettings{ShareToken: "share-1", HeartbeatInterval: "10s"},
+		MCPRoutes: []MCPRoute{
+			{Namespace: "github", Transport: MCPTransport{Type: "stdio", Command: "github-mcp", Env: map[string]string{"TOKEN": "x"}}, Tools: ToolFilter{Mode: "allow", List: []string{"search_*"}}},
+			{Namespace: "docs", Transport: MCPTransport{Type: "https", Endpoint: "https://docs.example/mcp", Protocol: "streamable"}, Tools: ToolFilter{Mode: "deny", List: []string{"delete_*"}}},
+		}}
+}
+
+func TestRenderMCPMatchesTheGatewaySchema(t *testing.T) {
+	r, err := Render(mcpTable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c refMCP
+	strict(t, r.YAML, &c)
+	if c.Aggregator.Separator != "_" || c.Orchestrator.HeartbeatInterval != "10s" || len(c.Backends) != 2 {
+		t.Fatalf("rendered %+v", c)
+	}
+	if b := c.Backends[0]; b.ID != "github" || b.Transport.Type != "stdio" || b.Tools.List[0] != "search_*" {
+		t.Fatalf("backend %+v", b)
+	}
+}
+
+func TestValidateRefusesWhatTheTargetCannotDo(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Table)
+		want   error
+		text   string
+	}{
+		{"model for an unconfigured provider", func(t *Table) { t.LLMRoutes[0].Model = "claude-3-opus" }, ErrUnsupported, "provider anthropic"},
+		{"duplicate route", func(t *Table) { t.LLMRoutes[1].Name = "coding" }, ErrInvalid, "declared twice"},
+		{"budget without a period", func(t *Table) { t.LLMRoutes[1].Budget.Period = "fortnight" }, ErrInvalid, "budget"},
+		{"bad model glob", func(t *Table) { t.Keys[0].AllowedModels = []string{"gpt-["} }, ErrInvalid, "pattern"},
+		{"control character in a route name (found by FuzzRenderLLM)", func(t *Table) { t.LLMRoutes[0].Name = "\n" }, ErrInvalid, "non-empty"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tab := llmTable()
+			tc.mutate(tab)
+			err := tab.Validate()
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("got %v, want %v mentioning %q", err, tc.want, tc.text)
+			}
+		})
+	}
+	mcp := []struct {
+		name   string
+		mutate func(*Table)
+		want   error
+		text   string
+	}{
+		{"duplicate namespace", func(t *Table) { t.MCPRoutes[1].Namespace = "github" }, ErrInvalid, "used twice"},
+		{"deny all", func(t *Table) { t.MCPRoutes[1].Tools.List = []string{"*"} }, ErrUnsupported, "cannot deny every tool"},
+		{"empty allow list", func(t *Table) { t.MCPRoutes[0].Tools.List = nil }, ErrUnsupported, "exposes every tool"},
+		{"different audiences", func(t *Table) { t.MCPRoutes[1].Audience.Workgroups = []string{"vetted"} }, ErrUnsupported, "one gateway per audience"},
+		{"http endpoint for https", func(t *Table) { t.MCPRoutes[1].Transport.Endpoint = "http://docs" }, ErrInvalid, "https://"},
+		{"no backends", func(t *Table) { t.MCPRoutes = nil }, ErrUnsupported, "without a backend"},
+	}
+	for _, tc := range mcp {
+		t.Run(tc.name, func(t *testing.T) {
+			tab := mcpTable()
+			tc.mutate(tab)
+			err := tab.Validate()
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("got %v, want %v mentioning %q", err, tc.want, tc.text)
+			}
+			if _, rerr := Render(tab); rerr == nil {
+				t.Fatal("Render must refuse an invalid table")
+			}
+		})
+	}
+}
+
+func TestWriteAtomicIsPrivateAndWhole(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteAtomic(p, []byte("new: true\n")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, want 0600 (the file holds provider API keys)", st.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(p); string(b) != "new: true\n" {
+		t.Fatalf("content %q", b)
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(p), ".config.yaml.*"))
+	if len(left) != 0 {
+		t.Fatalf("temporary files left behind: %v", left)
+	}
+}
+
+// FuzzRenderLLM: any table that validates renders into a file the real
+// gateway's schema accepts, with every route present, deterministically.
+func FuzzRenderLLM(f *testing.F) {
+	f.Add("coding", "gpt-4o", "fix: \"quoted\" & {braces}", "code", int64(100))
+	f.Add("a: b", "llama3", "- list\n- looking", "", int64(0))
+	f.Add("#comment", "o1-mini", "yes", "no", int64(-1))
+	f.Fuzz(func(t *testing.T, name, model, example, keyword string, tokens int64) {
+		tab := llmTable()
+		tab.LLMRoutes = []LLMRoute{{Name: name, Model: model, Examples: []string{example}, Heuristics: []Heuristic{{Keywords: []string{keyword}}}}}
+		if tokens > 0 {
+			tab.LLMRoutes[0].Budget = &Budget{Tokens: tokens, Period: "hour"}
+		}
+		r, err := Render(tab)
+		if err != nil {
+			return // refused tables are fine; Validate says why
+		}
+		var c refLLM
+		strict(t, r.YAML, &c)
+		if len(c.Routing.Routes) != 1 || c.Routing.Routes[0].Name != name || c.Routing.Routes[0].Model != model || c.Routing.Routes[0].Examples[0] != example {
+			t.Fatalf("route did not survive rendering: %+v", c.Routing.Routes)
+		}
+		again, _ := Render(tab)
+		if again.SHA256 != r.SHA256 {
+			t.Fatal("not deterministic")
+		}
+	})
+}

@@ -1,0 +1,292 @@
+// Package gateways holds what agentmesh pushes to running AI gateways: the
+// versioned route table, its validation against what each target gateway
+// can enforce, and one renderer per gateway kind that turns a table into
+// the gateway's native YAML, written atomically with mode 0600.
+package gateways
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Kinds of gateway agentmesh drives.
+const (
+	KindLLM = "llm" // openziti/llm-gateway v0.1.x
+	KindMCP = "mcp" // openziti/mcp-gateway v0.1.x
+)
+
+// ErrUnsupported marks intent the target gateway cannot enforce; it is
+// reported at plan time, never silently dropped.
+var ErrUnsupported = errors.New("the target gateway cannot enforce this")
+
+// ErrInvalid marks a malformed table.
+var ErrInvalid = errors.New("invalid route table")
+
+// Table is one gateway's complete, versioned configuration.
+type Table struct {
+	Gateway    string
+	Kind       string
+	Generation int64
+	LLM        *LLMSettings
+	MCP        *MCPSettings
+	LLMRoutes  []LLMRoute
+	MCPRoutes  []MCPRoute
+	// Keys are the per-identity virtual keys the agent generated; they
+	// stay on the gateway host.
+	Keys []VirtualKey
+}
+
+// Audience is who a route serves.
+type Audience struct {
+	Workgroups []string
+	Identities []string
+}
+
+func (a Audience) key() string {
+	w, i := slices.Clone(a.Workgroups), slices.Clone(a.Identities)
+	slices.Sort(w)
+	slices.Sort(i)
+	return strings.Join(w, ",") + "|" + strings.Join(i, ",")
+}
+
+// LLMSettings are the llm-gateway's own settings.
+type LLMSettings struct {
+	Listen    string // loopback address the gateway listens on
+	OpenAI    *ProviderCreds
+	Anthropic *ProviderCreds
+	Local     *LocalProvider
+}
+
+// ProviderCreds configure a hosted provider.
+type ProviderCreds struct {
+	APIKey  string
+	BaseURL string
+}
+
+// LocalProvider is an OpenAI-compatible local upstream (e.g. Ollama).
+type LocalProvider struct {
+	BaseURL   string
+	Endpoints []LocalEndpoint
+}
+
+// LocalEndpoint is one weighted local upstream.
+type LocalEndpoint struct {
+	Name    string
+	BaseURL string
+	Weight  int
+}
+
+// LLMRoute is one semantic route to a model.
+type LLMRoute struct {
+	Name        string
+	Model       string
+	Description string
+	Examples    []string
+	Heuristics  []Heuristic
+	Audience    Audience
+	Budget      *Budget
+}
+
+// Heuristic routes requests by keywords.
+type Heuristic struct {
+	Keywords []string
+	Exclude  []string
+}
+
+// Budget is a token allowance per identity and period. The gateway has
+// none; agentmesh's data-plane front enforces it.
+type Budget struct {
+	Tokens int64
+	Period string // hour | day | month
+}
+
+// VirtualKey is one identity's key on one gateway.
+type VirtualKey struct {
+	Identity      string
+	Key           string
+	AllowedModels []string
+}
+
+// MCPSettings are the mcp-gateway's aggregator settings.
+type MCPSettings struct {
+	Name              string
+	Version           string
+	Separator         string
+	ShareToken        string
+	HeartbeatInterval string // e.g. 10s; 0 crashes mcp-gateway v0.1.3
+}
+
+// MCPRoute is one MCP backend, exposed under its namespace.
+type MCPRoute struct {
+	Namespace string
+	Transport MCPTransport
+	Tools     ToolFilter
+	Audience  Audience
+}
+
+// MCPTransport says how the gateway reaches a backend.
+type MCPTransport struct {
+	Type       string // stdio | http | https | zrok
+	Command    string
+	Args       []string
+	Env        map[string]string
+	WorkingDir string
+	Endpoint   string
+	Protocol   string // sse | streamable
+	Headers    map[string]string
+	ShareToken string
+}
+
+// ToolFilter selects a backend's tools.
+type ToolFilter struct {
+	Mode string // allow | deny
+	List []string
+}
+
+// ProviderFor is llm-gateway's fixed model-to-provider rule.
+func ProviderFor(model string) string {
+	switch {
+	case strings.HasPrefix(model, "gpt-"), strings.HasPrefix(model, "o1-"), strings.HasPrefix(model, "o3-"):
+		return "open_ai"
+	case strings.HasPrefix(model, "claude-"):
+		return "anthropic"
+	}
+	return "local"
+}
+
+// Validate checks a table against what its target can do. Every problem
+// is reported, each naming the route and the field.
+func (t *Table) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	switch t.Kind {
+	case KindLLM:
+		if t.LLM == nil {
+			add("%w: gateway %q: llm settings are missing", ErrInvalid, t.Gateway)
+			break
+		}
+		seen := map[string]bool{}
+		for _, r := range t.LLMRoutes {
+			if err := validText(r.Name); err != nil {
+				add("%w: route %q: name %v", ErrInvalid, r.Name, err)
+			}
+			if err := validText(r.Model); err != nil {
+				add("%w: route %q: model %v", ErrInvalid, r.Name, err)
+			}
+			for _, h := range r.Heuristics {
+				for _, k := range append(slices.Clone(h.Keywords), h.Exclude...) {
+					if err := validText(k); err != nil {
+						add("%w: route %q: heuristic keyword %v", ErrInvalid, r.Name, err)
+					}
+				}
+			}
+			if seen[r.Name] {
+				add("%w: route %q is declared twice", ErrInvalid, r.Name)
+			}
+			seen[r.Name] = true
+			if p := ProviderFor(r.Model); !t.LLM.has(p) {
+				add("%w: route %q: llm-gateway sends model %q to provider %s, which this gateway does not configure", ErrUnsupported, r.Name, r.Model, p)
+			}
+			if b := r.Budget; b != nil && (b.Tokens <= 0 || !slices.Contains([]string{"hour", "day", "month"}, b.Period)) {
+				add("%w: route %q: budget needs tokens > 0 and a period of hour, day or month", ErrInvalid, r.Name)
+			}
+		}
+		for _, k := range t.Keys {
+			for _, m := range k.AllowedModels {
+				if _, err := path.Match(m, ""); err != nil {
+					add("%w: key of %s: allowed model pattern %q: %v", ErrInvalid, k.Identity, m, err)
+				}
+			}
+		}
+	case KindMCP:
+		if len(t.MCPRoutes) == 0 {
+			add("%w: gateway %q: mcp-gateway fails to start without a backend", ErrUnsupported, t.Gateway)
+		}
+		seen := map[string]bool{}
+		audiences := map[string]string{}
+		for _, r := range t.MCPRoutes {
+			if r.Namespace == "" {
+				add("%w: a route has no namespace", ErrInvalid)
+			}
+			if seen[r.Namespace] {
+				add("%w: namespace %q is used twice on gateway %q; mcp-gateway needs unique backend ids", ErrInvalid, r.Namespace, t.Gateway)
+			}
+			seen[r.Namespace] = true
+			audiences[r.Audience.key()] = r.Namespace
+			switch {
+			case r.Tools.Mode != "allow" && r.Tools.Mode != "deny":
+				add("%w: route %q: tools.mode must be allow or deny", ErrInvalid, r.Namespace)
+			case r.Tools.Mode == "allow" && len(r.Tools.List) == 0:
+				add("%w: route %q: an empty allow list exposes every tool on mcp-gateway; list the tools to allow, or leave the backend out", ErrUnsupported, r.Namespace)
+			case r.Tools.Mode == "deny" && slices.Contains(r.Tools.List, "*"):
+				add("%w: route %q: mcp-gateway cannot deny every tool; leave the backend out instead", ErrUnsupported, r.Namespace)
+			}
+			for _, p := range r.Tools.List {
+				if _, err := path.Match(p, ""); err != nil {
+					add("%w: route %q: tool pattern %q: %v", ErrInvalid, r.Namespace, p, err)
+				}
+			}
+			if err := r.Transport.validate(); err != nil {
+				add("%w: route %q: %v", ErrInvalid, r.Namespace, err)
+			}
+		}
+		if len(audiences) > 1 {
+			add("%w: gateway %q serves routes to different audiences; mcp-gateway filters tools per backend, not per client, so every client would see every route. Use one gateway per audience", ErrUnsupported, t.Gateway)
+		}
+	default:
+		add("%w: unknown gateway kind %q", ErrInvalid, t.Kind)
+	}
+	return errors.Join(errs...)
+}
+
+// validText checks a name the gateway matches on: non-empty, trimmed,
+// printable.
+func validText(s string) error {
+	if strings.TrimSpace(s) == "" || strings.TrimSpace(s) != s || !utf8.ValidString(s) {
+		return fmt.Errorf("%q must be non-empty UTF-8 without surrounding white space", s)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return fmt.Errorf("%q must not contain control or format characters", s)
+		}
+	}
+	return nil
+}
+
+func (s *LLMSettings) has(provider string) bool {
+	switch provider {
+	case "open_ai":
+		return s.OpenAI != nil && s.OpenAI.APIKey != ""
+	case "anthropic":
+		return s.Anthropic != nil && s.Anthropic.APIKey != ""
+	}
+	return s.Local != nil
+}
+
+func (t MCPTransport) validate() error {
+	switch t.Type {
+	case "stdio":
+		if t.Command == "" {
+			return errors.New("stdio transport needs a command")
+		}
+	case "http", "https":
+		if !strings.HasPrefix(t.Endpoint, t.Type+"://") {
+			return fmt.Errorf("%s transport needs an endpoint starting with %s://", t.Type, t.Type)
+		}
+		if t.Protocol != "sse" && t.Protocol != "streamable" {
+			return errors.New("http transports need protocol sse or streamable")
+		}
+	case "zrok":
+		if t.ShareToken == "" {
+			return errors.New("zrok transport needs a share token")
+		}
+	default:
+		return fmt.Errorf("transport type %q is not one of stdio, http, https, zrok", t.Type)
+	}
+	return nil
+}
