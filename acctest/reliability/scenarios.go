@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/openziti/edge-api/rest_management_api_client/api_session"
+	"github.com/openziti/edge-api/rest_management_api_client/config"
 	"github.com/openziti/edge-api/rest_management_api_client/edge_router_policy"
 	"github.com/openziti/edge-api/rest_management_api_client/identity"
 	"github.com/openziti/edge-api/rest_management_api_client/service"
+	"github.com/openziti/edge-api/rest_management_api_client/service_edge_router_policy"
 	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
 	"github.com/openziti/edge-api/rest_model"
 
@@ -346,6 +348,26 @@ func outOfBand(e *env, trial int, row *Row) error {
 				return fmt.Errorf("edge router policy not found (%d): %w", len(l.GetPayload().Data), err)
 			}
 			_, err = api.EdgeRouterPolicy.DeleteEdgeRouterPolicy(edge_router_policy.NewDeleteEdgeRouterPolicyParamsWithContext(e.ctx).WithID(*l.Payload.Data[0].ID), nil)
+			return err
+		},
+		"service edge router policy": func() error {
+			f := fmt.Sprintf("name = %q", reconciler.RouterPolicyEndpoints)
+			l, err := api.ServiceEdgeRouterPolicy.ListServiceEdgeRouterPolicies(service_edge_router_policy.NewListServiceEdgeRouterPoliciesParamsWithContext(e.ctx).WithFilter(&f), nil)
+			if err != nil || len(l.Payload.Data) != 1 {
+				return fmt.Errorf("service edge router policy not found: %w", err)
+			}
+			_, err = api.ServiceEdgeRouterPolicy.DeleteServiceEdgeRouterPolicy(service_edge_router_policy.NewDeleteServiceEdgeRouterPolicyParamsWithContext(e.ctx).WithID(*l.Payload.Data[0].ID), nil)
+			return err
+		},
+		"intercept config": func() error {
+			f := `name = "agentmesh.intercept.weather-feed"`
+			l, err := api.Config.ListConfigs(config.NewListConfigsParamsWithContext(e.ctx).WithFilter(&f), nil)
+			if err != nil || len(l.Payload.Data) != 1 {
+				return fmt.Errorf("intercept config not found: %w", err)
+			}
+			_, err = api.Config.PatchConfig(config.NewPatchConfigParamsWithContext(e.ctx).WithID(*l.Payload.Data[0].ID).WithConfig(&rest_model.ConfigPatch{
+				Data: map[string]any{"protocols": []string{"tcp"}, "addresses": []string{"attacker.example"}, "portRanges": []any{map[string]any{"low": 1, "high": 65535}}},
+			}), nil)
 			return err
 		},
 		"service configs": func() error {

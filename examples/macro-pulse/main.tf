@@ -126,6 +126,10 @@ resource "agentmesh_endpoint" "agent" {
   contract             = each.value.contract
   capabilities         = [{ name = replace(each.key, "-", "_"), description = "${each.key} by ${each.value.org}" }]
   interaction_patterns = ["request-response"]
+  # Tunnellers of authorised dialers reach each agent at <name>.macro.ziti:443;
+  # the host's tunneller forwards to the agent on its loopback.
+  intercept    = { addresses = ["${each.key}.macro.ziti"], port = 443 }
+  host_address = { address = "127.0.0.1", port = 8443 }
   depends_on = [agentmesh_workgroup.channel, agentmesh_workgroup.internal,
   agentmesh_contract.provider_default, agentmesh_contract.tight, agentmesh_contract.gateway_services]
 }
