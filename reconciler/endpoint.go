@@ -216,10 +216,11 @@ func (e *Engine) endpointsUsing(ctx context.Context, match func(*Endpoint) bool)
 	return names, nil
 }
 
-var errInUse = errors.New("still in use")
+// ErrInUse refuses deleting an object others still depend on.
+var ErrInUse = errors.New("still in use")
 
 func inUse(what string, users []string) error {
-	return fmt.Errorf("%w: %s is used by %v; change or delete those first", errInUse, what, users)
+	return fmt.Errorf("%w: %s is used by %v; change or delete those first", ErrInUse, what, users)
 }
 
 // Dialers asks the controller, from its own evaluation of the live

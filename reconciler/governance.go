@@ -100,8 +100,6 @@ var (
 	InteractionPatterns = []string{"request-response", "stream", "broadcast", "custom"}
 )
 
-var errs = errors.Join
-
 type fieldErrs []error
 
 func (f *fieldErrs) add(field string, err error) {
@@ -114,7 +112,7 @@ func (f fieldErrs) result() error {
 	if len(f) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %w", ErrInvalidIntent, errs(f...))
+	return fmt.Errorf("%w: %w", ErrInvalidIntent, errors.Join(f...))
 }
 
 func oneOf(v string, allowed []string) error {

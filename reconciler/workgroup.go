@@ -10,9 +10,6 @@ import (
 	"github.com/agentmesh/agentmesh/reconciler/controller"
 )
 
-// ErrInUse refuses deleting an object others still depend on.
-var ErrInUse = errInUse
-
 func normalizeWorkgroup(w *Workgroup) {
 	w.ParticipatingOrganizations = sortedCopy(w.ParticipatingOrganizations)
 }
