@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -493,6 +494,14 @@ func (e *Engine) Converge(ctx context.Context) error {
 		target := c.requested
 		c.mu.Unlock()
 		p, err := e.Reconcile(ctx)
+		// Objects can vanish between a pass's observation and its writes
+		// (Terraform destroys an endpoint while a membership converges):
+		// the write is refused, and a pass from a fresh observation fixes it.
+		for retry := 1; retry <= 3 && err != nil && !controller.Permanent(err) && !errors.Is(err, ErrInvalidIntent) && ctx.Err() == nil; retry++ {
+			e.log.InfoContext(ctx, "convergence pass failed; observing again", "attempt", retry, "error", err.Error())
+			time.Sleep(time.Duration(retry*50) * time.Millisecond)
+			p, err = e.Reconcile(ctx)
+		}
 		if err == nil && len(p.Problems) > 0 {
 			e.log.WarnContext(ctx, "intents that grant nothing", "problems", strings.Join(p.Problems, "; "))
 		}
