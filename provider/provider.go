@@ -178,7 +178,7 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 	if j := setting(m.IdentityJSON, "AGENTMESH_IDENTITY_JSON"); j != "" {
 		cfg.IdentityJSON = []byte(j)
 	} else if f := setting(m.IdentityFile, "AGENTMESH_IDENTITY_FILE"); f != "" {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(controller.ExpandHome(f))
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("identity_file"), "Cannot read the identity file", err.Error())
 			return
@@ -186,7 +186,7 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 		cfg.IdentityJSON = b
 	}
 	if f := setting(m.CAFile, "AGENTMESH_CA_FILE"); f != "" && len(cfg.CAPEM) == 0 {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(controller.ExpandHome(f))
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("ca_file"), "Cannot read the CA file", err.Error())
 			return

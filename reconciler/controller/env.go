@@ -3,7 +3,9 @@ package controller
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // ConfigFromEnv reads the AGENTMESH_* variables the provider also honours,
@@ -20,14 +22,14 @@ func ConfigFromEnv() (Config, error) {
 		Insecure:         envBool("AGENTMESH_INSECURE"),
 	}
 	if f := os.Getenv("AGENTMESH_IDENTITY_FILE"); f != "" && len(cfg.IdentityJSON) == 0 {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(ExpandHome(f))
 		if err != nil {
 			return cfg, fmt.Errorf("%w: reading AGENTMESH_IDENTITY_FILE: %w", ErrConfig, err)
 		}
 		cfg.IdentityJSON = b
 	}
 	if f := os.Getenv("AGENTMESH_CA_FILE"); f != "" && len(cfg.CAPEM) == 0 {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(ExpandHome(f))
 		if err != nil {
 			return cfg, fmt.Errorf("%w: reading AGENTMESH_CA_FILE: %w", ErrConfig, err)
 		}
@@ -46,4 +48,15 @@ func ConfigFromEnv() (Config, error) {
 func envBool(k string) bool {
 	b, _ := strconv.ParseBool(os.Getenv(k))
 	return b
+}
+
+// ExpandHome turns a leading ~/ into the user's home directory, as the
+// examples write paths.
+func ExpandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
 }

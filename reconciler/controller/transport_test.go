@@ -154,3 +154,12 @@ func TestResolveCredentials(t *testing.T) {
 		}
 	}
 }
+
+func TestExpandHome(t *testing.T) {
+	t.Setenv("HOME", "/home/ops")
+	for in, want := range map[string]string{"~/.agentmesh/id.json": "/home/ops/.agentmesh/id.json", "/etc/id.json": "/etc/id.json", "rel/id.json": "rel/id.json", "~other/x": "~other/x"} {
+		if got := ExpandHome(in); got != want {
+			t.Errorf("%s -> %s, want %s", in, got, want)
+		}
+	}
+}
