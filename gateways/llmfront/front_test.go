@@ -1,0 +1,197 @@
+package llmfront
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeGateway answers like llm-gateway with one key: 401 without it, 200
+// with usage (JSON or SSE) otherwise. It records the keys it saw.
+func fakeGateway(t *testing.T, key string, seen *[]string) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		*seen = append(*seen, r.Header.Get("Authorization"))
+		if r.Header.Get("Authorization") != "Bearer "+key {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var req struct {
+			Model         string `json:"model"`
+			Stream        bool   `json:"stream"`
+			StreamOptions struct {
+				IncludeUsage bool `json:"include_usage"`
+			} `json:"stream_options"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		if req.Stream && !req.StreamOptions.IncludeUsage {
+			t.Error("the front must ask a stream for its usage")
+		}
+		if req.Stream {
+			w.Header().Set("Content-Type", "text/event-stream")
+			for i := 0; i < 3; i++ {
+				fmt.Fprintf(w, "data: {\"choices\":[{\"delta\":{\"content\":\"w%d\"}}]}\n\n", i)
+			}
+			fmt.Fprint(w, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":8,\"total_tokens\":20}}\n\n")
+			fmt.Fprint(w, "data: [DONE]\n\n")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"model":%q,"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":20,"completion_tokens":10,"total_tokens":30}}`, req.Model)
+	}))
+}
+
+type harness struct {
+	front *Front
+	srv   *httptest.Server
+	seen  []string
+	now   time.Time
+}
+
+// newHarness serves the front; the "network" stamps the identity from a
+// test header, as the per-identity Ziti service would.
+func newHarness(t *testing.T) *harness {
+	h := &harness{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	gw := fakeGateway(t, "sk-gw-pulse", &h.seen)
+	t.Cleanup(gw.Close)
+	u, _ := url.Parse(gw.URL)
+	h.front = New(u, nil)
+	h.front.now = func() time.Time { return h.now }
+	h.front.SetGrants(map[string]Grant{"pulse-agent": {Key: "sk-gw-pulse", AllowedModels: []string{"llama*"}, Budget: 50, Period: time.Hour}})
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.Header.Get("Test-Verified-Identity"); id != "" {
+			r = r.WithContext(WithIdentity(r.Context(), id))
+		}
+		h.front.ServeHTTP(w, r)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *harness) chat(t *testing.T, identity, model string, stream bool) (int, string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"model":%q,"stream":%t,"messages":[{"role":"user","content":"hi"}]}`, model, stream)
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer sk-caller-chose-this")
+	if identity != "" {
+		req.Header.Set("Test-Verified-Identity", identity)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestFront(t *testing.T) {
+	h := newHarness(t)
+	if code, _ := h.chat(t, "", "llama3", false); code != http.StatusUnauthorized {
+		t.Fatalf("no verified identity: %d", code)
+	}
+	if code, body := h.chat(t, "mallory", "llama3", false); code != http.StatusForbidden || !strings.Contains(body, "no route") {
+		t.Fatalf("unknown identity: %d %s", code, body)
+	}
+	if code, body := h.chat(t, "pulse-agent", "gpt-4o", false); code != http.StatusForbidden || !strings.Contains(body, `model \"gpt-4o\" is not allowed`) {
+		t.Fatalf("model outside the routes: %d %s", code, body)
+	}
+	if code, body := h.chat(t, "pulse-agent", "llama3", false); code != http.StatusOK || !strings.Contains(body, `"total_tokens":30`) {
+		t.Fatalf("allowed model: %d %s", code, body)
+	}
+	for _, k := range h.seen {
+		if k != "Bearer sk-gw-pulse" {
+			t.Fatalf("the gateway saw key %q; only the identity's virtual key may reach it", k)
+		}
+	}
+	// 30 of 50 spent; a streamed answer of 20 passes through whole and is counted.
+	code, body := h.chat(t, "pulse-agent", "llama3", true)
+	if code != http.StatusOK || strings.Count(body, "data: ") != 5 || !strings.Contains(body, "[DONE]") {
+		t.Fatalf("stream: %d %q", code, body)
+	}
+	if got := h.front.Usage(); len(got) != 1 || got[0].Tokens != 50 || got[0].Requests != 2 {
+		t.Fatalf("usage %+v, want 50 tokens over 2 requests", got)
+	}
+	if code, body := h.chat(t, "pulse-agent", "llama3", false); code != http.StatusTooManyRequests || !strings.Contains(body, "budget") {
+		t.Fatalf("spent budget: %d %s", code, body)
+	}
+	// A new period restores the allowance.
+	h.now = h.now.Add(time.Hour)
+	if code, _ := h.chat(t, "pulse-agent", "llama3", false); code != http.StatusOK {
+		t.Fatalf("next period: %d", code)
+	}
+}
+
+func TestStreamIsForwardedAsItArrives(t *testing.T) {
+	// The first chunk must reach the caller before the upstream finishes.
+	release := make(chan struct{})
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"first\"}}]}\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+		fmt.Fprint(w, "data: {\"usage\":{\"total_tokens\":7}}\n\ndata: [DONE]\n\n")
+	}))
+	defer gw.Close()
+	u, _ := url.Parse(gw.URL)
+	f := New(u, nil)
+	f.SetGrants(map[string]Grant{"a": {Key: "k", AllowedModels: []string{"*"}}})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), "a")))
+	}))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.Contains(line, "first") {
+		t.Fatalf("first chunk: %q %v", line, err)
+	}
+	close(release)
+	_, _ = io.ReadAll(resp.Body)
+	time.Sleep(50 * time.Millisecond)
+	if u := f.Usage(); len(u) != 1 || u[0].Tokens != 7 {
+		t.Fatalf("usage %+v", u)
+	}
+}
+
+func TestStreamWithoutUsageIsStillCharged(t *testing.T) {
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"0123456789012345678901234567890123456789\"}}]}\n\ndata: [DONE]\n\n")
+	}))
+	defer gw.Close()
+	u, _ := url.Parse(gw.URL)
+	f := New(u, nil)
+	f.SetGrants(map[string]Grant{"a": {Key: "k", AllowedModels: []string{"*"}, Budget: 10, Period: time.Hour}})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), "a")))
+	}))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	time.Sleep(50 * time.Millisecond)
+	if u := f.Usage(); len(u) != 1 || u[0].Tokens < 10 {
+		t.Fatalf("a stream without usage was charged %+v; streaming must not bypass the budget", u)
+	}
+	resp, err = http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("status %d after the budget was spent by streaming", resp.StatusCode)
+	}
+}
