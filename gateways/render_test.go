@@ -1,131 +1,21 @@
 package gateways
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/agentmesh/agentmesh/acctest/standin/refschema"
 )
 
-// The reference schemas of the real gateways (shared/reference/gateways.md),
-// written out independently of the renderer. Decoding with KnownFields
-// rejects any key the real gateway would not read; v0.1.4 itself ignores
-// unknown keys silently, so this is where a typo gets caught.
-type (
-	refLLM struct {
-		Listen string `yaml:"listen"`
-		Zrok   *struct {
-			Share struct {
-				Enabled bool   `yaml:"enabled"`
-				Mode    string `yaml:"mode"`
-				Token   string `yaml:"token"`
-			} `yaml:"share"`
-		} `yaml:"zrok"`
-		Providers struct {
-			OpenAI    *refHosted `yaml:"open_ai"`
-			Anthropic *refHosted `yaml:"anthropic"`
-			Local     *struct {
-				BaseURL        string `yaml:"base_url"`
-				ZrokShareToken string `yaml:"zrok_share_token"`
-				Endpoints      []struct {
-					Name           string `yaml:"name"`
-					BaseURL        string `yaml:"base_url"`
-					ZrokShareToken string `yaml:"zrok_share_token"`
-					Weight         int    `yaml:"weight"`
-				} `yaml:"endpoints"`
-			} `yaml:"local"`
-		} `yaml:"providers"`
-		Routing *struct {
-			AllowExplicitModel *bool  `yaml:"allow_explicit_model"`
-			DefaultRoute       string `yaml:"default_route"`
-			Heuristics         *struct {
-				Enabled bool `yaml:"enabled"`
-				Rules   []struct {
-					Match struct {
-						Keywords             []string `yaml:"keywords"`
-						Exclude              []string `yaml:"exclude"`
-						SystemPromptContains string   `yaml:"system_prompt_contains"`
-						MaxTokensLt          int      `yaml:"max_tokens_lt"`
-						MessageLengthLt      int      `yaml:"message_length_lt"`
-						HasTools             *bool    `yaml:"has_tools"`
-					} `yaml:"match"`
-					Route string `yaml:"route"`
-				} `yaml:"rules"`
-			} `yaml:"heuristics"`
-			Routes []struct {
-				Name        string   `yaml:"name"`
-				Model       string   `yaml:"model"`
-				Description string   `yaml:"description"`
-				Examples    []string `yaml:"examples"`
-			} `yaml:"routes"`
-		} `yaml:"routing"`
-		APIKeys struct {
-			Enabled bool `yaml:"enabled"`
-			Keys    []struct {
-				Name          string   `yaml:"name"`
-				Key           string   `yaml:"key"`
-				AllowedModels []string `yaml:"allowed_models"`
-				AllowedRoutes []string `yaml:"allowed_routes"`
-			} `yaml:"keys"`
-		} `yaml:"api_keys"`
-		Metrics *struct {
-			Enabled bool   `yaml:"enabled"`
-			Listen  string `yaml:"listen"`
-		} `yaml:"metrics"`
-	}
-	refHosted struct {
-		APIKey         string `yaml:"api_key"`
-		BaseURL        string `yaml:"base_url"`
-		ZrokShareToken string `yaml:"zrok_share_token"`
-	}
-	refMCP struct {
-		Aggregator struct {
-			Name       string `yaml:"name"`
-			Version    string `yaml:"version"`
-			Separator  string `yaml:"separator"`
-			Connection *struct {
-				ConnectTimeout string `yaml:"connect_timeout"`
-				CallTimeout    string `yaml:"call_timeout"`
-			} `yaml:"connection"`
-		} `yaml:"aggregator"`
-		ShareToken   string `yaml:"share_token"`
-		Orchestrator *struct {
-			SocketPath        string `yaml:"socket_path"`
-			HeartbeatInterval string `yaml:"heartbeat_interval"`
-		} `yaml:"orchestrator"`
-		LogFile  string `yaml:"log_file"`
-		Backends []struct {
-			ID        string `yaml:"id"`
-			Name      string `yaml:"name"`
-			Transport struct {
-				Type          string            `yaml:"type"`
-				Command       string            `yaml:"command"`
-				Args          []string          `yaml:"args"`
-				Env           map[string]string `yaml:"env"`
-				WorkingDir    string            `yaml:"working_dir"`
-				ShareToken    string            `yaml:"share_token"`
-				Endpoint      string            `yaml:"endpoint"`
-				Protocol      string            `yaml:"protocol"`
-				Headers       map[string]string `yaml:"headers"`
-				AllowInsecure bool              `yaml:"allow_insecure"`
-			} `yaml:"transport"`
-			Tools struct {
-				Mode string   `yaml:"mode"`
-				List []string `yaml:"list"`
-			} `yaml:"tools"`
-		} `yaml:"backends"`
-	}
-)
-
+// strict decodes with the real gateway's schema (refschema), which rejects
+// any key the gateway would not read; v0.1.4 itself ignores unknown keys
+// silently, so this is where a typo gets caught.
 func strict(t testing.TB, b []byte, v any) {
 	t.Helper()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
+	if err := refschema.Decode(b, v); err != nil {
 		t.Fatalf("the gateway's schema rejects the rendered file: %v\n%s", err, b)
 	}
 }
@@ -146,7 +36,7 @@ func TestRenderLLMMatchesTheGatewaySchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c refLLM
+	var c refschema.LLM
 	strict(t, r.YAML, &c)
 	if c.Listen != "127.0.0.1:18080" || c.Providers.OpenAI.APIKey != "sk-openai-secret" || c.Providers.Local.BaseURL != "http://127.0.0.1:11434" {
 		t.Fatalf("providers: %+v", c.Providers)
@@ -176,7 +66,7 @@ func TestRenderMCPMatchesTheGatewaySchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c refMCP
+	var c refschema.MCP
 	strict(t, r.YAML, &c)
 	if c.Aggregator.Separator != "_" || c.Orchestrator.HeartbeatInterval != "10s" || len(c.Backends) != 2 {
 		t.Fatalf("rendered %+v", c)
@@ -277,7 +167,7 @@ func FuzzRenderLLM(f *testing.F) {
 		if err != nil {
 			return // refused tables are fine; Validate says why
 		}
-		var c refLLM
+		var c refschema.LLM
 		strict(t, r.YAML, &c)
 		if len(c.Routing.Routes) != 1 || c.Routing.Routes[0].Name != name || c.Routing.Routes[0].Model != model || c.Routing.Routes[0].Examples[0] != example {
 			t.Fatalf("route did not survive rendering: %+v", c.Routing.Routes)
