@@ -248,10 +248,12 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		}
 	}
 	for _, name := range sortedKeys(n.Policies) {
-		if _, ok := d.Policies[name]; ok {
+		have := n.Policies[name]
+		// The derivation owns endpoint policies only; a gateway's
+		// data-plane policies are kept by EnsureDataPlane.
+		if _, ok := d.Policies[name]; ok || !strings.HasPrefix(have.Owner, "endpoint/") {
 			continue
 		}
-		have := n.Policies[name]
 		p.Changes = append(p.Changes, Change{Action: "delete", Kind: "service-policy", Name: name, Owner: have.Owner,
 			apply: func(ctx context.Context) error { return e.deletePolicy(ctx, have.ID) }})
 	}

@@ -44,7 +44,8 @@ func (e *Engine) ManagedObjects(ctx context.Context) ([]Object, error) {
 	}
 	carriedBy := map[string]string{}
 	for _, s := range svcs {
-		out = append(out, Object{ID: deref(s.ID), Name: deref(s.Name), Kind: "service", Intent: true})
+		derived := s.Tags != nil && s.Tags.SubTags[TagKind] == "derived"
+		out = append(out, Object{ID: deref(s.ID), Name: deref(s.Name), Kind: "service", Intent: !derived})
 		for _, c := range s.Configs {
 			carriedBy[c] = deref(s.ID)
 		}

@@ -1,0 +1,164 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/openziti/edge-api/rest_management_api_client/service"
+	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
+	"github.com/openziti/edge-api/rest_model"
+
+	"github.com/agentmesh/agentmesh/reconciler/controller"
+)
+
+// DataPlaneService names the dark service through which one identity
+// reaches one gateway. The edge router passes the dialer's CallerId
+// through unverified, so the gateway learns who is calling from *which
+// service* was dialed instead: each service is granted to exactly one
+// identity by its own Dial policy.
+func DataPlaneService(gateway, identityName string) string {
+	return "agentmesh.llm." + gateway + "." + identityName
+}
+
+// EnsureDataPlane makes, for every audience identity (id -> name), a
+// per-identity data-plane service of the gateway with a Bind policy for
+// the gateway's identity and a Dial policy for that identity alone, and
+// removes those of identities no longer in the audience. It returns
+// service name -> identity name, which the gateway agent serves.
+func (e *Engine) EnsureDataPlane(ctx context.Context, gateway, gatewayIdentity string, audience map[string]string) (map[string]string, error) {
+	owner := "gateway/" + gateway
+	want := map[string]string{} // service name -> identity id
+	out := map[string]string{}
+	for id, name := range audience {
+		svc := DataPlaneService(gateway, name)
+		want[svc] = id
+		out[svc] = name
+	}
+	svcs, err := e.listManagedServices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]string{} // name -> id
+	for _, s := range svcs {
+		if s.Tags != nil && s.Tags.SubTags[TagOwner] == owner {
+			have[deref(s.Name)] = deref(s.ID)
+		}
+	}
+	names := make([]string, 0, len(want))
+	for n := range want {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, svc := range names {
+		sid, ok := have[svc]
+		if !ok {
+			resp, err := e.c.API.Service.CreateService(service.NewCreateServiceParamsWithContext(ctx).WithService(&rest_model.ServiceCreate{
+				Name: ptr(svc), EncryptionRequired: ptr(true), RoleAttributes: []string{EndpointRole}, Configs: []string{},
+				Tags: ownTags("derived", TagOwner, owner),
+			}), nil)
+			if err != nil {
+				return nil, controller.Explain(err, "creating data-plane service "+svc)
+			}
+			sid = resp.Payload.Data.ID
+		}
+		for _, p := range []PolicySpec{
+			{Name: "agentmesh.gw.bind." + svc, Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + gatewayIdentity}, ServiceRoles: []string{"@" + sid}, Owner: owner},
+			{Name: "agentmesh.gw.dial." + svc, Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + want[svc]}, ServiceRoles: []string{"@" + sid}, Owner: owner},
+		} {
+			if err := e.ensurePolicy(ctx, p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for name, sid := range have {
+		if _, ok := want[name]; ok {
+			continue
+		}
+		for _, p := range []string{"agentmesh.gw.bind." + name, "agentmesh.gw.dial." + name} {
+			if err := e.deletePolicyByName(ctx, p); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := e.c.API.Service.DeleteService(service.NewDeleteServiceParamsWithContext(ctx).WithID(sid), nil); err != nil {
+			if err = controller.Explain(err, "deleting data-plane service "+name); !controller.IsNotFound(err) {
+				return nil, err
+			}
+		}
+	}
+	if err := e.ensureRouterPolicies(ctx); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (e *Engine) findPolicy(ctx context.Context, name string) (*rest_model.ServicePolicyDetail, error) {
+	filter := fmt.Sprintf("name = %s", quoteFilter(name))
+	var l *service_policy.ListServicePoliciesOK
+	err := retryList(ctx, func() (err error) {
+		l, err = e.c.API.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
+		return controller.Explain(err, "looking up service policy "+name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range l.Payload.Data {
+		if deref(p.Name) == name {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("service policy %q: %w", name, controller.ErrNotFound)
+}
+
+func (e *Engine) ensurePolicy(ctx context.Context, want PolicySpec) error {
+	p, err := e.findPolicy(ctx, want.Name)
+	if controller.IsNotFound(err) {
+		return e.createPolicy(ctx, want)
+	}
+	if err != nil {
+		return err
+	}
+	have := PolicySpec{IdentityRoles: sortedCopy(p.IdentityRoles), ServiceRoles: sortedCopy(p.ServiceRoles)}
+	if p.Type != nil {
+		have.Type = string(*p.Type)
+	}
+	if p.Semantic != nil {
+		have.Semantic = string(*p.Semantic)
+	}
+	if have.same(want) {
+		return nil
+	}
+	return e.updatePolicy(ctx, deref(p.ID), want)
+}
+
+func (e *Engine) deletePolicyByName(ctx context.Context, name string) error {
+	p, err := e.findPolicy(ctx, name)
+	if controller.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return e.deletePolicy(ctx, deref(p.ID))
+}
+
+// ensureRouterPolicies creates the network-wide router policies if missing.
+func (e *Engine) ensureRouterPolicies(ctx context.Context) error {
+	_, routers, err := e.derivedPolicies(ctx)
+	if err != nil {
+		return err
+	}
+	present := map[string]bool{}
+	for _, r := range routers {
+		present[r.Name] = true
+	}
+	if !present[RouterPolicyIdentities] {
+		if err := e.createIdentityRouterPolicy(ctx); err != nil {
+			return err
+		}
+	}
+	if !present[RouterPolicyEndpoints] {
+		return e.createEndpointRouterPolicy(ctx)
+	}
+	return nil
+}
