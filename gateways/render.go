@@ -33,7 +33,9 @@ func Render(t *Table) (*Rendered, error) {
 		doc = renderMCP(t)
 	}
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "# Rendered by agentmesh for gateway %q, generation %d. Do not edit: agentmesh rewrites it.\n", t.Gateway, t.Generation)
+	// The generation stays out of the file: the same routes give the same
+	// bytes and hash, so re-pushing them restarts nothing.
+	fmt.Fprintf(&buf, "# Rendered by agentmesh for gateway %q. Do not edit: agentmesh rewrites it.\n", t.Gateway)
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(doc); err != nil {

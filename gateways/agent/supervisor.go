@@ -1,0 +1,162 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/agentmesh/agentmesh/gateways"
+)
+
+// Report is what the agent tells the reconciler after a push.
+type Report struct {
+	Generation   int64  `json:"generation"`
+	ConfigSHA256 string `json:"config_sha256"`
+	// Status is applied, rejected (the table is invalid; nothing changed)
+	// or rolled-back (the new config did not come up healthy; the last
+	// good one runs again).
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Supervisor runs one gateway process and applies route tables to it. The
+// gateways read their file once and have no reload: applying means
+// rewriting the file and restarting the process with the signal its kind
+// handles.
+type Supervisor struct {
+	Command    []string // the gateway command; its config file is ConfigFile
+	ConfigFile string
+	StopSignal os.Signal // SIGTERM for llm-gateway, SIGINT for mcp-gateway
+	Health     func(context.Context) error
+	Log        *slog.Logger
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	applied  Report
+	lastGood []byte
+	starts   int
+}
+
+// Starts counts how often the gateway process was started.
+func (s *Supervisor) Starts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.starts
+}
+
+// StopSignalFor is the signal each gateway kind shuts down cleanly on.
+func StopSignalFor(kind string) os.Signal {
+	if kind == gateways.KindMCP {
+		return os.Interrupt // mcp-gateway v0.1.3 handles only SIGINT
+	}
+	return syscall.SIGTERM
+}
+
+// Applied is the last report of a successful apply.
+func (s *Supervisor) Applied() Report {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied
+}
+
+// Apply renders, writes and starts the table's configuration, rolling back
+// to the last good one if it does not come up healthy. Applying the
+// configuration already running is a no-op.
+func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	log := s.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r, err := gateways.Render(t)
+	if err != nil {
+		return Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
+	}
+	if r.SHA256 == s.applied.ConfigSHA256 && s.running() {
+		s.applied.Generation = t.Generation
+		return s.applied
+	}
+	if err := s.startWith(ctx, r.YAML); err != nil {
+		log.WarnContext(ctx, "new gateway config did not come up; rolling back", "generation", t.Generation, "error", err.Error())
+		if s.lastGood != nil {
+			if rerr := s.startWith(ctx, s.lastGood); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("rollback failed too: %w", rerr))
+			}
+		}
+		return Report{Generation: t.Generation, ConfigSHA256: s.applied.ConfigSHA256, Status: "rolled-back", Error: err.Error()}
+	}
+	s.lastGood = r.YAML
+	s.applied = Report{Generation: t.Generation, ConfigSHA256: r.SHA256, Status: "applied"}
+	log.InfoContext(ctx, "gateway config applied", "generation", t.Generation, "sha256", r.SHA256)
+	return s.applied
+}
+
+func (s *Supervisor) running() bool {
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// startWith writes the config, restarts the process and waits for health.
+func (s *Supervisor) startWith(ctx context.Context, cfg []byte) error {
+	if err := gateways.WriteAtomic(s.ConfigFile, cfg); err != nil {
+		return err
+	}
+	s.stopLocked()
+	cmd := exec.Command(s.Command[0], s.Command[1:]...) //nolint:gosec // the operator's own gateway command
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	s.cmd, s.exited = cmd, exited
+	s.starts++
+	hctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		select {
+		case <-exited:
+			return errors.New("the gateway exited during start")
+		case <-hctx.Done():
+			return fmt.Errorf("the gateway did not become healthy: %w", hctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if s.Health(hctx) == nil {
+			return nil
+		}
+	}
+}
+
+// Stop ends the gateway process.
+func (s *Supervisor) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+}
+
+func (s *Supervisor) stopLocked() {
+	if !s.running() {
+		return
+	}
+	_ = s.cmd.Process.Signal(s.StopSignal)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}

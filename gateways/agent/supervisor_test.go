@@ -1,0 +1,108 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/gateways"
+	"github.com/agentmesh/agentmesh/gateways/agent"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// standIn builds the llm-gateway stand-in binary.
+func standIn(t *testing.T) string {
+	t.Helper()
+	root, err := acctest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "llm-gateway")
+	cmd := exec.Command("go", "build", "-o", bin, "./acctest/standin/llmgateway/cmd/llm-gateway")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the stand-in: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func table(gen int64, listen string) *gateways.Table {
+	return &gateways.Table{Gateway: "sup", Kind: gateways.KindLLM, Generation: gen,
+		LLM:       &gateways.LLMSettings{Listen: listen, Local: &gateways.LocalProvider{BaseURL: "http://127.0.0.1:9"}},
+		LLMRoutes: []gateways.LLMRoute{{Name: "chat", Model: "llama3"}},
+		Keys:      []gateways.VirtualKey{{Identity: "a", Key: "sk-gw-x", AllowedModels: []string{"llama3"}}}}
+}
+
+func TestSupervisorAppliesAndRollsBack(t *testing.T) {
+	bin := standIn(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "llm.yaml")
+	listen := freePort(t)
+	health := func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/health", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("health %d", resp.StatusCode)
+		}
+		return nil
+	}
+	s := &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM), Health: health}
+	defer s.Stop()
+	ctx := context.Background()
+
+	r := s.Apply(ctx, table(1, listen))
+	if r.Status != "applied" || r.Generation != 1 || len(r.ConfigSHA256) != 64 {
+		t.Fatalf("first apply: %+v", r)
+	}
+	if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
+		t.Fatalf("config mode %v, want 0600", st.Mode().Perm())
+	}
+	// An invalid table changes nothing.
+	bad := table(2, listen)
+	bad.LLMRoutes[0].Model = "claude-3"
+	if r := s.Apply(ctx, bad); r.Status != "rejected" || health(ctx) != nil {
+		t.Fatalf("invalid table: %+v", r)
+	}
+	// A config that cannot start (its port is taken) rolls back.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if r := s.Apply(ctx, table(3, taken.Addr().String())); r.Status != "rolled-back" || r.Error == "" {
+		t.Fatalf("unstartable config: %+v", r)
+	}
+	if err := health(ctx); err != nil {
+		t.Fatalf("the last good config is not serving after the rollback: %v", err)
+	}
+	if got := s.Applied(); got.Generation != 1 {
+		t.Fatalf("applied %+v, want generation 1 still", got)
+	}
+	// The same routes again restart nothing and acknowledge the generation.
+	starts := s.Starts()
+	if r := s.Apply(ctx, table(4, listen)); r.Status != "applied" || r.Generation != 4 {
+		t.Fatalf("re-apply: %+v", r)
+	}
+	if s.Starts() != starts {
+		t.Fatalf("re-applying the running config restarted the gateway (%d -> %d starts)", starts, s.Starts())
+	}
+}
