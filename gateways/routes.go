@@ -27,6 +27,17 @@ var ErrUnsupported = errors.New("the target gateway cannot enforce this")
 // ErrInvalid marks a malformed table.
 var ErrInvalid = errors.New("invalid route table")
 
+// Report is what a gateway agent answers to a pushed table.
+type Report struct {
+	Generation   int64  `json:"generation"`
+	ConfigSHA256 string `json:"config_sha256"`
+	// Status is applied, rejected (the table is invalid; nothing changed)
+	// or rolled-back (the new config did not come up healthy; the last
+	// good one runs again).
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
 // Table is one gateway's complete, versioned configuration.
 type Table struct {
 	Gateway    string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/openziti/edge-api/rest_management_api_client/service"
 	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
@@ -40,8 +41,9 @@ func (e *Engine) EnsureDataPlane(ctx context.Context, gateway, gatewayIdentity s
 		return nil, err
 	}
 	have := map[string]string{} // name -> id
+	prefix := DataPlaneService(gateway, "")
 	for _, s := range svcs {
-		if s.Tags != nil && s.Tags.SubTags[TagOwner] == owner {
+		if s.Tags != nil && s.Tags.SubTags[TagOwner] == owner && strings.HasPrefix(deref(s.Name), prefix) {
 			have[deref(s.Name)] = deref(s.ID)
 		}
 	}
@@ -161,4 +163,40 @@ func (e *Engine) ensureRouterPolicies(ctx context.Context) error {
 		return e.createEndpointRouterPolicy(ctx)
 	}
 	return nil
+}
+
+// ControlService names a gateway agent's dark control service.
+func ControlService(gateway string) string { return "agentmesh.ctl." + gateway }
+
+// EnsureControlService makes the gateway agent's control service: the
+// gateway's identity binds it and only the reconciler's identity may dial.
+func (e *Engine) EnsureControlService(ctx context.Context, gateway, gatewayIdentity, reconcilerIdentity string) (string, error) {
+	owner := "gateway/" + gateway
+	name := ControlService(gateway)
+	s, err := e.findService(ctx, name)
+	var sid string
+	switch {
+	case controller.IsNotFound(err):
+		resp, err := e.c.API.Service.CreateService(service.NewCreateServiceParamsWithContext(ctx).WithService(&rest_model.ServiceCreate{
+			Name: ptr(name), EncryptionRequired: ptr(true), RoleAttributes: []string{EndpointRole}, Configs: []string{},
+			Tags: ownTags("derived", TagOwner, owner),
+		}), nil)
+		if err != nil {
+			return "", controller.Explain(err, "creating control service "+name)
+		}
+		sid = resp.Payload.Data.ID
+	case err != nil:
+		return "", err
+	default:
+		sid = deref(s.ID)
+	}
+	for _, p := range []PolicySpec{
+		{Name: "agentmesh.gw.bind." + name, Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + gatewayIdentity}, ServiceRoles: []string{"@" + sid}, Owner: owner},
+		{Name: "agentmesh.gw.dial." + name, Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + reconcilerIdentity}, ServiceRoles: []string{"@" + sid}, Owner: owner},
+	} {
+		if err := e.ensurePolicy(ctx, p); err != nil {
+			return "", err
+		}
+	}
+	return name, e.ensureRouterPolicies(ctx)
 }

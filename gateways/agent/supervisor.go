@@ -15,15 +15,7 @@ import (
 )
 
 // Report is what the agent tells the reconciler after a push.
-type Report struct {
-	Generation   int64  `json:"generation"`
-	ConfigSHA256 string `json:"config_sha256"`
-	// Status is applied, rejected (the table is invalid; nothing changed)
-	// or rolled-back (the new config did not come up healthy; the last
-	// good one runs again).
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-}
+type Report = gateways.Report
 
 // Supervisor runs one gateway process and applies route tables to it. The
 // gateways read their file once and have no reload: applying means

@@ -1,0 +1,75 @@
+// Package control is the protocol between the reconciler and a gateway
+// agent over the agent's dark control service: one JSON route table in,
+// one JSON report out, per connection. The network decides who may dial
+// (only the reconciler's identity has a Dial policy); the protocol adds
+// no credentials of its own.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/agentmesh/agentmesh/gateways"
+)
+
+// maxTable bounds one pushed table.
+const maxTable = 8 << 20
+
+// Push sends a table over a fresh connection and waits for the report.
+func Push(ctx context.Context, dial func() (net.Conn, error), t *gateways.Table) (gateways.Report, error) {
+	conn, err := dial()
+	if err != nil {
+		return gateways.Report{}, fmt.Errorf("dialing the gateway agent: %w", err)
+	}
+	defer conn.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(d)
+	} else {
+		_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
+	}
+	if err := json.NewEncoder(conn).Encode(t); err != nil {
+		return gateways.Report{}, fmt.Errorf("sending the route table: %w", err)
+	}
+	var r gateways.Report
+	if err := json.NewDecoder(io.LimitReader(conn, 1<<20)).Decode(&r); err != nil {
+		return gateways.Report{}, fmt.Errorf("reading the agent's report: %w", err)
+	}
+	if r.Status != "applied" {
+		return r, fmt.Errorf("gateway %s did not apply generation %d (%s): %s", t.Gateway, t.Generation, r.Status, r.Error)
+	}
+	return r, nil
+}
+
+// Serve answers pushes on ln until ctx ends, applying each table in turn.
+func Serve(ctx context.Context, ln net.Listener, apply func(context.Context, *gateways.Table) gateways.Report) error {
+	go func() { <-ctx.Done(); _ = ln.Close() }()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		go func() {
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(2 * time.Minute))
+			var t gateways.Table
+			var r gateways.Report
+			if err := json.NewDecoder(io.LimitReader(conn, maxTable)).Decode(&t); err != nil {
+				r = gateways.Report{Status: "rejected", Error: "unreadable route table: " + err.Error()}
+			} else {
+				r = apply(ctx, &t)
+			}
+			_ = json.NewEncoder(conn).Encode(r)
+		}()
+	}
+}
