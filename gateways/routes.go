@@ -47,9 +47,20 @@ type Table struct {
 	MCP        *MCPSettings
 	LLMRoutes  []LLMRoute
 	MCPRoutes  []MCPRoute
-	// Keys are the per-identity virtual keys the agent generated; they
-	// stay on the gateway host.
-	Keys []VirtualKey
+	// Members are the identities the gateway serves, resolved by the
+	// reconciler from the routes' audiences.
+	Members []Member
+	// Keys are the per-identity virtual keys. The agent generates and
+	// fills them on the gateway host; a pushed table never carries them.
+	Keys []VirtualKey `json:"-"`
+}
+
+// Member is one identity's access to an LLM gateway.
+type Member struct {
+	Identity      string // identity name
+	Service       string // its own data-plane service
+	AllowedModels []string
+	Budget        *Budget
 }
 
 // Audience is who a route serves.

@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/openziti/sdk-golang/ziti"
+
+	"github.com/agentmesh/agentmesh/gateways"
+	"github.com/agentmesh/agentmesh/gateways/llmfront"
+)
+
+// Agent ties an LLM gateway's pieces together: pushed tables are given
+// the identities' virtual keys (generated and kept here, never sent
+// anywhere), applied by the supervisor, and served per identity through
+// the front on each identity's own data-plane service.
+type Agent struct {
+	Ziti       ziti.Context
+	Supervisor *Supervisor
+	Front      *llmfront.Front
+	// StateDir holds keys.json (mode 0600).
+	StateDir string
+
+	mu      sync.Mutex
+	serving map[string]context.CancelFunc // data-plane service -> stop
+}
+
+// Apply handles one pushed table.
+func (a *Agent) Apply(ctx context.Context, t *gateways.Table) gateways.Report {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	keys, err := a.keys(t.Members)
+	if err != nil {
+		return gateways.Report{Generation: t.Generation, Status: "rejected", Error: "keeping virtual keys: " + err.Error()}
+	}
+	t.Keys = nil
+	grants := map[string]llmfront.Grant{}
+	for _, m := range t.Members {
+		t.Keys = append(t.Keys, gateways.VirtualKey{Identity: m.Identity, Key: keys[m.Identity], AllowedModels: m.AllowedModels})
+		g := llmfront.Grant{Key: keys[m.Identity], AllowedModels: m.AllowedModels}
+		if m.Budget != nil {
+			g.Budget, g.Period = m.Budget.Tokens, period(m.Budget.Period)
+		}
+		grants[m.Identity] = g
+	}
+	r := a.Supervisor.Apply(ctx, t)
+	if r.Status != "applied" {
+		return r
+	}
+	a.Front.SetGrants(grants)
+	a.serve(t.Members)
+	return r
+}
+
+func period(p string) time.Duration {
+	switch p {
+	case "hour":
+		return time.Hour
+	case "month":
+		return 30 * 24 * time.Hour
+	}
+	return 24 * time.Hour
+}
+
+// serve starts the data plane of new members and stops that of removed
+// ones.
+func (a *Agent) serve(members []gateways.Member) {
+	if a.serving == nil {
+		a.serving = map[string]context.CancelFunc{}
+	}
+	want := map[string]string{}
+	for _, m := range members {
+		want[m.Service] = m.Identity
+	}
+	for svc, stop := range a.serving {
+		if _, ok := want[svc]; !ok {
+			stop()
+			delete(a.serving, svc)
+		}
+	}
+	for svc, id := range want {
+		if _, ok := a.serving[svc]; ok {
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		a.serving[svc] = cancel
+		go func() {
+			_ = ServeDataPlane(ctx, a.Ziti, map[string]string{svc: id}, http.Handler(a.Front), time.Minute)
+		}()
+	}
+}
+
+// Stop ends every data-plane listener and the gateway.
+func (a *Agent) Stop() {
+	a.mu.Lock()
+	for _, stop := range a.serving {
+		stop()
+	}
+	a.serving = nil
+	a.mu.Unlock()
+	a.Supervisor.Stop()
+}
+
+// keys returns a key per member, generating missing ones and forgetting
+// those of former members. Keys never leave the gateway host.
+func (a *Agent) keys(members []gateways.Member) (map[string]string, error) {
+	file := filepath.Join(a.StateDir, "keys.json")
+	have := map[string]string{}
+	if b, err := os.ReadFile(file); err == nil {
+		if err := json.Unmarshal(b, &have); err != nil {
+			return nil, err
+		}
+	} else if !os.IsNotExist(err) {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, m := range members {
+		k, ok := have[m.Identity]
+		if !ok {
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return nil, err
+			}
+			k = "sk-gw-" + hex.EncodeToString(b)
+		}
+		out[m.Identity] = k
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	return out, gateways.WriteAtomic(file, b)
+}
