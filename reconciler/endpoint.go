@@ -267,3 +267,12 @@ func (e *Engine) FindEndpoint(ctx context.Context, name string) (*ObservedEndpoi
 	}
 	return e.ObserveEndpoint(ctx, deref(s.ID))
 }
+
+func (e *Engine) deleteService(ctx context.Context, id string) error {
+	_, err := e.c.API.Service.DeleteService(service.NewDeleteServiceParamsWithContext(ctx).WithID(id), nil)
+	e.services.forget(id)
+	if err = controller.Explain(err, "deleting service "+id); controller.IsNotFound(err) {
+		return nil
+	}
+	return err
+}

@@ -36,6 +36,7 @@ type Client struct {
 	token   atomic.Pointer[string]
 	stats   Stats
 	closers []func()
+	zctx    zitiContext
 }
 
 // Stats counts what the client did; benchmarks and tests read it.
@@ -116,10 +117,13 @@ func (c *Client) URL() string { return c.res.managementURL.String() }
 // Stats returns the client's counters.
 func (c *Client) Stats() *Stats { return &c.stats }
 
-// Close releases idle connections.
+// Close releases idle connections and the Ziti context, if one was opened.
 func (c *Client) Close() {
 	for _, f := range c.closers {
 		f()
+	}
+	if c.zctx.ctx != nil {
+		c.zctx.ctx.Close()
 	}
 }
 

@@ -62,6 +62,14 @@ type resolved struct {
 	method        string // "password" or "cert"
 }
 
+func (c *Config) identityFile() (*identityFile, error) {
+	idf := &identityFile{}
+	if err := json.Unmarshal(c.IdentityJSON, idf); err != nil {
+		return nil, fmt.Errorf("%w: identity is not a Ziti identity JSON document: %w", ErrConfig, err)
+	}
+	return idf, nil
+}
+
 func (c *Config) resolve() (*resolved, error) {
 	r := &resolved{}
 	var idf *identityFile

@@ -1,0 +1,197 @@
+package provider_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/openziti/sdk-golang/ziti"
+
+	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/gateways"
+	"github.com/agentmesh/agentmesh/gateways/agent"
+	"github.com/agentmesh/agentmesh/gateways/control"
+	"github.com/agentmesh/agentmesh/gateways/llmfront"
+	"github.com/agentmesh/agentmesh/reconciler"
+)
+
+func gatewayConfig(port, upstream string, withRoute bool) string {
+	route := ""
+	if withRoute {
+		route = `
+resource "agentmesh_llm_route" "chat" {
+  gateway       = agentmesh_gateway.llm.name
+  name          = "chat"
+  model         = "llama3"
+  workgroups    = [agentmesh_workgroup.users.name]
+  budget_tokens = 100
+  depends_on    = [agentmesh_workgroup_membership.member]
+}`
+	}
+	return fmt.Sprintf(`
+resource "agentmesh_identity" "gw" {
+  name         = "acc-gw-agent"
+  organization = "ops-co"
+  kind         = "gateway"
+}
+resource "agentmesh_identity" "member" {
+  name         = "acc-gw-member"
+  organization = "ops-co"
+}
+resource "agentmesh_workgroup" "users" {
+  name               = "acc-gw-users"
+  owner_organization = "ops-co"
+}
+resource "agentmesh_workgroup_membership" "member" {
+  workgroup = agentmesh_workgroup.users.name
+  identity  = agentmesh_identity.member.id
+  role      = "admin"
+}
+resource "agentmesh_gateway" "llm" {
+  name           = "acc-llm"
+  identity       = agentmesh_identity.gw.id
+  listen         = "127.0.0.1:%s"
+  local_base_url = %q
+}
+%s`, port, upstream, route)
+}
+
+// TestAccGateway_routeReachesTheRunningGateway: a route applies only once
+// the gateway agent (running here with the gateway identity Terraform
+// created) reports it applied; then the workgroup's member gets an answer
+// over its own dark data-plane service, without holding any key.
+func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"choices":[{"message":{"content":"routed"}}],"usage":{"total_tokens":5}}`)
+	}))
+	defer up.Close()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	listen := l.Addr().String()
+	l.Close()
+	port := listen[strings.LastIndex(listen, ":")+1:]
+
+	root, _ := acctest.RepoRoot()
+	bin := filepath.Join(t.TempDir(), "llm-gateway")
+	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/llmgateway/cmd/llm-gateway")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the stand-in: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	var memberZiti ziti.Context
+	startAgent := func(s *terraform.State) error {
+		attrs := func(addr string) map[string]string { return s.RootModule().Resources[addr].Primary.Attributes }
+		_, gwCfg, err := acctest.Enroll(attrs("agentmesh_identity.gw")["enrollment_jwt"], dir, "gw")
+		if err != nil {
+			return err
+		}
+		_, memberCfg, err := acctest.Enroll(attrs("agentmesh_identity.member")["enrollment_jwt"], dir, "member")
+		if err != nil {
+			return err
+		}
+		gz, err := ziti.NewContext(gwCfg)
+		if err != nil {
+			return err
+		}
+		if memberZiti, err = ziti.NewContext(memberCfg); err != nil {
+			return err
+		}
+		file := filepath.Join(dir, "llm.yaml")
+		gwURL, _ := url.Parse("http://" + listen)
+		a := &agent.Agent{Ziti: gz, StateDir: dir, Front: llmfront.New(gwURL, nil),
+			Supervisor: &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
+				Health: func(ctx context.Context) error {
+					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/health", nil)
+					resp, err := http.DefaultClient.Do(req)
+					if err == nil {
+						resp.Body.Close()
+					}
+					return err
+				}}}
+		t.Cleanup(a.Stop)
+		svc := attrs("agentmesh_gateway.llm")["control_service"]
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_ = gz.RefreshServices()
+			ln, err := gz.Listen(svc)
+			if err == nil {
+				go func() { _ = control.Serve(ctx, ln, a.Apply) }()
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the agent cannot bind %s: %w", svc, err)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	memberAsks := func(model string) (int, string, error) {
+		svc := reconciler.DataPlaneService("acc-llm", "acc-gw-member")
+		c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+			_ = memberZiti.RefreshServices()
+			return memberZiti.Dial(svc)
+		}}}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(`{"model":%q}`, model)))
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode, string(b), nil
+			}
+			if time.Now().After(deadline) {
+				return 0, "", err
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy:             identityGone(t),
+		Steps: []resource.TestStep{
+			{
+				Config: gatewayConfig(port, up.URL, false),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("agentmesh_gateway.llm", "control_service", "agentmesh.ctl.acc-llm"),
+					startAgent,
+				),
+			},
+			{
+				Config: gatewayConfig(port, up.URL, true),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttrSet("agentmesh_llm_route.chat", "applied_generation"),
+					resource.TestMatchResourceAttr("agentmesh_llm_route.chat", "config_sha256", regexpHex64),
+					func(*terraform.State) error {
+						code, body, err := memberAsks("llama3")
+						if err != nil || code != 200 || !strings.Contains(body, "routed") {
+							return fmt.Errorf("member over its data-plane service: %d %s %w", code, body, err)
+						}
+						if code, body, _ := memberAsks("gpt-4o"); code != 403 {
+							return fmt.Errorf("model outside the member's routes: %d %s", code, body)
+						}
+						return nil
+					},
+				),
+			},
+			{ResourceName: "agentmesh_llm_route.chat", ImportState: true, ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"applied_generation", "config_sha256"}},
+			{ResourceName: "agentmesh_gateway.llm", ImportState: true, ImportStateVerify: true},
+		},
+	})
+}
+
+var regexpHex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)

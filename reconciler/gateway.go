@@ -1,0 +1,320 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/openziti/edge-api/rest_management_api_client/current_identity"
+
+	"github.com/agentmesh/agentmesh/gateways"
+	"github.com/agentmesh/agentmesh/gateways/control"
+	"github.com/agentmesh/agentmesh/reconciler/controller"
+)
+
+// Gateway registers a running gateway: its kind, the identity its agent
+// runs with, and the gateway's own settings.
+type Gateway struct {
+	Name         string `json:"name"`
+	Kind         string `json:"kind"`
+	Identity     string `json:"identity"` // identity id of the gateway agent
+	Organization string `json:"organization,omitempty"`
+	Listen       string `json:"listen"`         // the gateway's loopback address
+	LocalBaseURL string `json:"local_base_url"` // OpenAI-compatible local upstream
+}
+
+// LLMRoute is one route of an LLM gateway and who may use it.
+type LLMRoute struct {
+	Gateway      string   `json:"gateway"`
+	Name         string   `json:"name"`
+	Model        string   `json:"model"`
+	Description  string   `json:"description,omitempty"`
+	Examples     []string `json:"examples,omitempty"`
+	Workgroups   []string `json:"workgroups,omitempty"`
+	Identities   []string `json:"identities,omitempty"` // identity ids
+	BudgetTokens int64    `json:"budget_tokens,omitempty"`
+	BudgetPeriod string   `json:"budget_period,omitempty"`
+}
+
+// ErrGatewayDown means the gateway agent did not answer a push in time;
+// the intent is recorded and the next push delivers it.
+var ErrGatewayDown = errors.New("gateway agent not answering")
+
+var (
+	kindGatewayReg = &configKind{typeName: "agentmesh.gateway.v1", prefix: "agentmesh.gateway.", label: "gateway",
+		schema: strictObj([]string{"name", "kind", "identity", "listen"}, map[string]any{
+			"name": orgSchema, "kind": map[string]any{"enum": []string{gateways.KindLLM}}, "identity": map[string]any{"type": "string", "minLength": 1},
+			"organization": map[string]any{"type": "string"}, "listen": map[string]any{"type": "string", "minLength": 1},
+			"local_base_url": map[string]any{"type": "string"},
+		})}
+	kindLLMRoute = &configKind{typeName: "agentmesh.llm-route.v1", prefix: "agentmesh.llm-route.", label: "llm route",
+		schema: strictObj([]string{"gateway", "name", "model"}, map[string]any{
+			"gateway": orgSchema, "name": orgSchema, "model": map[string]any{"type": "string", "minLength": 1},
+			"description": map[string]any{"type": "string"}, "examples": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"workgroups": nameSet, "identities": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"budget_tokens": limit, "budget_period": map[string]any{"enum": []string{"", "hour", "day", "month"}},
+		})}
+)
+
+// Validate checks a gateway registration.
+func (g *Gateway) Validate() error {
+	var f fieldErrs
+	f.add("name", ValidateWorkgroupName(g.Name))
+	f.add("kind", oneOf(g.Kind, []string{gateways.KindLLM}))
+	if g.Identity == "" {
+		f.add("identity", errors.New("must not be empty"))
+	}
+	if host, _, err := net.SplitHostPort(g.Listen); err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
+		f.add("listen", fmt.Errorf("%q must be a loopback host:port: the gateway must have no reachable port", g.Listen))
+	}
+	return f.result()
+}
+
+// CreateGateway records the gateway and makes its dark control service,
+// dialable only by the identity this engine runs as.
+func (e *Engine) CreateGateway(ctx context.Context, g *Gateway) (*Stored[Gateway], error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := e.ObserveIdentity(ctx, g.Identity); controller.IsNotFound(err) {
+		return nil, fmt.Errorf("%w: identity: %s does not exist", ErrInvalidIntent, g.Identity)
+	}
+	me, err := e.selfID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := createConfig(ctx, e, kindGatewayReg, g.Name, *g)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.EnsureControlService(ctx, g.Name, g.Identity, me); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func (e *Engine) selfID(ctx context.Context) (string, error) {
+	r, err := e.c.API.CurrentIdentity.GetCurrentIdentity(current_identity.NewGetCurrentIdentityParamsWithContext(ctx), nil)
+	if err != nil {
+		return "", controller.Explain(err, "reading the provider's own identity")
+	}
+	return deref(r.Payload.Data.ID), nil
+}
+
+// ReadGateway reads a gateway registration by config id.
+func (e *Engine) ReadGateway(ctx context.Context, id string) (*Stored[Gateway], error) {
+	return readKind[Gateway](ctx, e, kindGatewayReg, id)
+}
+
+// DeleteGateway removes the registration, its control service and data
+// plane; routes still on it make this fail.
+func (e *Engine) DeleteGateway(ctx context.Context, id string) error {
+	g, err := e.ReadGateway(ctx, id)
+	if controller.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	routes, err := e.routesOf(ctx, g.Value.Name)
+	if err != nil {
+		return err
+	}
+	if len(routes) > 0 {
+		var names []string
+		for _, r := range routes {
+			names = append(names, r.Value.Name)
+		}
+		return inUse(fmt.Sprintf("gateway %q", g.Value.Name), names)
+	}
+	if _, err := e.EnsureDataPlane(ctx, g.Value.Name, g.Value.Identity, nil); err != nil {
+		return err
+	}
+	if s, err := e.findService(ctx, ControlService(g.Value.Name)); err == nil {
+		for _, p := range []string{"agentmesh.gw.bind." + ControlService(g.Value.Name), "agentmesh.gw.dial." + ControlService(g.Value.Name)} {
+			if err := e.deletePolicyByName(ctx, p); err != nil {
+				return err
+			}
+		}
+		if err := e.deleteService(ctx, deref(s.ID)); err != nil {
+			return err
+		}
+	}
+	return e.deleteConfig(ctx, id, "gateway "+g.Value.Name)
+}
+
+func (e *Engine) routesOf(ctx context.Context, gateway string) ([]*Stored[LLMRoute], error) {
+	all, err := configsOf[LLMRoute](ctx, e, kindLLMRoute)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Stored[LLMRoute]
+	for _, r := range all {
+		if r.Value.Gateway == gateway {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Value.Name < out[j].Value.Name })
+	return out, nil
+}
+
+func routeKey(r *LLMRoute) string { return r.Gateway + "." + r.Name }
+
+// CreateLLMRoute records the route and returns once the running gateway
+// reports the new generation applied.
+func (e *Engine) CreateLLMRoute(ctx context.Context, r *LLMRoute) (*Stored[LLMRoute], gateways.Report, error) {
+	if _, err := findConfig[Gateway](ctx, e, kindGatewayReg, r.Gateway); controller.IsNotFound(err) {
+		return nil, gateways.Report{}, fmt.Errorf("%w: gateway: %q does not exist", ErrInvalidIntent, r.Gateway)
+	}
+	s, err := createConfig(ctx, e, kindLLMRoute, routeKey(r), *r)
+	if err != nil {
+		return nil, gateways.Report{}, err
+	}
+	rep, err := e.PushGateway(ctx, r.Gateway)
+	return s, rep, err
+}
+
+// ReadLLMRoute reads a route by config id.
+func (e *Engine) ReadLLMRoute(ctx context.Context, id string) (*Stored[LLMRoute], error) {
+	return readKind[LLMRoute](ctx, e, kindLLMRoute, id)
+}
+
+// UpdateLLMRoute changes a route and pushes the gateway.
+func (e *Engine) UpdateLLMRoute(ctx context.Context, id string, r *LLMRoute) (*Stored[LLMRoute], gateways.Report, error) {
+	s, err := updateConfig(ctx, e, kindLLMRoute, id, routeKey(r), *r)
+	if err != nil {
+		return nil, gateways.Report{}, err
+	}
+	rep, err := e.PushGateway(ctx, r.Gateway)
+	return s, rep, err
+}
+
+// DeleteLLMRoute removes a route and pushes the gateway without it.
+func (e *Engine) DeleteLLMRoute(ctx context.Context, id string) error {
+	r, err := e.ReadLLMRoute(ctx, id)
+	if controller.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := e.deleteConfig(ctx, id, "llm route "+r.Value.Name); err != nil {
+		return err
+	}
+	_, err = e.PushGateway(ctx, r.Value.Gateway)
+	return err
+}
+
+// PushGateway computes the gateway's complete table from all its routes,
+// grants each audience identity its own data-plane service, and pushes the
+// table over the control service until the agent reports it applied.
+func (e *Engine) PushGateway(ctx context.Context, gateway string) (gateways.Report, error) {
+	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
+	if err != nil {
+		return gateways.Report{}, err
+	}
+	routes, err := e.routesOf(ctx, gateway)
+	if err != nil {
+		return gateways.Report{}, err
+	}
+	memberships, err := configsOf[Membership](ctx, e, kindMembership)
+	if err != nil {
+		return gateways.Report{}, err
+	}
+	type grant struct {
+		models []string
+		budget int64
+		period string
+	}
+	grants := map[string]*grant{} // identity id
+	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindLLM, Generation: time.Now().UnixNano(),
+		LLM: &gateways.LLMSettings{Listen: g.Value.Listen}}
+	if g.Value.LocalBaseURL != "" {
+		t.LLM.Local = &gateways.LocalProvider{BaseURL: g.Value.LocalBaseURL}
+	}
+	for _, r := range routes {
+		t.LLMRoutes = append(t.LLMRoutes, gateways.LLMRoute{Name: r.Value.Name, Model: r.Value.Model, Description: r.Value.Description, Examples: r.Value.Examples})
+		audience := slices.Clone(r.Value.Identities)
+		for _, m := range memberships {
+			if slices.Contains(r.Value.Workgroups, m.Value.Workgroup) {
+				audience = append(audience, m.Value.Identity)
+			}
+		}
+		for _, id := range audience {
+			gr := grants[id]
+			if gr == nil {
+				gr = &grant{}
+				grants[id] = gr
+			}
+			gr.models = append(gr.models, r.Value.Model)
+			// Several budgeted routes: the largest allowance applies.
+			if r.Value.BudgetTokens > gr.budget {
+				gr.budget, gr.period = r.Value.BudgetTokens, r.Value.BudgetPeriod
+			}
+		}
+	}
+	names := map[string]string{}
+	for id := range grants {
+		o, err := e.ObserveIdentity(ctx, id)
+		if controller.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return gateways.Report{}, err
+		}
+		names[id] = o.Name
+	}
+	services, err := e.EnsureDataPlane(ctx, gateway, g.Value.Identity, names)
+	if err != nil {
+		return gateways.Report{}, err
+	}
+	for svc, name := range services {
+		for id, n := range names {
+			if n != name {
+				continue
+			}
+			gr := grants[id]
+			sort.Strings(gr.models)
+			m := gateways.Member{Identity: name, Service: svc, AllowedModels: slices.Compact(gr.models)}
+			if gr.budget > 0 {
+				m.Budget = &gateways.Budget{Tokens: gr.budget, Period: gr.period}
+			}
+			t.Members = append(t.Members, m)
+		}
+	}
+	sort.Slice(t.Members, func(i, j int) bool { return t.Members[i].Identity < t.Members[j].Identity })
+	if err := t.Validate(); err != nil {
+		return gateways.Report{}, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
+	}
+	z, err := e.c.Ziti()
+	if err != nil {
+		return gateways.Report{}, err
+	}
+	svc := ControlService(gateway)
+	deadline := time.Now().Add(pushTimeout)
+	for {
+		rep, err := control.Push(ctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) }, t)
+		if err == nil || !strings.Contains(err.Error(), "dialing") {
+			if err != nil {
+				return rep, err
+			}
+			return rep, nil
+		}
+		if time.Now().After(deadline) {
+			return rep, fmt.Errorf("%w: gateway %q did not answer on %s within %s (%w); the routes are recorded and the next apply or reconcile delivers them", ErrGatewayDown, gateway, svc, pushTimeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return rep, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// pushTimeout bounds how long a push waits for a gateway agent.
+var pushTimeout = 30 * time.Second
