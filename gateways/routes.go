@@ -5,6 +5,9 @@
 package gateways
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -36,6 +39,9 @@ type Report struct {
 	// good one runs again).
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
+	// TableDigest identifies the table behind the running config, so the
+	// reconciler can tell whether a gateway (say, restarted) has drifted.
+	TableDigest string `json:"table_digest,omitempty"`
 }
 
 // Table is one gateway's complete, versioned configuration.
@@ -168,6 +174,16 @@ type MCPTransport struct {
 type ToolFilter struct {
 	Mode string // allow | deny
 	List []string
+}
+
+// Digest identifies the table's content, whatever its generation. Keys
+// never travel and are not part of it.
+func (t *Table) Digest() string {
+	c := *t
+	c.Generation = 0
+	b, _ := json.Marshal(c)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // ProviderFor is llm-gateway's fixed model-to-provider rule.

@@ -93,7 +93,10 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	var memberZiti ziti.Context
+	var (
+		memberZiti   ziti.Context
+		restartAgent func()
+	)
 	startAgent := func(s *terraform.State) error {
 		attrs := func(addr string) map[string]string { return s.RootModule().Resources[addr].Primary.Attributes }
 		_, gwCfg, err := acctest.Enroll(attrs("agentmesh_identity.gw")["enrollment_jwt"], dir, "gw")
@@ -113,24 +116,32 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 		}
 		file := filepath.Join(dir, "llm.yaml")
 		gwURL, _ := url.Parse("http://" + listen)
-		a := &agent.Agent{Ziti: gz, StateDir: dir, Front: llmfront.New(gwURL, nil),
-			Supervisor: &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
-				Health: func(ctx context.Context) error {
-					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/health", nil)
-					resp, err := http.DefaultClient.Do(req)
-					if err == nil {
-						resp.Body.Close()
-					}
-					return err
-				}}}
-		t.Cleanup(a.Stop)
+		var a *agent.Agent
+		newAgent := func() *agent.Agent {
+			return &agent.Agent{Ziti: gz, StateDir: dir, Front: llmfront.New(gwURL, nil),
+				Supervisor: &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
+					Health: func(ctx context.Context) error {
+						req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/health", nil)
+						resp, err := http.DefaultClient.Do(req)
+						if err == nil {
+							resp.Body.Close()
+						}
+						return err
+					}}}
+		}
+		a = newAgent()
+		t.Cleanup(func() { a.Stop() })
+		restartAgent = func() { a.Stop(); a = newAgent() }
 		svc := attrs("agentmesh_gateway.llm")["control_service"]
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			_ = gz.RefreshServices()
 			ln, err := gz.Listen(svc)
 			if err == nil {
-				go func() { _ = control.Serve(ctx, ln, a.Apply) }()
+				go func() {
+					_ = control.Serve(ctx, ln, func(c context.Context, t *gateways.Table) gateways.Report { return a.Apply(c, t) },
+						func() gateways.Report { return a.Status() })
+				}()
 				return nil
 			}
 			if time.Now().After(deadline) {
@@ -186,6 +197,28 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 						return nil
 					},
 				),
+			},
+			{
+				// The agent restarts with nothing applied; one reconcile pass
+				// finds the gateway differs from its routes and re-pushes.
+				PreConfig: func() {
+					restartAgent()
+					_, e := admin(t)
+					pushed, err := e.RepushGateways(context.Background())
+					if err != nil || fmt.Sprint(pushed) != "[acc-llm]" {
+						t.Fatalf("re-push after the agent restarted: %v %v", pushed, err)
+					}
+					if again, err := e.RepushGateways(context.Background()); err != nil || len(again) != 0 {
+						t.Fatalf("a gateway in line with its routes was pushed again: %v %v", again, err)
+					}
+				},
+				Config: gatewayConfig(port, up.URL, true),
+				Check: func(*terraform.State) error {
+					if code, body, err := memberAsks("llama3"); err != nil || code != 200 {
+						return fmt.Errorf("member after the agent restarted: %d %s %w", code, body, err)
+					}
+					return nil
+				},
 			},
 			{ResourceName: "agentmesh_llm_route.chat", ImportState: true, ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"applied_generation", "config_sha256"}},

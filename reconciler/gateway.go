@@ -214,17 +214,61 @@ func (e *Engine) DeleteLLMRoute(ctx context.Context, id string) error {
 // grants each audience identity its own data-plane service, and pushes the
 // table over the control service until the agent reports it applied.
 func (e *Engine) PushGateway(ctx context.Context, gateway string) (gateways.Report, error) {
-	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
+	t, err := e.gatewayTable(ctx, gateway)
 	if err != nil {
 		return gateways.Report{}, err
+	}
+	return e.push(ctx, t)
+}
+
+// RepushGateways asks every gateway agent what it runs and pushes the
+// current table to each one that differs (restarted, or missed a push).
+// It returns the gateways it pushed to.
+func (e *Engine) RepushGateways(ctx context.Context) ([]string, error) {
+	regs, err := configsOf[Gateway](ctx, e, kindGatewayReg)
+	if err != nil {
+		return nil, err
+	}
+	var pushed []string
+	var errs []error
+	for _, g := range regs {
+		t, err := e.gatewayTable(ctx, g.Value.Name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		z, err := e.c.Ziti()
+		if err != nil {
+			return pushed, err
+		}
+		svc := ControlService(g.Value.Name)
+		st, err := control.Status(ctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) })
+		if err == nil && st.Status == "applied" && st.TableDigest == t.Digest() {
+			continue
+		}
+		e.log.InfoContext(ctx, "gateway differs from its routes; pushing", "gateway", g.Value.Name, "running_digest", st.TableDigest)
+		if _, err := e.push(ctx, t); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		pushed = append(pushed, g.Value.Name)
+	}
+	return pushed, errors.Join(errs...)
+}
+
+// gatewayTable builds a gateway's table and its audience's data plane.
+func (e *Engine) gatewayTable(ctx context.Context, gateway string) (*gateways.Table, error) {
+	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
+	if err != nil {
+		return nil, err
 	}
 	routes, err := e.routesOf(ctx, gateway)
 	if err != nil {
-		return gateways.Report{}, err
+		return nil, err
 	}
 	memberships, err := configsOf[Membership](ctx, e, kindMembership)
 	if err != nil {
-		return gateways.Report{}, err
+		return nil, err
 	}
 	type grant struct {
 		models []string
@@ -265,13 +309,13 @@ func (e *Engine) PushGateway(ctx context.Context, gateway string) (gateways.Repo
 			continue
 		}
 		if err != nil {
-			return gateways.Report{}, err
+			return nil, err
 		}
 		names[id] = o.Name
 	}
 	services, err := e.EnsureDataPlane(ctx, gateway, g.Value.Identity, names)
 	if err != nil {
-		return gateways.Report{}, err
+		return nil, err
 	}
 	for svc, name := range services {
 		for id, n := range names {
@@ -289,8 +333,14 @@ func (e *Engine) PushGateway(ctx context.Context, gateway string) (gateways.Repo
 	}
 	sort.Slice(t.Members, func(i, j int) bool { return t.Members[i].Identity < t.Members[j].Identity })
 	if err := t.Validate(); err != nil {
-		return gateways.Report{}, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
 	}
+	return t, nil
+}
+
+// push delivers a table, waiting a bounded time for the agent.
+func (e *Engine) push(ctx context.Context, t *gateways.Table) (gateways.Report, error) {
+	gateway := t.Gateway
 	z, err := e.c.Ziti()
 	if err != nil {
 		return gateways.Report{}, err

@@ -83,6 +83,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if plan != nil {
 			report(stdout, plan, *dryRun)
 		}
+		if err == nil && !*dryRun {
+			// Gateways read their config once: one that restarted or
+			// missed a push gets its table again.
+			var pushed []string
+			pushed, err = engine.RepushGateways(ctx)
+			for _, g := range pushed {
+				fmt.Fprintf(stdout, "Re-pushed the route table to gateway %s.\n", g)
+			}
+		}
 		log.Info("pass finished", "changes", lenChanges(plan), "requests", client.Stats().Requests.Load()-before, "dry_run", *dryRun)
 		return err
 	}

@@ -97,6 +97,9 @@ func (a *Agent) serve(members []gateways.Member) {
 	}
 }
 
+// Status is what the agent runs now.
+func (a *Agent) Status() gateways.Report { return a.Supervisor.Applied() }
+
 // Stop ends every data-plane listener and the gateway.
 func (a *Agent) Stop() {
 	a.mu.Lock()

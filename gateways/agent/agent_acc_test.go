@@ -81,7 +81,7 @@ func TestAgentServesPushedMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = control.Serve(ctx, ln, a.Apply) }()
+	go func() { _ = control.Serve(ctx, ln, a.Apply, a.Status) }()
 
 	table := &gateways.Table{Gateway: "llm3", Kind: gateways.KindLLM, Generation: 1,
 		LLM:       &gateways.LLMSettings{Listen: listen, Local: &gateways.LocalProvider{BaseURL: up.URL}},

@@ -58,7 +58,7 @@ func TestPushOverTheControlService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = control.Serve(ctx, ln, sup.Apply) }()
+	go func() { _ = control.Serve(ctx, ln, sup.Apply, sup.Applied) }()
 
 	push := func(z ziti.Context, gen int64) (gateways.Report, error) {
 		pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)

@@ -73,7 +73,7 @@ func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
 		return Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
 	}
 	if r.SHA256 == s.applied.ConfigSHA256 && s.running() {
-		s.applied.Generation = t.Generation
+		s.applied.Generation, s.applied.TableDigest = t.Generation, t.Digest()
 		return s.applied
 	}
 	if err := s.startWith(ctx, r.YAML); err != nil {
@@ -86,7 +86,7 @@ func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
 		return Report{Generation: t.Generation, ConfigSHA256: s.applied.ConfigSHA256, Status: "rolled-back", Error: err.Error()}
 	}
 	s.lastGood = r.YAML
-	s.applied = Report{Generation: t.Generation, ConfigSHA256: r.SHA256, Status: "applied"}
+	s.applied = Report{Generation: t.Generation, ConfigSHA256: r.SHA256, Status: "applied", TableDigest: t.Digest()}
 	log.InfoContext(ctx, "gateway config applied", "generation", t.Generation, "sha256", r.SHA256)
 	return s.applied
 }

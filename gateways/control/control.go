@@ -20,8 +20,14 @@ import (
 // maxTable bounds one pushed table.
 const maxTable = 8 << 20
 
-// Push sends a table over a fresh connection and waits for the report.
-func Push(ctx context.Context, dial func() (net.Conn, error), t *gateways.Table) (gateways.Report, error) {
+// request is one message to the agent: a table to apply, or a status
+// question.
+type request struct {
+	Table  *gateways.Table `json:"table,omitempty"`
+	Status bool            `json:"status,omitempty"`
+}
+
+func exchange(ctx context.Context, dial func() (net.Conn, error), req request) (gateways.Report, error) {
 	conn, err := dial()
 	if err != nil {
 		return gateways.Report{}, fmt.Errorf("dialing the gateway agent: %w", err)
@@ -32,12 +38,26 @@ func Push(ctx context.Context, dial func() (net.Conn, error), t *gateways.Table)
 	} else {
 		_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
 	}
-	if err := json.NewEncoder(conn).Encode(t); err != nil {
-		return gateways.Report{}, fmt.Errorf("sending the route table: %w", err)
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		return gateways.Report{}, fmt.Errorf("writing to the agent: %w", err)
 	}
 	var r gateways.Report
 	if err := json.NewDecoder(io.LimitReader(conn, 1<<20)).Decode(&r); err != nil {
 		return gateways.Report{}, fmt.Errorf("reading the agent's report: %w", err)
+	}
+	return r, nil
+}
+
+// Status asks the agent what it runs now.
+func Status(ctx context.Context, dial func() (net.Conn, error)) (gateways.Report, error) {
+	return exchange(ctx, dial, request{Status: true})
+}
+
+// Push sends a table over a fresh connection and waits for the report.
+func Push(ctx context.Context, dial func() (net.Conn, error), t *gateways.Table) (gateways.Report, error) {
+	r, err := exchange(ctx, dial, request{Table: t})
+	if err != nil {
+		return r, err
 	}
 	if r.Status != "applied" {
 		return r, fmt.Errorf("gateway %s did not apply generation %d (%s): %s", t.Gateway, t.Generation, r.Status, r.Error)
@@ -45,8 +65,9 @@ func Push(ctx context.Context, dial func() (net.Conn, error), t *gateways.Table)
 	return r, nil
 }
 
-// Serve answers pushes on ln until ctx ends, applying each table in turn.
-func Serve(ctx context.Context, ln net.Listener, apply func(context.Context, *gateways.Table) gateways.Report) error {
+// Serve answers on ln until ctx ends: tables are applied with apply,
+// status questions answered with status.
+func Serve(ctx context.Context, ln net.Listener, apply func(context.Context, *gateways.Table) gateways.Report, status func() gateways.Report) error {
 	go func() { <-ctx.Done(); _ = ln.Close() }()
 	for {
 		conn, err := ln.Accept()
@@ -62,12 +83,17 @@ func Serve(ctx context.Context, ln net.Listener, apply func(context.Context, *ga
 		go func() {
 			defer conn.Close()
 			_ = conn.SetDeadline(time.Now().Add(2 * time.Minute))
-			var t gateways.Table
+			var req request
 			var r gateways.Report
-			if err := json.NewDecoder(io.LimitReader(conn, maxTable)).Decode(&t); err != nil {
-				r = gateways.Report{Status: "rejected", Error: "unreadable route table: " + err.Error()}
-			} else {
-				r = apply(ctx, &t)
+			switch err := json.NewDecoder(io.LimitReader(conn, maxTable)).Decode(&req); {
+			case err != nil:
+				r = gateways.Report{Status: "rejected", Error: "unreadable request: " + err.Error()}
+			case req.Status:
+				r = status()
+			case req.Table == nil:
+				r = gateways.Report{Status: "rejected", Error: "the request holds no route table"}
+			default:
+				r = apply(ctx, req.Table)
 			}
 			_ = json.NewEncoder(conn).Encode(r)
 		}()
