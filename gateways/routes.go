@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -42,6 +43,17 @@ type Report struct {
 	// TableDigest identifies the table behind the running config, so the
 	// reconciler can tell whether a gateway (say, restarted) has drifted.
 	TableDigest string `json:"table_digest,omitempty"`
+	// Usage is each identity's consumption in its current budget period
+	// (status answers only).
+	Usage []Usage `json:"usage,omitempty"`
+}
+
+// Usage is one identity's consumption through an LLM gateway.
+type Usage struct {
+	Identity    string    `json:"identity"`
+	Tokens      int64     `json:"tokens"`
+	Requests    int64     `json:"requests"`
+	PeriodStart time.Time `json:"period_start"`
 }
 
 // Table is one gateway's complete, versioned configuration.

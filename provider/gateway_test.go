@@ -220,6 +220,22 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 					return nil
 				},
 			},
+			{
+				// The agent reports per-identity usage (the member's request
+				// after the restart: 5 tokens).
+				Config: gatewayConfig(port, up.URL, true) + `
+data "agentmesh_gateway_usage" "llm" {
+  gateway    = agentmesh_gateway.llm.name
+  depends_on = [agentmesh_llm_route.chat]
+}`,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("data.agentmesh_gateway_usage.llm", "usage.#", "1"),
+					resource.TestCheckResourceAttr("data.agentmesh_gateway_usage.llm", "usage.0.identity", "acc-gw-member"),
+					resource.TestCheckResourceAttr("data.agentmesh_gateway_usage.llm", "usage.0.tokens", "5"),
+					resource.TestCheckResourceAttr("data.agentmesh_gateway_usage.llm", "usage.0.requests", "1"),
+					resource.TestMatchResourceAttr("data.agentmesh_gateway_usage.llm", "config_sha256", regexpHex64),
+				),
+			},
 			{ResourceName: "agentmesh_llm_route.chat", ImportState: true, ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"applied_generation", "config_sha256"}},
 			{ResourceName: "agentmesh_gateway.llm", ImportState: true, ImportStateVerify: true},

@@ -222,5 +222,5 @@ func (p *Provider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *Provider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewIdentityDataSource, NewAccessDataSource, NewWorkgroupDataSource, NewContractDataSource, NewEndpointDataSource}
+	return []func() datasource.DataSource{NewIdentityDataSource, NewAccessDataSource, NewWorkgroupDataSource, NewContractDataSource, NewEndpointDataSource, NewGatewayUsageDataSource}
 }

@@ -256,6 +256,24 @@ func (e *Engine) RepushGateways(ctx context.Context) ([]string, error) {
 	return pushed, errors.Join(errs...)
 }
 
+// GatewayStatus asks a gateway's agent what it runs and what each identity
+// has used.
+func (e *Engine) GatewayStatus(ctx context.Context, gateway string) (gateways.Report, error) {
+	if _, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway); err != nil {
+		return gateways.Report{}, err
+	}
+	z, err := e.c.Ziti()
+	if err != nil {
+		return gateways.Report{}, err
+	}
+	svc := ControlService(gateway)
+	r, err := control.Status(ctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) })
+	if err != nil {
+		return r, fmt.Errorf("%w: gateway %q: %w", ErrGatewayDown, gateway, err)
+	}
+	return r, nil
+}
+
 // gatewayTable builds a gateway's table and its audience's data plane.
 func (e *Engine) gatewayTable(ctx context.Context, gateway string) (*gateways.Table, error) {
 	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)

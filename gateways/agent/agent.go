@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -97,8 +98,15 @@ func (a *Agent) serve(members []gateways.Member) {
 	}
 }
 
-// Status is what the agent runs now.
-func (a *Agent) Status() gateways.Report { return a.Supervisor.Applied() }
+// Status is what the agent runs now, with each identity's usage.
+func (a *Agent) Status() gateways.Report {
+	r := a.Supervisor.Applied()
+	for _, u := range a.Front.Usage() {
+		r.Usage = append(r.Usage, gateways.Usage(u))
+	}
+	sort.Slice(r.Usage, func(i, j int) bool { return r.Usage[i].Identity < r.Usage[j].Identity })
+	return r
+}
 
 // Stop ends every data-plane listener and the gateway.
 func (a *Agent) Stop() {
