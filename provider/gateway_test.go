@@ -244,3 +244,37 @@ data "agentmesh_gateway_usage" "llm" {
 }
 
 var regexpHex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// TestAccGateway_downGatewayFailsBounded: with no agent running, a route
+// apply fails after gateway_timeout_seconds with a message that says what
+// happened and what comes next; the route itself is recorded.
+func TestAccGateway_downGatewayFailsBounded(t *testing.T) {
+	start := time.Now()
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy:             identityGone(t),
+		Steps: []resource.TestStep{{
+			Config: `
+provider "agentmesh" { gateway_timeout_seconds = 2 }
+resource "agentmesh_identity" "gw" {
+  name = "acc-down-agent"
+  kind = "gateway"
+}
+resource "agentmesh_gateway" "llm" {
+  name           = "acc-down"
+  identity       = agentmesh_identity.gw.id
+  listen         = "127.0.0.1:18999"
+  local_base_url = "http://127.0.0.1:9"
+}
+resource "agentmesh_llm_route" "chat" {
+  gateway = agentmesh_gateway.llm.name
+  name    = "chat"
+  model   = "llama3"
+}`,
+			ExpectError: acctest.ErrorText(`Route chat is not applied on gateway acc-down.*gateway agent not answering: gateway "acc-down" did not answer.*within 2s.*the routes are recorded and the next apply or reconcile delivers them`),
+		}},
+	})
+	if took := time.Since(start); took > 90*time.Second {
+		t.Fatalf("a down gateway held the apply for %s", took)
+	}
+}

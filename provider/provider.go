@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -45,6 +46,7 @@ type providerModel struct {
 	FetchWellKnownCA types.Bool   `tfsdk:"fetch_well_known_ca"`
 	Insecure         types.Bool   `tfsdk:"insecure"`
 	MaxRetries       types.Int64  `tfsdk:"max_retries"`
+	GatewayTimeout   types.Int64  `tfsdk:"gateway_timeout_seconds"`
 }
 
 func (p *Provider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -104,6 +106,11 @@ func (p *Provider) Schema(_ context.Context, _ provider.SchemaRequest, resp *pro
 				Optional: true,
 				MarkdownDescription: "Skip TLS verification of the controller. Only for throw-away labs; a warning " +
 					"is shown. Env: `AGENTMESH_INSECURE`.",
+			},
+			"gateway_timeout_seconds": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: "How long a route apply waits for a gateway agent to answer before it fails (the route " +
+					"stays recorded; the next apply or `agentmesh reconcile` delivers it). Default 30. Env: `AGENTMESH_GATEWAY_TIMEOUT_SECONDS`.",
 			},
 			"max_retries": schema.Int64Attribute{
 				Optional: true,
@@ -213,6 +220,15 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 		return
 	}
 	engine := reconciler.New(client, log)
+	timeout := m.GatewayTimeout.ValueInt64()
+	if m.GatewayTimeout.IsNull() {
+		timeout, _ = strconv.ParseInt(os.Getenv("AGENTMESH_GATEWAY_TIMEOUT_SECONDS"), 10, 64)
+	}
+	if timeout < 0 || timeout > 3600 {
+		resp.Diagnostics.AddAttributeError(path.Root("gateway_timeout_seconds"), "Invalid gateway_timeout_seconds", "gateway_timeout_seconds must be between 1 and 3600.")
+		return
+	}
+	engine.SetGatewayTimeout(time.Duration(timeout) * time.Second)
 	resp.ResourceData = engine
 	resp.DataSourceData = engine
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
@@ -183,7 +184,13 @@ func (r *llmRouteResource) Delete(ctx context.Context, req resource.DeleteReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := r.engine.DeleteLLMRoute(ctx, state.ID.ValueString()); err != nil {
+	err := r.engine.DeleteLLMRoute(ctx, state.ID.ValueString())
+	switch {
+	case errors.Is(err, reconciler.ErrGatewayDown):
+		// The route is gone from the controller; the gateway learns it on
+		// the next push, which `agentmesh reconcile` makes.
+		resp.Diagnostics.AddWarning("Route deleted; gateway not told yet", err.Error())
+	case err != nil:
 		addError(&resp.Diagnostics, "Cannot delete route "+state.Name.ValueString(), err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/openziti/edge-api/rest_management_api_client/identity"
 	"github.com/openziti/edge-api/rest_model"
@@ -28,6 +29,8 @@ type Engine struct {
 	claims     claims
 	// beforeApply, when set, runs between observing and writing.
 	beforeApply func()
+	// gatewayTimeout bounds waiting for a gateway agent.
+	gatewayTimeout time.Duration
 }
 
 // New returns an engine over a connected client.

@@ -364,7 +364,7 @@ func (e *Engine) push(ctx context.Context, t *gateways.Table) (gateways.Report, 
 		return gateways.Report{}, err
 	}
 	svc := ControlService(gateway)
-	deadline := time.Now().Add(pushTimeout)
+	deadline := time.Now().Add(e.pushTimeout())
 	for {
 		rep, err := control.Push(ctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) }, t)
 		if err == nil || !strings.Contains(err.Error(), "dialing") {
@@ -374,7 +374,7 @@ func (e *Engine) push(ctx context.Context, t *gateways.Table) (gateways.Report, 
 			return rep, nil
 		}
 		if time.Now().After(deadline) {
-			return rep, fmt.Errorf("%w: gateway %q did not answer on %s within %s (%w); the routes are recorded and the next apply or reconcile delivers them", ErrGatewayDown, gateway, svc, pushTimeout, err)
+			return rep, fmt.Errorf("%w: gateway %q did not answer on %s within %s (%w); the routes are recorded and the next apply or reconcile delivers them", ErrGatewayDown, gateway, svc, e.pushTimeout(), err)
 		}
 		select {
 		case <-ctx.Done():
@@ -384,5 +384,13 @@ func (e *Engine) push(ctx context.Context, t *gateways.Table) (gateways.Report, 
 	}
 }
 
-// pushTimeout bounds how long a push waits for a gateway agent.
-var pushTimeout = 30 * time.Second
+// SetGatewayTimeout bounds how long a push waits for a gateway agent
+// (default 30 s).
+func (e *Engine) SetGatewayTimeout(d time.Duration) { e.gatewayTimeout = d }
+
+func (e *Engine) pushTimeout() time.Duration {
+	if e.gatewayTimeout > 0 {
+		return e.gatewayTimeout
+	}
+	return 30 * time.Second
+}
