@@ -236,6 +236,12 @@ data "agentmesh_gateway_usage" "llm" {
 					resource.TestMatchResourceAttr("data.agentmesh_gateway_usage.llm", "config_sha256", regexpHex64),
 				),
 			},
+			{
+				// Refused at plan time: this gateway has no OpenAI provider.
+				Config:      strings.Replace(gatewayConfig(port, up.URL, true), `model         = "llama3"`, `model         = "gpt-4o"`, 1),
+				PlanOnly:    true,
+				ExpectError: acctest.ErrorText(`Model not servable by gateway acc-llm.*sends model "gpt-4o" to provider open_ai, which gateway "acc-llm" does not configure`),
+			},
 			{ResourceName: "agentmesh_llm_route.chat", ImportState: true, ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"applied_generation", "config_sha256"}},
 			{ResourceName: "agentmesh_gateway.llm", ImportState: true, ImportStateVerify: true},

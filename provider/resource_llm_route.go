@@ -28,7 +28,23 @@ var (
 	_ resource.Resource                = (*llmRouteResource)(nil)
 	_ resource.ResourceWithConfigure   = (*llmRouteResource)(nil)
 	_ resource.ResourceWithImportState = (*llmRouteResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*llmRouteResource)(nil)
 )
+
+// ModifyPlan refuses at plan time a model the target gateway cannot serve.
+func (r *llmRouteResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.engine == nil {
+		return
+	}
+	var plan llmRouteModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Gateway.IsUnknown() || plan.Model.IsUnknown() {
+		return
+	}
+	if err := r.engine.CheckLLMRoute(ctx, plan.Gateway.ValueString(), plan.Model.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("model"), "Model not servable by gateway "+plan.Gateway.ValueString(), err.Error())
+	}
+}
 
 // NewLLMRouteResource is the agentmesh_llm_route resource.
 func NewLLMRouteResource() resource.Resource { return &llmRouteResource{} }

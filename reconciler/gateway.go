@@ -179,6 +179,30 @@ func (e *Engine) CreateLLMRoute(ctx context.Context, r *LLMRoute) (*Stored[LLMRo
 	return s, rep, err
 }
 
+// CheckLLMRoute says, before anything is written, whether the route's
+// gateway exists and can serve its model. It answers nil when the gateway
+// is not registered yet (it may be created in the same apply).
+func (e *Engine) CheckLLMRoute(ctx context.Context, gateway, model string) error {
+	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
+	if controller.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if p := gateways.ProviderFor(model); p != "local" || g.Value.LocalBaseURL == "" {
+		return fmt.Errorf("%w: llm-gateway sends model %q to provider %s, which gateway %q does not configure (it has %s)", gateways.ErrUnsupported, model, p, gateway, describeProviders(g.Value))
+	}
+	return nil
+}
+
+func describeProviders(g Gateway) string {
+	if g.LocalBaseURL != "" {
+		return "only the local provider at " + g.LocalBaseURL
+	}
+	return "no provider"
+}
+
 // ReadLLMRoute reads a route by config id.
 func (e *Engine) ReadLLMRoute(ctx context.Context, id string) (*Stored[LLMRoute], error) {
 	return readKind[LLMRoute](ctx, e, kindLLMRoute, id)
