@@ -1,0 +1,74 @@
+package agent_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/acctest/standin/mcpgateway"
+	"github.com/agentmesh/agentmesh/gateways"
+	"github.com/agentmesh/agentmesh/gateways/agent"
+)
+
+func mcpTable(gen int64, backends ...string) *gateways.Table {
+	t := &gateways.Table{Gateway: "mcp", Kind: gateways.KindMCP, Generation: gen, MCP: &gateways.MCPSettings{ShareToken: "share", HeartbeatInterval: "10s"}}
+	for _, b := range backends {
+		t.MCPRoutes = append(t.MCPRoutes, gateways.MCPRoute{Namespace: b, Transport: gateways.MCPTransport{Type: "stdio", Command: b + "-mcp"},
+			Tools: gateways.ToolFilter{Mode: "allow", List: []string{"search_*"}}})
+	}
+	return t
+}
+
+// TestSupervisorRestartsMCPWithSIGINT: mcp-gateway shuts down cleanly only
+// on SIGINT (SIGTERM kills it without cleanup), so the supervisor must
+// restart it with SIGINT; the strict stand-in accepts the rendered config.
+func TestSupervisorRestartsMCPWithSIGINT(t *testing.T) {
+	root, _ := acctest.RepoRoot()
+	bin := filepath.Join(t.TempDir(), "mcp-gateway")
+	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/mcpgateway/cmd/mcp-gateway")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the stand-in: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	health := freePort(t)
+	marker := filepath.Join(dir, "clean")
+	t.Setenv("MCP_STANDIN_HEALTH", health)
+	t.Setenv("MCP_STANDIN_MARKER", marker)
+	file := filepath.Join(dir, "mcp.yml")
+	s := &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindMCP),
+		Health: func(ctx context.Context) error {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+health+"/health", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		}}
+	defer s.Stop()
+	ctx := context.Background()
+	if r := s.Apply(ctx, mcpTable(1, "github")); r.Status != "applied" {
+		t.Fatalf("first apply: %+v", r)
+	}
+	if _, err := mcpgateway.Load(file); err != nil {
+		t.Fatalf("the strict stand-in refuses the rendered file: %v", err)
+	}
+	deny := mcpTable(2, "github")
+	deny.MCPRoutes[0].Tools = gateways.ToolFilter{Mode: "deny", List: []string{"*"}}
+	if r := s.Apply(ctx, deny); r.Status != "rejected" {
+		t.Fatalf("deny-all must be rejected: %+v", r)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a rejected table restarted the gateway")
+	}
+	if r := s.Apply(ctx, mcpTable(3, "github", "docs")); r.Status != "applied" {
+		t.Fatalf("second apply: %+v", r)
+	}
+	if b, err := os.ReadFile(marker); err != nil || len(b) == 0 {
+		t.Fatalf("the old mcp-gateway was not stopped with SIGINT (no clean-shutdown marker): %v", err)
+	}
+}
