@@ -88,6 +88,7 @@ func TestValidateRefusesWhatTheTargetCannotDo(t *testing.T) {
 		{"budget without a period", func(t *Table) { t.LLMRoutes[1].Budget.Period = "fortnight" }, ErrInvalid, "budget"},
 		{"bad model glob", func(t *Table) { t.Keys[0].AllowedModels = []string{"gpt-["} }, ErrInvalid, "pattern"},
 		{"control character in a route name (found by FuzzRenderLLM)", func(t *Table) { t.LLMRoutes[0].Name = "\n" }, ErrInvalid, "non-empty"},
+		{"blank example (found by FuzzRenderLLM: YAML loses it)", func(t *Table) { t.LLMRoutes[0].Examples = []string{"\n"} }, ErrInvalid, "example"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

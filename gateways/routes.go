@@ -228,6 +228,16 @@ func (t *Table) Validate() error {
 			if err := validText(r.Model); err != nil {
 				add("%w: route %q: model %v", ErrInvalid, r.Name, err)
 			}
+			if r.Description != "" {
+				if err := validText(r.Description); err != nil {
+					add("%w: route %q: description %v", ErrInvalid, r.Name, err)
+				}
+			}
+			for _, ex := range r.Examples {
+				if err := validText(ex); err != nil {
+					add("%w: route %q: example %v", ErrInvalid, r.Name, err)
+				}
+			}
 			for _, h := range r.Heuristics {
 				for _, k := range append(slices.Clone(h.Keywords), h.Exclude...) {
 					if err := validText(k); err != nil {
