@@ -234,7 +234,7 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 }
 
 func (p *Provider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewIdentityResource, NewWorkgroupResource, NewMembershipResource, NewContractResource, NewEndpointResource, NewGatewayResource, NewLLMRouteResource}
+	return []func() resource.Resource{NewIdentityResource, NewWorkgroupResource, NewMembershipResource, NewContractResource, NewEndpointResource, NewGatewayResource, NewLLMRouteResource, NewMCPRouteResource}
 }
 
 func (p *Provider) DataSources(context.Context) []func() datasource.DataSource {

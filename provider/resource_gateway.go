@@ -49,20 +49,22 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 		MarkdownDescription: "Registers a running AI gateway and its agent. agentmesh makes the agent's **dark control service**: " +
 			"the gateway's identity binds it and only the identity the provider authenticates as may dial it. Routes " +
 			"(`agentmesh_llm_route`) are pushed over it; the agent renders the gateway's YAML, restarts it and reports the " +
-			"applied generation. The gateway itself listens on loopback only. Only `llm` (openziti/llm-gateway v0.1.x) is supported so far.",
+			"applied generation. An `llm` gateway listens on loopback only.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "Id of the registration's config.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"name": schema.StringAttribute{Required: true, MarkdownDescription: "Gateway name, a lower-case DNS label.",
 				Validators: []validator.String{labelValidator}, PlanModifiers: replace},
 			"kind": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(gateways.KindLLM),
-				MarkdownDescription: "`llm`.", Validators: []validator.String{stringvalidator.OneOf(gateways.KindLLM)}, PlanModifiers: replace},
+				MarkdownDescription: "`llm` (openziti/llm-gateway v0.1.x) or `mcp` (openziti/mcp-gateway v0.1.x; its data plane stays on its own zrok share).",
+				Validators:          []validator.String{stringvalidator.OneOf(gateways.KindLLM, gateways.KindMCP)}, PlanModifiers: replace},
 			"identity": schema.StringAttribute{Required: true, MarkdownDescription: "Id of the gateway agent's identity (`kind = \"gateway\"`).",
 				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}, PlanModifiers: replace},
 			"organization": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
 				MarkdownDescription: "Organisation that runs the gateway.", PlanModifiers: replace},
-			"listen": schema.StringAttribute{Required: true, MarkdownDescription: "The gateway's loopback `host:port`, for example `127.0.0.1:8080`.",
-				PlanModifiers: replace},
+			"listen": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
+				MarkdownDescription: "For `llm`: the gateway's loopback `host:port`, for example `127.0.0.1:8080` (required).",
+				PlanModifiers:       replace},
 			"local_base_url": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
 				MarkdownDescription: "OpenAI-compatible local upstream (for example an Ollama URL) for models that are not `gpt-`/`o1-`/`o3-`/`claude-`.",
 				PlanModifiers:       replace},

@@ -79,7 +79,7 @@ var (
 	// Ziti's own tunneller config types; they exist on every controller.
 	kindIntercept = &configKind{typeName: "intercept.v1", prefix: "agentmesh.intercept.", label: "intercept config"}
 	kindHost      = &configKind{typeName: "host.v1", prefix: "agentmesh.host.", label: "host config"}
-	configKinds   = []*configKind{kindWorkgroup, kindMembership, kindContract, kindEndpoint, kindGatewayReg, kindLLMRoute}
+	configKinds   = []*configKind{kindWorkgroup, kindMembership, kindContract, kindEndpoint, kindGatewayReg, kindLLMRoute, kindMCPRoute}
 )
 
 // Stored is an intent object read back from the controller.

@@ -24,8 +24,23 @@ type Gateway struct {
 	Kind         string `json:"kind"`
 	Identity     string `json:"identity"` // identity id of the gateway agent
 	Organization string `json:"organization,omitempty"`
-	Listen       string `json:"listen"`         // the gateway's loopback address
-	LocalBaseURL string `json:"local_base_url"` // OpenAI-compatible local upstream
+	Listen       string `json:"listen,omitempty"`         // llm: the gateway's loopback address
+	LocalBaseURL string `json:"local_base_url,omitempty"` // llm: OpenAI-compatible local upstream
+}
+
+// MCPRoute is one MCP backend of an MCP gateway and who may use it.
+type MCPRoute struct {
+	Gateway    string   `json:"gateway"`
+	Namespace  string   `json:"namespace"`
+	Type       string   `json:"type"` // stdio | http | https | zrok
+	Command    string   `json:"command,omitempty"`
+	Args       []string `json:"args,omitempty"`
+	Endpoint   string   `json:"endpoint,omitempty"`
+	Protocol   string   `json:"protocol,omitempty"`
+	ToolsMode  string   `json:"tools_mode"`
+	Tools      []string `json:"tools,omitempty"`
+	Workgroups []string `json:"workgroups,omitempty"`
+	Identities []string `json:"identities,omitempty"`
 }
 
 // LLMRoute is one route of an LLM gateway and who may use it.
@@ -47,8 +62,8 @@ var ErrGatewayDown = errors.New("gateway agent not answering")
 
 var (
 	kindGatewayReg = &configKind{typeName: "agentmesh.gateway.v1", prefix: "agentmesh.gateway.", label: "gateway",
-		schema: strictObj([]string{"name", "kind", "identity", "listen"}, map[string]any{
-			"name": orgSchema, "kind": map[string]any{"enum": []string{gateways.KindLLM}}, "identity": map[string]any{"type": "string", "minLength": 1},
+		schema: strictObj([]string{"name", "kind", "identity"}, map[string]any{
+			"name": orgSchema, "kind": map[string]any{"enum": []string{gateways.KindLLM, gateways.KindMCP}}, "identity": map[string]any{"type": "string", "minLength": 1},
 			"organization": map[string]any{"type": "string"}, "listen": map[string]any{"type": "string", "minLength": 1},
 			"local_base_url": map[string]any{"type": "string"},
 		})}
@@ -59,18 +74,28 @@ var (
 			"workgroups": nameSet, "identities": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 			"budget_tokens": limit, "budget_period": map[string]any{"enum": []string{"", "hour", "day", "month"}},
 		})}
+	kindMCPRoute = &configKind{typeName: "agentmesh.mcp-route.v1", prefix: "agentmesh.mcp-route.", label: "mcp route",
+		schema: strictObj([]string{"gateway", "namespace", "type", "tools_mode"}, map[string]any{
+			"gateway": orgSchema, "namespace": orgSchema, "type": map[string]any{"enum": []string{"stdio", "http", "https", "zrok"}},
+			"command": map[string]any{"type": "string"}, "args": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"endpoint": map[string]any{"type": "string"}, "protocol": map[string]any{"type": "string"},
+			"tools_mode": map[string]any{"enum": []string{"allow", "deny"}}, "tools": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"workgroups": nameSet, "identities": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+		})}
 )
 
 // Validate checks a gateway registration.
 func (g *Gateway) Validate() error {
 	var f fieldErrs
 	f.add("name", ValidateWorkgroupName(g.Name))
-	f.add("kind", oneOf(g.Kind, []string{gateways.KindLLM}))
+	f.add("kind", oneOf(g.Kind, []string{gateways.KindLLM, gateways.KindMCP}))
 	if g.Identity == "" {
 		f.add("identity", errors.New("must not be empty"))
 	}
-	if host, _, err := net.SplitHostPort(g.Listen); err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
-		f.add("listen", fmt.Errorf("%q must be a loopback host:port: the gateway must have no reachable port", g.Listen))
+	if g.Kind == gateways.KindLLM {
+		if host, _, err := net.SplitHostPort(g.Listen); err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
+			f.add("listen", fmt.Errorf("%q must be a loopback host:port: the gateway must have no reachable port", g.Listen))
+		}
 	}
 	return f.result()
 }
@@ -125,10 +150,17 @@ func (e *Engine) DeleteGateway(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if len(routes) > 0 {
+	mcp, err := e.mcpRoutesOf(ctx, g.Value.Name)
+	if err != nil {
+		return err
+	}
+	if len(routes)+len(mcp) > 0 {
 		var names []string
 		for _, r := range routes {
 			names = append(names, r.Value.Name)
+		}
+		for _, r := range mcp {
+			names = append(names, r.Value.Namespace)
 		}
 		return inUse(fmt.Sprintf("gateway %q", g.Value.Name), names)
 	}
@@ -304,6 +336,9 @@ func (e *Engine) gatewayTable(ctx context.Context, gateway string) (*gateways.Ta
 	if err != nil {
 		return nil, err
 	}
+	if g.Value.Kind == gateways.KindMCP {
+		return e.mcpTable(ctx, gateway)
+	}
 	routes, err := e.routesOf(ctx, gateway)
 	if err != nil {
 		return nil, err
@@ -417,4 +452,114 @@ func (e *Engine) pushTimeout() time.Duration {
 		return e.gatewayTimeout
 	}
 	return 30 * time.Second
+}
+
+func (e *Engine) mcpRoutesOf(ctx context.Context, gateway string) ([]*Stored[MCPRoute], error) {
+	all, err := configsOf[MCPRoute](ctx, e, kindMCPRoute)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Stored[MCPRoute]
+	for _, r := range all {
+		if r.Value.Gateway == gateway {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Value.Namespace < out[j].Value.Namespace })
+	return out, nil
+}
+
+// mcpTable builds an MCP gateway's table. mcp-gateway filters tools per
+// backend, not per client, so Validate refuses routes with different
+// audiences on one gateway.
+func (e *Engine) mcpTable(ctx context.Context, gateway string) (*gateways.Table, error) {
+	routes, err := e.mcpRoutesOf(ctx, gateway)
+	if err != nil {
+		return nil, err
+	}
+	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindMCP, Generation: time.Now().UnixNano(), MCP: &gateways.MCPSettings{HeartbeatInterval: "10s"}}
+	for _, r := range routes {
+		t.MCPRoutes = append(t.MCPRoutes, r.Value.gatewayRoute())
+	}
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
+	}
+	return t, nil
+}
+
+func mcpKey(r *MCPRoute) string { return r.Gateway + "." + r.Namespace }
+
+// CreateMCPRoute records an MCP backend and returns once the gateway runs
+// it; a route the gateway cannot serve (see mcpTable) is refused before
+// anything is written.
+func (e *Engine) CreateMCPRoute(ctx context.Context, r *MCPRoute) (*Stored[MCPRoute], gateways.Report, error) {
+	if err := e.checkMCPRoute(ctx, r); err != nil {
+		return nil, gateways.Report{}, err
+	}
+	s, err := createConfig(ctx, e, kindMCPRoute, mcpKey(r), *r)
+	if err != nil {
+		return nil, gateways.Report{}, err
+	}
+	rep, err := e.PushGateway(ctx, r.Gateway)
+	return s, rep, err
+}
+
+// checkMCPRoute validates the gateway's table as it would be with r added.
+func (e *Engine) checkMCPRoute(ctx context.Context, r *MCPRoute) error {
+	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, r.Gateway)
+	if controller.IsNotFound(err) {
+		return fmt.Errorf("%w: gateway: %q does not exist", ErrInvalidIntent, r.Gateway)
+	}
+	if err != nil {
+		return err
+	}
+	if g.Value.Kind != gateways.KindMCP {
+		return fmt.Errorf("%w: gateway: %q is an %s gateway, not mcp", ErrInvalidIntent, r.Gateway, g.Value.Kind)
+	}
+	routes, err := e.mcpRoutesOf(ctx, r.Gateway)
+	if err != nil {
+		return err
+	}
+	t := &gateways.Table{Gateway: r.Gateway, Kind: gateways.KindMCP, MCP: &gateways.MCPSettings{}}
+	for _, s := range append(routes, &Stored[MCPRoute]{Value: *r}) {
+		t.MCPRoutes = append(t.MCPRoutes, s.Value.gatewayRoute())
+	}
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidIntent, err)
+	}
+	return nil
+}
+
+// ReadMCPRoute reads an MCP route by config id.
+func (e *Engine) ReadMCPRoute(ctx context.Context, id string) (*Stored[MCPRoute], error) {
+	return readKind[MCPRoute](ctx, e, kindMCPRoute, id)
+}
+
+// DeleteMCPRoute removes an MCP backend and pushes the gateway without it.
+func (e *Engine) DeleteMCPRoute(ctx context.Context, id string) error {
+	r, err := e.ReadMCPRoute(ctx, id)
+	if controller.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := e.deleteConfig(ctx, id, "mcp route "+r.Value.Namespace); err != nil {
+		return err
+	}
+	rest, err := e.mcpRoutesOf(ctx, r.Value.Gateway)
+	if err != nil || len(rest) == 0 {
+		// mcp-gateway cannot start without a backend: the last route's
+		// removal leaves the gateway running its previous table.
+		return err
+	}
+	_, err = e.PushGateway(ctx, r.Value.Gateway)
+	return err
+}
+
+func (v MCPRoute) gatewayRoute() gateways.MCPRoute {
+	return gateways.MCPRoute{Namespace: v.Namespace,
+		Transport: gateways.MCPTransport{Type: v.Type, Command: v.Command, Args: v.Args, Endpoint: v.Endpoint, Protocol: v.Protocol},
+		Tools:     gateways.ToolFilter{Mode: v.ToolsMode, List: v.Tools},
+		Audience:  gateways.Audience{Workgroups: v.Workgroups, Identities: v.Identities}}
 }

@@ -52,7 +52,8 @@ func (a *Agent) Apply(ctx context.Context, t *gateways.Table) gateways.Report {
 		grants[m.Identity] = g
 	}
 	r := a.Supervisor.Apply(ctx, t)
-	if r.Status != "applied" {
+	if r.Status != "applied" || a.Front == nil {
+		// An MCP gateway has no front: its data plane is its own share.
 		return r
 	}
 	a.Front.SetGrants(grants)
@@ -101,6 +102,9 @@ func (a *Agent) serve(members []gateways.Member) {
 // Status is what the agent runs now, with each identity's usage.
 func (a *Agent) Status() gateways.Report {
 	r := a.Supervisor.Applied()
+	if a.Front == nil {
+		return r
+	}
 	for _, u := range a.Front.Usage() {
 		r.Usage = append(r.Usage, gateways.Usage(u))
 	}
