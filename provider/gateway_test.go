@@ -120,35 +120,21 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 		newAgent := func() *agent.Agent {
 			return &agent.Agent{Ziti: gz, StateDir: dir, Front: llmfront.New(gwURL, nil),
 				Supervisor: &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
-					Health: func(ctx context.Context) error {
-						req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/health", nil)
-						resp, err := http.DefaultClient.Do(req)
-						if err == nil {
-							resp.Body.Close()
-						}
-						return err
-					}}}
+					Health: agent.HTTPHealth(listen)}}
 		}
 		a = newAgent()
 		t.Cleanup(func() { a.Stop() })
 		restartAgent = func() { a.Stop(); a = newAgent() }
 		svc := attrs("agentmesh_gateway.llm")["control_service"]
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_ = gz.RefreshServices()
-			ln, err := gz.Listen(svc)
-			if err == nil {
-				go func() {
-					_ = control.Serve(ctx, ln, func(c context.Context, t *gateways.Table) gateways.Report { return a.Apply(c, t) },
-						func() gateways.Report { return a.Status() })
-				}()
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("the agent cannot bind %s: %w", svc, err)
-			}
-			time.Sleep(250 * time.Millisecond)
+		ln, err := agent.Listen(ctx, gz, svc, 30*time.Second)
+		if err != nil {
+			return fmt.Errorf("the agent cannot bind %s: %w", svc, err)
 		}
+		go func() {
+			_ = control.Serve(ctx, ln, func(c context.Context, t *gateways.Table) gateways.Report { return a.Apply(c, t) },
+				func() gateways.Report { return a.Status() })
+		}()
+		return nil
 	}
 	memberAsks := func(model string) (int, string, error) {
 		svc := reconciler.DataPlaneService("acc-llm", "acc-gw-member")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,29 +84,15 @@ func TestAccMCPRoute(t *testing.T) {
 			return err
 		}
 		a := &agent.Agent{Ziti: gz, StateDir: dir, Supervisor: &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file,
-			StopSignal: agent.StopSignalFor(gateways.KindMCP), Health: func(ctx context.Context) error {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+health+"/health", nil)
-				resp, err := http.DefaultClient.Do(req)
-				if err == nil {
-					resp.Body.Close()
-				}
-				return err
-			}}}
+			StopSignal: agent.StopSignalFor(gateways.KindMCP), Health: agent.HTTPHealth(health)}}
 		t.Cleanup(a.Stop)
 		svc := s.RootModule().Resources["agentmesh_gateway.mcp"].Primary.Attributes["control_service"]
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_ = gz.RefreshServices()
-			ln, err := gz.Listen(svc)
-			if err == nil {
-				go func() { _ = control.Serve(ctx, ln, a.Apply, a.Status) }()
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return err
-			}
-			time.Sleep(250 * time.Millisecond)
+		ln, err := agent.Listen(ctx, gz, svc, 30*time.Second)
+		if err != nil {
+			return err
 		}
+		go func() { _ = control.Serve(ctx, ln, a.Apply, a.Status) }()
+		return nil
 	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,

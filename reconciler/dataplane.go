@@ -53,37 +53,13 @@ func (e *Engine) EnsureDataPlane(ctx context.Context, gateway, gatewayIdentity s
 	}
 	sort.Strings(names)
 	for _, svc := range names {
-		sid, ok := have[svc]
-		if !ok {
-			resp, err := e.c.API.Service.CreateService(service.NewCreateServiceParamsWithContext(ctx).WithService(&rest_model.ServiceCreate{
-				Name: ptr(svc), EncryptionRequired: ptr(true), RoleAttributes: []string{EndpointRole}, Configs: []string{},
-				Tags: ownTags("derived", TagOwner, owner),
-			}), nil)
-			if err != nil {
-				return nil, controller.Explain(err, "creating data-plane service "+svc)
-			}
-			sid = resp.Payload.Data.ID
-		}
-		for _, p := range []PolicySpec{
-			{Name: "agentmesh.gw.bind." + svc, Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + gatewayIdentity}, ServiceRoles: []string{"@" + sid}, Owner: owner},
-			{Name: "agentmesh.gw.dial." + svc, Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + want[svc]}, ServiceRoles: []string{"@" + sid}, Owner: owner},
-		} {
-			if err := e.ensurePolicy(ctx, p); err != nil {
-				return nil, err
-			}
+		if err := e.ensureDarkService(ctx, svc, have[svc], owner, gatewayIdentity, want[svc]); err != nil {
+			return nil, err
 		}
 	}
 	for name, sid := range have {
-		if _, ok := want[name]; ok {
-			continue
-		}
-		for _, p := range []string{"agentmesh.gw.bind." + name, "agentmesh.gw.dial." + name} {
-			if err := e.deletePolicyByName(ctx, p); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := e.c.API.Service.DeleteService(service.NewDeleteServiceParamsWithContext(ctx).WithID(sid), nil); err != nil {
-			if err = controller.Explain(err, "deleting data-plane service "+name); !controller.IsNotFound(err) {
+		if _, ok := want[name]; !ok {
+			if err := e.dropDarkService(ctx, name, sid); err != nil {
 				return nil, err
 			}
 		}
@@ -173,30 +149,50 @@ func ControlService(gateway string) string { return "agentmesh.ctl." + gateway }
 func (e *Engine) EnsureControlService(ctx context.Context, gateway, gatewayIdentity, reconcilerIdentity string) (string, error) {
 	owner := "gateway/" + gateway
 	name := ControlService(gateway)
-	s, err := e.findService(ctx, name)
 	var sid string
-	switch {
-	case controller.IsNotFound(err):
+	switch s, err := e.findService(ctx, name); {
+	case err == nil:
+		sid = deref(s.ID)
+	case !controller.IsNotFound(err):
+		return "", err
+	}
+	if err := e.ensureDarkService(ctx, name, sid, owner, gatewayIdentity, reconcilerIdentity); err != nil {
+		return "", err
+	}
+	return name, e.ensureRouterPolicies(ctx)
+}
+
+// ensureDarkService makes a gateway-owned service (created when sid is
+// empty) that binder alone may bind and dialer alone may dial.
+func (e *Engine) ensureDarkService(ctx context.Context, name, sid, owner, binder, dialer string) error {
+	if sid == "" {
 		resp, err := e.c.API.Service.CreateService(service.NewCreateServiceParamsWithContext(ctx).WithService(&rest_model.ServiceCreate{
 			Name: ptr(name), EncryptionRequired: ptr(true), RoleAttributes: []string{EndpointRole}, Configs: []string{},
 			Tags: ownTags("derived", TagOwner, owner),
 		}), nil)
 		if err != nil {
-			return "", controller.Explain(err, "creating control service "+name)
+			return controller.Explain(err, "creating service "+name)
 		}
 		sid = resp.Payload.Data.ID
-	case err != nil:
-		return "", err
-	default:
-		sid = deref(s.ID)
 	}
 	for _, p := range []PolicySpec{
-		{Name: "agentmesh.gw.bind." + name, Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + gatewayIdentity}, ServiceRoles: []string{"@" + sid}, Owner: owner},
-		{Name: "agentmesh.gw.dial." + name, Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + reconcilerIdentity}, ServiceRoles: []string{"@" + sid}, Owner: owner},
+		{Name: "agentmesh.gw.bind." + name, Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + binder}, ServiceRoles: []string{"@" + sid}, Owner: owner},
+		{Name: "agentmesh.gw.dial." + name, Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + dialer}, ServiceRoles: []string{"@" + sid}, Owner: owner},
 	} {
 		if err := e.ensurePolicy(ctx, p); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return name, e.ensureRouterPolicies(ctx)
+	return nil
+}
+
+// dropDarkService removes a service made by ensureDarkService, policies
+// first.
+func (e *Engine) dropDarkService(ctx context.Context, name, sid string) error {
+	for _, p := range []string{"agentmesh.gw.bind." + name, "agentmesh.gw.dial." + name} {
+		if err := e.deletePolicyByName(ctx, p); err != nil {
+			return err
+		}
+	}
+	return e.deleteService(ctx, sid)
 }

@@ -168,12 +168,7 @@ func (e *Engine) DeleteGateway(ctx context.Context, id string) error {
 		return err
 	}
 	if s, err := e.findService(ctx, ControlService(g.Value.Name)); err == nil {
-		for _, p := range []string{"agentmesh.gw.bind." + ControlService(g.Value.Name), "agentmesh.gw.dial." + ControlService(g.Value.Name)} {
-			if err := e.deletePolicyByName(ctx, p); err != nil {
-				return err
-			}
-		}
-		if err := e.deleteService(ctx, deref(s.ID)); err != nil {
+		if err := e.dropDarkService(ctx, ControlService(g.Value.Name), deref(s.ID)); err != nil {
 			return err
 		}
 	}

@@ -60,27 +60,13 @@ func TestAgentServesPushedMembers(t *testing.T) {
 	gwURL, _ := url.Parse("http://" + listen)
 	a := &agent.Agent{Ziti: gwZiti, StateDir: state, Front: llmfront.New(gwURL, nil),
 		Supervisor: &agent.Supervisor{Command: []string{standIn(t), "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
-			Health: func(ctx context.Context) error {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/health", nil)
-				resp, err := http.DefaultClient.Do(req)
-				if err == nil {
-					resp.Body.Close()
-				}
-				return err
-			}}}
+			Health: agent.HTTPHealth(listen)}}
 	defer a.Stop()
-	var ln net.Listener
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_ = gwZiti.RefreshServices()
-		if ln, err = gwZiti.Listen(ctl); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	ln, err := agent.Listen(ctx, gwZiti, ctl, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
+	deadline := time.Now().Add(30 * time.Second)
 	go func() { _ = control.Serve(ctx, ln, a.Apply, a.Status) }()
 
 	table := &gateways.Table{Gateway: "llm3", Kind: gateways.KindLLM, Generation: 1,

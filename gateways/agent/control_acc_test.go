@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,27 +36,13 @@ func TestPushOverTheControlService(t *testing.T) {
 	listen := freePort(t)
 	file := filepath.Join(t.TempDir(), "llm.yaml")
 	sup := &agent.Supervisor{Command: []string{standIn(t), "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
-		Health: func(ctx context.Context) error {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/health", nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err == nil {
-				resp.Body.Close()
-			}
-			return err
-		}}
+		Health: agent.HTTPHealth(listen)}
 	defer sup.Stop()
-	var ln net.Listener
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_ = gwZiti.RefreshServices()
-		if ln, err = gwZiti.Listen(svc); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	ln, err := agent.Listen(ctx, gwZiti, svc, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
+	deadline := time.Now().Add(30 * time.Second)
 	go func() { _ = control.Serve(ctx, ln, sup.Apply, sup.Applied) }()
 
 	push := func(z ziti.Context, gen int64) (gateways.Report, error) {

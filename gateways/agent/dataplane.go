@@ -29,7 +29,7 @@ func ServeDataPlane(ctx context.Context, zctx ziti.Context, services map[string]
 		servers []*http.Server
 	)
 	for svc, identity := range services {
-		ln, err := listen(ctx, zctx, svc, bindTimeout)
+		ln, err := Listen(ctx, zctx, svc, bindTimeout)
 		if err != nil {
 			for _, s := range servers {
 				_ = s.Close()
@@ -64,7 +64,9 @@ func ServeDataPlane(ctx context.Context, zctx ziti.Context, services map[string]
 	return nil
 }
 
-func listen(ctx context.Context, zctx ziti.Context, svc string, timeout time.Duration) (net.Listener, error) {
+// Listen binds a dark service, retrying until timeout: right after its
+// policies are made, the controller may not yet let the identity bind.
+func Listen(ctx context.Context, zctx ziti.Context, svc string, timeout time.Duration) (net.Listener, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		_ = zctx.RefreshServices()

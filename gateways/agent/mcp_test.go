@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,14 +40,7 @@ func TestSupervisorRestartsMCPWithSIGINT(t *testing.T) {
 	t.Setenv("MCP_STANDIN_MARKER", marker)
 	file := filepath.Join(dir, "mcp.yml")
 	s := &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindMCP),
-		Health: func(ctx context.Context) error {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+health+"/health", nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err == nil {
-				resp.Body.Close()
-			}
-			return err
-		}}
+		Health: agent.HTTPHealth(health)}
 	defer s.Stop()
 	ctx := context.Background()
 	if r := s.Apply(ctx, mcpTable(1, "github")); r.Status != "applied" {

@@ -2,9 +2,7 @@ package agent_test
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,18 +51,7 @@ func TestSupervisorAppliesAndRollsBack(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "llm.yaml")
 	listen := freePort(t)
-	health := func(ctx context.Context) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/health", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("health %d", resp.StatusCode)
-		}
-		return nil
-	}
+	health := agent.HTTPHealth(listen)
 	s := &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM), Health: health}
 	defer s.Stop()
 	ctx := context.Background()
