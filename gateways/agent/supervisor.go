@@ -29,12 +29,23 @@ type Supervisor struct {
 	Health     func(context.Context) error
 	Log        *slog.Logger
 
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	applied  Report
-	lastGood []byte
-	starts   int
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	applied   Report
+	lastGood  []byte
+	starts    int
+	lastStart time.Duration
+	stopped   bool
+}
+
+// StartDuration is how long the last successful start took, from exec to
+// healthy: the gateway's own start time, which a route change pays on top
+// of agentmesh's work.
+func (s *Supervisor) StartDuration() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastStart
 }
 
 // Starts counts how often the gateway process was started.
@@ -42,6 +53,16 @@ func (s *Supervisor) Starts() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.starts
+}
+
+// PID is the running gateway's process id, 0 when none runs.
+func (s *Supervisor) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running() {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
 
 // StopSignalFor is the signal each gateway kind shuts down cleanly on.
@@ -65,10 +86,8 @@ func (s *Supervisor) Applied() Report {
 func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	log := s.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	s.stopped = false
+	log := s.log()
 	r, err := gateways.Render(t)
 	if err != nil {
 		return Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
@@ -90,6 +109,37 @@ func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
 	s.applied = Report{Generation: t.Generation, ConfigSHA256: r.SHA256, Status: "applied", TableDigest: t.Digest()}
 	log.InfoContext(ctx, "gateway config applied", "generation", t.Generation, "sha256", r.SHA256)
 	return s.applied
+}
+
+func (s *Supervisor) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+// watch restarts the last good config when the gateway dies on its own
+// (crash, OOM kill, an operator's kill): the gateway has no supervisor of
+// its own and the reconciler would only notice on its next pass. A process
+// stopped or replaced by the supervisor is left alone.
+func (s *Supervisor) watch(cmd *exec.Cmd, exited <-chan struct{}) {
+	<-exited
+	for delay := 200 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		s.mu.Lock()
+		if s.cmd != cmd || s.stopped || s.lastGood == nil {
+			s.mu.Unlock()
+			return
+		}
+		s.log().Warn("the gateway exited on its own; starting the last good config again", "generation", s.applied.Generation)
+		err := s.startWith(context.Background(), s.lastGood)
+		cmd = s.cmd // a failed start is ours to retry
+		s.mu.Unlock()
+		if err == nil {
+			return
+		}
+		s.log().Warn("restarting the gateway failed; retrying", "error", err.Error(), "in", delay.String())
+		time.Sleep(delay)
+	}
 }
 
 func (s *Supervisor) running() bool {
@@ -118,6 +168,7 @@ func (s *Supervisor) startWith(ctx context.Context, cfg []byte) error {
 	go func() { _ = cmd.Wait(); close(exited) }()
 	s.cmd, s.exited = cmd, exited
 	s.starts++
+	began := time.Now()
 	hctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	for {
@@ -126,9 +177,11 @@ func (s *Supervisor) startWith(ctx context.Context, cfg []byte) error {
 			return errors.New("the gateway exited during start")
 		case <-hctx.Done():
 			return fmt.Errorf("the gateway did not become healthy: %w", hctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 		if s.Health(hctx) == nil {
+			s.lastStart = time.Since(began)
+			go s.watch(cmd, exited)
 			return nil
 		}
 	}
@@ -138,13 +191,17 @@ func (s *Supervisor) startWith(ctx context.Context, cfg []byte) error {
 func (s *Supervisor) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stopped = true
 	s.stopLocked()
 }
 
+// stopLocked ends the current process; its watcher sees it replaced.
 func (s *Supervisor) stopLocked() {
 	if !s.running() {
+		s.cmd = nil
 		return
 	}
+	defer func() { s.cmd = nil }()
 	_ = s.cmd.Process.Signal(s.StopSignal)
 	select {
 	case <-s.exited:

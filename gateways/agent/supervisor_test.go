@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/agentmesh/agentmesh/acctest"
 	"github.com/agentmesh/agentmesh/gateways"
@@ -91,5 +93,28 @@ func TestSupervisorAppliesAndRollsBack(t *testing.T) {
 	}
 	if s.Starts() != starts {
 		t.Fatalf("re-applying the running config restarted the gateway (%d -> %d starts)", starts, s.Starts())
+	}
+
+	// A gateway that dies on its own is started again with the last good
+	// config, without a push.
+	pid := s.PID()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for s.PID() == pid || s.PID() == 0 || health(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed gateway was not restarted (pid %d, now %d, health %v)", pid, s.PID(), health(ctx))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := s.Applied(); got.Generation != 4 || s.Starts() != starts+1 {
+		t.Fatalf("after the restart: %+v, %d starts (want %d)", got, s.Starts(), starts+1)
+	}
+	// Stopped on purpose, it stays stopped.
+	s.Stop()
+	time.Sleep(500 * time.Millisecond)
+	if s.PID() != 0 || health(ctx) == nil {
+		t.Fatal("a gateway stopped by the supervisor was started again")
 	}
 }
