@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -28,6 +29,9 @@ func Render(t *Table) (*Rendered, error) {
 	var doc any
 	switch t.Kind {
 	case KindLLM:
+		if err := t.LLM.keysPresent(); err != nil {
+			return nil, err
+		}
 		doc = renderLLM(t)
 	case KindMCP:
 		doc = renderMCP(t)
@@ -234,4 +238,21 @@ func WriteAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// keysPresent checks the hosted providers' keys once the agent has filled
+// them in. llm-gateway leaves a provider without a key inactive, silently,
+// and expands ${VAR} in it; neither may happen to a key we deliver. The
+// error never quotes the key.
+func (s *LLMSettings) keysPresent() error {
+	for name, p := range map[string]*ProviderCreds{"open_ai": s.OpenAI, "anthropic": s.Anthropic} {
+		switch {
+		case p == nil:
+		case p.APIKey == "":
+			return fmt.Errorf("%w: provider %s has no api key; llm-gateway would leave it inactive", ErrSecretMissing, name)
+		case strings.Contains(p.APIKey, "$"):
+			return fmt.Errorf("%w: the api key of provider %s contains '$', which llm-gateway would expand as an environment variable", ErrInvalid, name)
+		}
+	}
+	return nil
 }

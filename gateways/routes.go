@@ -71,6 +71,13 @@ type Table struct {
 	// Keys are the per-identity virtual keys. The agent generates and
 	// fills them on the gateway host; a pushed table never carries them.
 	Keys []VirtualKey `json:"-"`
+	// Secrets names each write-only value the rendered config needs
+	// (provider API keys, MCP header and env secrets) with the version
+	// the intent asks for. Only the push of the apply that sets a secret
+	// carries its value (SecretValues); the agent keeps it in its 0600
+	// state, so later pushes (other routes, reconcile) carry names only.
+	Secrets      map[string]int64  `json:",omitempty"`
+	SecretValues map[string]string `json:",omitempty"`
 }
 
 // Member is one identity's access to an LLM gateway.
@@ -182,6 +189,14 @@ type MCPTransport struct {
 	ShareToken string
 }
 
+// transportFields are the fields each MCP transport type reads.
+var transportFields = map[string][]string{
+	"stdio": {"command", "args", "env", "working_dir"},
+	"http":  {"endpoint", "protocol", "headers"},
+	"https": {"endpoint", "protocol", "headers"},
+	"zrok":  {"share_token"},
+}
+
 // ToolFilter selects a backend's tools.
 type ToolFilter struct {
 	Mode string // allow | deny
@@ -189,11 +204,16 @@ type ToolFilter struct {
 }
 
 // Digest identifies the table's content, whatever its generation. Keys
-// never travel and are not part of it.
+// and secret values are not part of it: a table that carries a secret
+// and the same table naming it digest alike.
 func (t *Table) Digest() string {
-	c := *t
+	b, _ := json.Marshal(t)
+	var c Table
+	_ = json.Unmarshal(b, &c)
 	c.Generation = 0
-	b, _ := json.Marshal(c)
+	c.SecretValues = nil
+	c.stripSecrets()
+	b, _ = json.Marshal(c)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -219,6 +239,11 @@ func (t *Table) Validate() error {
 		if t.LLM == nil {
 			add("%w: gateway %q: llm settings are missing", ErrInvalid, t.Gateway)
 			break
+		}
+		for name, p := range map[string]*ProviderCreds{"open_ai": t.LLM.OpenAI, "anthropic": t.LLM.Anthropic} {
+			if p != nil && strings.Contains(p.BaseURL, "$") {
+				add("%w: provider %s: base_url %q contains '$', which llm-gateway expands as an environment variable", ErrInvalid, name, p.BaseURL)
+			}
 		}
 		seen := map[string]bool{}
 		for _, r := range t.LLMRoutes {
@@ -264,6 +289,11 @@ func (t *Table) Validate() error {
 			}
 		}
 	case KindMCP:
+		if t.MCP != nil && t.MCP.HeartbeatInterval != "" {
+			if d, err := time.ParseDuration(t.MCP.HeartbeatInterval); err != nil || d <= 0 {
+				add("%w: gateway %q: heartbeat interval %q must be a positive duration (0 crashes mcp-gateway)", ErrInvalid, t.Gateway, t.MCP.HeartbeatInterval)
+			}
+		}
 		if len(t.MCPRoutes) == 0 {
 			add("%w: gateway %q: mcp-gateway fails to start without a backend", ErrUnsupported, t.Gateway)
 		}
@@ -321,14 +351,29 @@ func validText(s string) error {
 func (s *LLMSettings) has(provider string) bool {
 	switch provider {
 	case "open_ai":
-		return s.OpenAI != nil && s.OpenAI.APIKey != ""
+		return s.OpenAI != nil
 	case "anthropic":
-		return s.Anthropic != nil && s.Anthropic.APIKey != ""
+		return s.Anthropic != nil
 	}
 	return s.Local != nil
 }
 
 func (t MCPTransport) validate() error {
+	// Fields of another transport type would be written and silently
+	// ignored by the gateway; refuse them so the intent says what runs.
+	var foreign []string
+	for field, set := range map[string]bool{
+		"command": t.Command != "", "args": len(t.Args) > 0, "env": len(t.Env) > 0, "working_dir": t.WorkingDir != "",
+		"endpoint": t.Endpoint != "", "protocol": t.Protocol != "", "headers": len(t.Headers) > 0, "share_token": t.ShareToken != "",
+	} {
+		if set && !slices.Contains(transportFields[t.Type], field) {
+			foreign = append(foreign, field)
+		}
+	}
+	if len(foreign) > 0 && transportFields[t.Type] != nil {
+		slices.Sort(foreign)
+		return fmt.Errorf("%s transport does not use %s", t.Type, strings.Join(foreign, ", "))
+	}
 	switch t.Type {
 	case "stdio":
 		if t.Command == "" {

@@ -44,6 +44,13 @@ func optionalString(s string) types.String {
 	return types.StringValue(s)
 }
 
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}

@@ -2,11 +2,17 @@ package provider
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -21,6 +27,7 @@ var (
 	_ resource.Resource                = (*gatewayResource)(nil)
 	_ resource.ResourceWithConfigure   = (*gatewayResource)(nil)
 	_ resource.ResourceWithImportState = (*gatewayResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*gatewayResource)(nil)
 )
 
 // NewGatewayResource is the agentmesh_gateway resource.
@@ -37,6 +44,39 @@ type gatewayModel struct {
 	Listen         types.String `tfsdk:"listen"`
 	LocalBaseURL   types.String `tfsdk:"local_base_url"`
 	ControlService types.String `tfsdk:"control_service"`
+
+	OpenAIKey        types.String `tfsdk:"openai_api_key_wo"`
+	OpenAIBaseURL    types.String `tfsdk:"openai_base_url"`
+	AnthropicKey     types.String `tfsdk:"anthropic_api_key_wo"`
+	AnthropicBaseURL types.String `tfsdk:"anthropic_base_url"`
+	HostedProviders  types.List   `tfsdk:"hosted_providers"`
+	KeysVersion      types.Int64  `tfsdk:"api_keys_wo_version"`
+	KeysApplied      types.Int64  `tfsdk:"api_keys_applied_version"`
+}
+
+// hosted lists the providers whose key the configuration sets, with their
+// keys; write-only values are only ever read from the configuration.
+func (m *gatewayModel) hosted() ([]reconciler.HostedProvider, map[string]string) {
+	var list []reconciler.HostedProvider
+	keys := map[string]string{}
+	for _, p := range []struct {
+		name     string
+		key, url types.String
+	}{{"anthropic", m.AnthropicKey, m.AnthropicBaseURL}, {"open_ai", m.OpenAIKey, m.OpenAIBaseURL}} {
+		if p.key.IsNull() {
+			continue
+		}
+		list = append(list, reconciler.HostedProvider{Provider: p.name, BaseURL: p.url.ValueString()})
+		keys[p.name] = p.key.ValueString()
+	}
+	return list, keys
+}
+
+func (m *gatewayModel) intent() *reconciler.Gateway {
+	hosted, _ := m.hosted()
+	return &reconciler.Gateway{Name: m.Name.ValueString(), Kind: m.Kind.ValueString(),
+		Identity: m.Identity.ValueString(), Organization: m.Organization.ValueString(), Listen: m.Listen.ValueString(),
+		LocalBaseURL: m.LocalBaseURL.ValueString(), Hosted: hosted, SecretsVersion: m.KeysVersion.ValueInt64()}
 }
 
 func (r *gatewayResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -66,8 +106,26 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				MarkdownDescription: "For `llm`: the gateway's loopback `host:port`, for example `127.0.0.1:8080` (required).",
 				PlanModifiers:       replace},
 			"local_base_url": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
-				MarkdownDescription: "OpenAI-compatible local upstream (for example an Ollama URL) for models that are not `gpt-`/`o1-`/`o3-`/`claude-`.",
-				PlanModifiers:       replace},
+				MarkdownDescription: "OpenAI-compatible local upstream (for example an Ollama URL) for models that are not `gpt-`/`o1-`/`o3-`/`claude-`."},
+			"openai_api_key_wo": schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true,
+				MarkdownDescription: "OpenAI API key (write-only: never stored in state or on the controller). Setting it makes the gateway serve `gpt-`, `o1-` and `o3-` models. " +
+					"It travels once, over the agent's dark control service, and the agent keeps it on the gateway host (mode 0600). Raise `api_keys_wo_version` to send a new key.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"openai_base_url": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
+				MarkdownDescription: "OpenAI base URL; empty for the gateway's default."},
+			"anthropic_api_key_wo": schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true,
+				MarkdownDescription: "Anthropic API key (write-only, delivered like `openai_api_key_wo`). Setting it makes the gateway serve `claude-` models.",
+				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"anthropic_base_url": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
+				MarkdownDescription: "Anthropic base URL; empty for the gateway's default."},
+			"hosted_providers": schema.ListAttribute{ElementType: types.StringType, Computed: true,
+				MarkdownDescription: "Hosted providers the gateway is configured for (`anthropic`, `open_ai`): those whose key the configuration sets."},
+			"api_keys_wo_version": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0),
+				MarkdownDescription: "Version of the write-only keys. Write-only values leave no trace in state, so a new key is only sent when this changes.",
+				Validators:          []validator.Int64{int64validator.AtLeast(0)}},
+			"api_keys_applied_version": schema.Int64Attribute{Computed: true,
+				MarkdownDescription: "Key version the running agent confirmed; null until the agent has received the keys (for example when it was not running at apply). " +
+					"While it differs from `api_keys_wo_version` the plan shows an update that delivers them."},
 			"control_service": schema.StringAttribute{Computed: true, MarkdownDescription: "Name of the agent's dark control service.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 		},
@@ -83,6 +141,99 @@ func (m *gatewayModel) observed(s *reconciler.Stored[reconciler.Gateway]) {
 	m.ID, m.Name, m.Kind, m.Identity = types.StringValue(s.ID), types.StringValue(v.Name), types.StringValue(v.Kind), types.StringValue(v.Identity)
 	m.Organization, m.Listen, m.LocalBaseURL = types.StringValue(v.Organization), types.StringValue(v.Listen), types.StringValue(v.LocalBaseURL)
 	m.ControlService = types.StringValue(reconciler.ControlService(v.Name))
+	m.OpenAIBaseURL, m.AnthropicBaseURL = types.StringValue(""), types.StringValue("")
+	var names []attr.Value
+	for _, h := range v.Hosted {
+		names = append(names, types.StringValue(h.Provider))
+		if h.Provider == "open_ai" {
+			m.OpenAIBaseURL = types.StringValue(h.BaseURL)
+		} else {
+			m.AnthropicBaseURL = types.StringValue(h.BaseURL)
+		}
+	}
+	m.HostedProviders = types.ListValueMust(types.StringType, names)
+	m.KeysVersion = types.Int64Value(v.SecretsVersion)
+	m.OpenAIKey, m.AnthropicKey = types.StringNull(), types.StringNull()
+}
+
+// ModifyPlan shows which hosted providers the configuration sets, refuses
+// provider settings a gateway cannot use, and plans an update while the
+// running agent lacks the current keys.
+func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var config, plan gatewayModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	hosted, _ := config.hosted()
+	for _, p := range []struct {
+		name, attr string
+		key, url   types.String
+	}{{"OpenAI", "openai", config.OpenAIKey, config.OpenAIBaseURL}, {"Anthropic", "anthropic", config.AnthropicKey, config.AnthropicBaseURL}} {
+		if p.key.IsNull() && !p.url.IsNull() && p.url.ValueString() != "" {
+			resp.Diagnostics.AddAttributeError(path.Root(p.attr+"_base_url"), "Base URL without a key",
+				fmt.Sprintf("%s_base_url is set but %s_api_key_wo is not; llm-gateway leaves a provider without a key inactive. Set the key or remove the base URL.", p.attr, p.attr))
+		}
+		if !p.key.IsNull() && plan.Kind.ValueString() == gateways.KindMCP {
+			resp.Diagnostics.AddAttributeError(path.Root(p.attr+"_api_key_wo"), "Provider key on an mcp gateway",
+				p.name+" keys belong to llm gateways; an mcp gateway has no LLM providers.")
+		}
+	}
+	var names []attr.Value
+	for _, h := range hosted {
+		names = append(names, types.StringValue(h.Provider))
+	}
+	plan.HostedProviders = types.ListValueMust(types.StringType, names)
+	switch {
+	case len(hosted) == 0:
+		plan.KeysApplied = plan.KeysVersion
+	case req.State.Raw.IsNull():
+		plan.KeysApplied = types.Int64Unknown()
+	default:
+		var state gatewayModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if state.KeysApplied.IsNull() || !state.KeysApplied.Equal(plan.KeysVersion) || !state.HostedProviders.Equal(plan.HostedProviders) ||
+			!state.OpenAIBaseURL.Equal(plan.OpenAIBaseURL) || !state.AnthropicBaseURL.Equal(plan.AnthropicBaseURL) || !state.LocalBaseURL.Equal(plan.LocalBaseURL) {
+			plan.KeysApplied = types.Int64Unknown()
+		} else {
+			plan.KeysApplied = state.KeysApplied
+		}
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// deliver pushes the gateway's table with the configuration's keys when
+// its agent runs, and records which key version the agent confirmed.
+func (r *gatewayResource) deliver(ctx context.Context, config *gatewayModel, out *gatewayModel, diags *diag.Diagnostics) {
+	hosted, keys := config.hosted()
+	out.KeysApplied = types.Int64Null()
+	if len(hosted) == 0 {
+		out.KeysApplied = out.KeysVersion
+	}
+	running, _, err := r.engine.PushGatewayIfRunning(ctx, out.Name.ValueString(), keys)
+	switch {
+	case err != nil:
+		addError(diags, "Gateway "+out.Name.ValueString()+" did not apply its settings", err)
+	case !running && len(hosted) > 0:
+		diags.AddWarning("Provider keys not delivered yet",
+			fmt.Sprintf("No agent is running on control service %s, so the keys of %s were not sent (they are never stored anywhere else). "+
+				"Start the gateway agent, then apply again: api_keys_applied_version stays empty, and the plan shows the delivery, until the agent has them.",
+				out.ControlService.ValueString(), providerNames(hosted)))
+	case running:
+		out.KeysApplied = out.KeysVersion
+	}
+}
+
+func providerNames(hosted []reconciler.HostedProvider) string {
+	var names []string
+	for _, h := range hosted {
+		names = append(names, h.Provider)
+	}
+	return strings.Join(names, " and ")
 }
 
 func (r *gatewayResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -91,16 +242,30 @@ func (r *gatewayResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	s, err := r.engine.CreateGateway(ctx, &reconciler.Gateway{Name: plan.Name.ValueString(), Kind: plan.Kind.ValueString(),
-		Identity: plan.Identity.ValueString(), Organization: plan.Organization.ValueString(), Listen: plan.Listen.ValueString(),
-		LocalBaseURL: plan.LocalBaseURL.ValueString()})
+	var config gatewayModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	s, err := r.engine.CreateGateway(ctx, config.withPlan(&plan).intent())
 	if s != nil {
 		plan.observed(s)
+		plan.KeysApplied = types.Int64Null()
+		if err == nil {
+			r.deliver(ctx, &config, &plan, &resp.Diagnostics)
+		}
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	}
 	if err != nil {
 		addError(&resp.Diagnostics, "Cannot register gateway "+plan.Name.ValueString(), err)
 	}
+}
+
+// withPlan is the configuration's write-only keys on top of the plan.
+func (m *gatewayModel) withPlan(plan *gatewayModel) *gatewayModel {
+	c := *plan
+	c.OpenAIKey, c.AnthropicKey = m.OpenAIKey, m.AnthropicKey
+	return &c
 }
 
 func (r *gatewayResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -117,13 +282,29 @@ func (r *gatewayResource) Read(ctx context.Context, req resource.ReadRequest, re
 		addError(&resp.Diagnostics, "Cannot read gateway "+state.ID.ValueString(), err)
 		return
 	}
+	applied := state.KeysApplied
 	state.observed(s)
+	state.KeysApplied = applied
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// Update is never called: every attribute forces replacement.
+// Update changes the providers, their keys' version or the local upstream
+// and delivers them to the running agent.
 func (r *gatewayResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	resp.Diagnostics.AddError("Gateway cannot change in place", "Every attribute of agentmesh_gateway forces replacement; this is a provider bug.")
+	var plan, config gatewayModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	s, err := r.engine.UpdateGateway(ctx, plan.ID.ValueString(), config.withPlan(&plan).intent())
+	if err != nil {
+		addError(&resp.Diagnostics, "Cannot update gateway "+plan.Name.ValueString(), err)
+		return
+	}
+	plan.observed(s)
+	r.deliver(ctx, &config, &plan, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 func (r *gatewayResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -2,14 +2,20 @@ package provider
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
@@ -26,6 +32,7 @@ var (
 	_ resource.Resource                = (*mcpRouteResource)(nil)
 	_ resource.ResourceWithConfigure   = (*mcpRouteResource)(nil)
 	_ resource.ResourceWithImportState = (*mcpRouteResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*mcpRouteResource)(nil)
 )
 
 // NewMCPRouteResource is the agentmesh_mcp_route resource.
@@ -48,6 +55,30 @@ type mcpRouteModel struct {
 	Identities        types.Set    `tfsdk:"identities"`
 	AppliedGeneration types.Int64  `tfsdk:"applied_generation"`
 	ConfigSHA256      types.String `tfsdk:"config_sha256"`
+
+	Env               types.Map   `tfsdk:"env"`
+	Headers           types.Map   `tfsdk:"headers"`
+	SecretEnv         types.Map   `tfsdk:"secret_env_wo"`
+	SecretHeaders     types.Map   `tfsdk:"secret_headers_wo"`
+	SecretEnvNames    types.List  `tfsdk:"secret_env_names"`
+	SecretHeaderNames types.List  `tfsdk:"secret_header_names"`
+	SecretsVersion    types.Int64 `tfsdk:"secrets_wo_version"`
+}
+
+// secrets reads the write-only values, which only the configuration holds.
+func (m *mcpRouteModel) secrets(ctx context.Context, diags *diag.Diagnostics) reconciler.MCPSecrets {
+	var s reconciler.MCPSecrets
+	if !m.SecretHeaders.IsNull() {
+		diags.Append(m.SecretHeaders.ElementsAs(ctx, &s.Headers, false)...)
+	}
+	if !m.SecretEnv.IsNull() {
+		diags.Append(m.SecretEnv.ElementsAs(ctx, &s.Env, false)...)
+	}
+	return s
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 func (r *mcpRouteResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -90,6 +121,24 @@ func (r *mcpRouteResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"identities": schema.SetAttribute{ElementType: types.StringType, Optional: true, Computed: true,
 				Default: setdefault.StaticValue(types.SetValueMust(types.StringType, nil)), MarkdownDescription: "Audience: identity ids.",
 				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()}},
+			"env": schema.MapAttribute{ElementType: types.StringType, Optional: true, Computed: true,
+				Default: mapdefault.StaticValue(types.MapValueMust(types.StringType, nil)), MarkdownDescription: "stdio: environment variables that are not secret (stored in state and on the controller).",
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()}},
+			"headers": schema.MapAttribute{ElementType: types.StringType, Optional: true, Computed: true,
+				Default: mapdefault.StaticValue(types.MapValueMust(types.StringType, nil)), MarkdownDescription: "http/https: headers that are not secret.",
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()}},
+			"secret_env_wo": schema.MapAttribute{ElementType: types.StringType, Optional: true, Sensitive: true, WriteOnly: true,
+				MarkdownDescription: "stdio: secret environment variables (write-only). Only their names are recorded; the values travel once to the gateway agent over its dark control service " +
+					"and it keeps them (mode 0600). mcp-gateway reads them from its config file, which the agent writes with mode 0600. Raise `secrets_wo_version` to send new values."},
+			"secret_headers_wo": schema.MapAttribute{ElementType: types.StringType, Optional: true, Sensitive: true, WriteOnly: true,
+				MarkdownDescription: "http/https: secret headers such as `Authorization` (write-only, delivered like `secret_env_wo`)."},
+			"secret_env_names": schema.ListAttribute{ElementType: types.StringType, Computed: true,
+				MarkdownDescription: "Names of the variables in `secret_env_wo`."},
+			"secret_header_names": schema.ListAttribute{ElementType: types.StringType, Computed: true,
+				MarkdownDescription: "Names of the headers in `secret_headers_wo`."},
+			"secrets_wo_version": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0),
+				MarkdownDescription: "Version of the write-only values; changing it sends them again (the route is replaced).",
+				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()}},
 			"applied_generation": schema.Int64Attribute{Computed: true, MarkdownDescription: "Generation the gateway reported applied."},
 			"config_sha256":      schema.StringAttribute{Computed: true, MarkdownDescription: "Hash of the configuration the gateway runs."},
 		},
@@ -107,7 +156,58 @@ func (m *mcpRouteModel) intent(ctx context.Context, diags *diag.Diagnostics) *re
 	diags.Append(m.Tools.ElementsAs(ctx, &in.Tools, false)...)
 	diags.Append(m.Workgroups.ElementsAs(ctx, &in.Workgroups, false)...)
 	diags.Append(m.Identities.ElementsAs(ctx, &in.Identities, false)...)
+	diags.Append(m.Env.ElementsAs(ctx, &in.Env, false)...)
+	diags.Append(m.Headers.ElementsAs(ctx, &in.Headers, false)...)
+	diags.Append(m.SecretEnvNames.ElementsAs(ctx, &in.SecretEnv, false)...)
+	diags.Append(m.SecretHeaderNames.ElementsAs(ctx, &in.SecretHeaders, false)...)
+	in.SecretsVersion = m.SecretsVersion.ValueInt64()
 	return in
+}
+
+// ModifyPlan records the names of the write-only values (a new name
+// replaces the route, so its value is delivered) and checks the route
+// against the gateway's other routes before anything is written.
+func (r *mcpRouteResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var config, plan mcpRouteModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if config.SecretEnv.IsUnknown() || config.SecretHeaders.IsUnknown() {
+		plan.SecretEnvNames, plan.SecretHeaderNames = types.ListUnknown(types.StringType), types.ListUnknown(types.StringType)
+	} else {
+		sec := config.secrets(ctx, &resp.Diagnostics)
+		var d diag.Diagnostics
+		plan.SecretEnvNames, d = types.ListValueFrom(ctx, types.StringType, nonNil(sortedKeys(sec.Env)))
+		resp.Diagnostics.Append(d...)
+		plan.SecretHeaderNames, d = types.ListValueFrom(ctx, types.StringType, nonNil(sortedKeys(sec.Headers)))
+		resp.Diagnostics.Append(d...)
+	}
+	if !plan.SecretEnvNames.IsUnknown() && !plan.Env.IsUnknown() && !plan.Headers.IsUnknown() && !plan.Type.IsUnknown() {
+		in := &reconciler.MCPRoute{Type: plan.Type.ValueString()}
+		resp.Diagnostics.Append(plan.Env.ElementsAs(ctx, &in.Env, false)...)
+		resp.Diagnostics.Append(plan.Headers.ElementsAs(ctx, &in.Headers, false)...)
+		resp.Diagnostics.Append(plan.SecretEnvNames.ElementsAs(ctx, &in.SecretEnv, false)...)
+		resp.Diagnostics.Append(plan.SecretHeaderNames.ElementsAs(ctx, &in.SecretHeaders, false)...)
+		if err := in.ValidateSecrets(); err != nil {
+			addError(&resp.Diagnostics, "Invalid secrets for MCP route "+plan.Namespace.ValueString(), err)
+		}
+	}
+	if !req.State.Raw.IsNull() {
+		var state mcpRouteModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if !state.SecretEnvNames.Equal(plan.SecretEnvNames) {
+			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("secret_env_names"))
+		}
+		if !state.SecretHeaderNames.Equal(plan.SecretHeaderNames) {
+			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("secret_header_names"))
+		}
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
 func (m *mcpRouteModel) observed(ctx context.Context, s *reconciler.Stored[reconciler.MCPRoute], rep *gateways.Report, diags *diag.Diagnostics) {
@@ -121,6 +221,16 @@ func (m *mcpRouteModel) observed(ctx context.Context, s *reconciler.Stored[recon
 	diags.Append(d...)
 	m.Workgroups = stringSet(ctx, v.Workgroups, diags)
 	m.Identities = stringSet(ctx, v.Identities, diags)
+	m.Env, d = types.MapValueFrom(ctx, types.StringType, nonNilMap(v.Env))
+	diags.Append(d...)
+	m.Headers, d = types.MapValueFrom(ctx, types.StringType, nonNilMap(v.Headers))
+	diags.Append(d...)
+	m.SecretEnvNames, d = types.ListValueFrom(ctx, types.StringType, nonNil(v.SecretEnv))
+	diags.Append(d...)
+	m.SecretHeaderNames, d = types.ListValueFrom(ctx, types.StringType, nonNil(v.SecretHeaders))
+	diags.Append(d...)
+	m.SecretsVersion = types.Int64Value(v.SecretsVersion)
+	m.SecretEnv, m.SecretHeaders = types.MapNull(types.StringType), types.MapNull(types.StringType)
 	if rep != nil {
 		m.AppliedGeneration, m.ConfigSHA256 = types.Int64Value(rep.Generation), types.StringValue(rep.ConfigSHA256)
 	}
@@ -132,11 +242,14 @@ func (r *mcpRouteResource) Create(ctx context.Context, req resource.CreateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	var config mcpRouteModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	in := plan.intent(ctx, &resp.Diagnostics)
+	secrets := config.secrets(ctx, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	s, rep, err := r.engine.CreateMCPRoute(ctx, in)
+	s, rep, err := r.engine.CreateMCPRoute(ctx, in, secrets)
 	if s != nil {
 		plan.observed(ctx, s, &rep, &resp.Diagnostics)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openziti/edge-api/rest_management_api_client/current_identity"
+	"github.com/openziti/edge-api/rest_management_api_client/service"
 
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/control"
@@ -26,17 +27,45 @@ type Gateway struct {
 	Organization string `json:"organization,omitempty"`
 	Listen       string `json:"listen,omitempty"`         // llm: the gateway's loopback address
 	LocalBaseURL string `json:"local_base_url,omitempty"` // llm: OpenAI-compatible local upstream
+	// Hosted providers (open_ai, anthropic). Their API keys are write-only:
+	// never stored here, only pushed to the agent, which keeps them.
+	Hosted         []HostedProvider `json:"hosted,omitempty"`
+	SecretsVersion int64            `json:"secrets_version,omitempty"`
+}
+
+// HostedProvider is a hosted LLM provider the gateway sends models to.
+type HostedProvider struct {
+	Provider string `json:"provider"` // open_ai | anthropic
+	BaseURL  string `json:"base_url,omitempty"`
+}
+
+// hosted returns the gateway's settings for a hosted provider, nil when
+// it does not configure it.
+func (g *Gateway) hosted(provider string) *gateways.ProviderCreds {
+	for _, h := range g.Hosted {
+		if h.Provider == provider {
+			return &gateways.ProviderCreds{BaseURL: h.BaseURL}
+		}
+	}
+	return nil
 }
 
 // MCPRoute is one MCP backend of an MCP gateway and who may use it.
 type MCPRoute struct {
-	Gateway    string   `json:"gateway"`
-	Namespace  string   `json:"namespace"`
-	Type       string   `json:"type"` // stdio | http | https | zrok
-	Command    string   `json:"command,omitempty"`
-	Args       []string `json:"args,omitempty"`
-	Endpoint   string   `json:"endpoint,omitempty"`
-	Protocol   string   `json:"protocol,omitempty"`
+	Gateway    string            `json:"gateway"`
+	Namespace  string            `json:"namespace"`
+	Type       string            `json:"type"` // stdio | http | https | zrok
+	Command    string            `json:"command,omitempty"`
+	Args       []string          `json:"args,omitempty"`
+	Env        map[string]string `json:"env,omitempty"`
+	Endpoint   string            `json:"endpoint,omitempty"`
+	Protocol   string            `json:"protocol,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	// Names of the write-only env variables and headers; their values
+	// only travel to the agent in a push.
+	SecretEnv      []string `json:"secret_env,omitempty"`
+	SecretHeaders  []string `json:"secret_headers,omitempty"`
+	SecretsVersion int64    `json:"secrets_version,omitempty"`
 	ToolsMode  string   `json:"tools_mode"`
 	Tools      []string `json:"tools,omitempty"`
 	Workgroups []string `json:"workgroups,omitempty"`
@@ -66,6 +95,10 @@ var (
 			"name": orgSchema, "kind": map[string]any{"enum": []string{gateways.KindLLM, gateways.KindMCP}}, "identity": map[string]any{"type": "string", "minLength": 1},
 			"organization": map[string]any{"type": "string"}, "listen": map[string]any{"type": "string", "minLength": 1},
 			"local_base_url": map[string]any{"type": "string"},
+			"hosted": map[string]any{"type": "array", "items": strictObj([]string{"provider"}, map[string]any{
+				"provider": map[string]any{"enum": []string{"open_ai", "anthropic"}}, "base_url": map[string]any{"type": "string"},
+			})},
+			"secrets_version": limit,
 		})}
 	kindLLMRoute = &configKind{typeName: "agentmesh.llm-route.v1", prefix: "agentmesh.llm-route.", label: "llm route",
 		schema: strictObj([]string{"gateway", "name", "model"}, map[string]any{
@@ -79,9 +112,15 @@ var (
 			"gateway": orgSchema, "namespace": orgSchema, "type": map[string]any{"enum": []string{"stdio", "http", "https", "zrok"}},
 			"command": map[string]any{"type": "string"}, "args": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 			"endpoint": map[string]any{"type": "string"}, "protocol": map[string]any{"type": "string"},
+			"env": stringMap, "headers": stringMap, "secret_env": stringList, "secret_headers": stringList, "secrets_version": limit,
 			"tools_mode": map[string]any{"enum": []string{"allow", "deny"}}, "tools": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 			"workgroups": nameSet, "identities": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 		})}
+)
+
+var (
+	stringMap  = map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}
+	stringList = map[string]any{"type": "array", "items": map[string]any{"type": "string", "minLength": 1}}
 )
 
 // Validate checks a gateway registration.
@@ -96,6 +135,22 @@ func (g *Gateway) Validate() error {
 		if host, _, err := net.SplitHostPort(g.Listen); err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
 			f.add("listen", fmt.Errorf("%q must be a loopback host:port: the gateway must have no reachable port", g.Listen))
 		}
+	}
+	seen := map[string]bool{}
+	for _, h := range g.Hosted {
+		if h.Provider != "open_ai" && h.Provider != "anthropic" {
+			f.add("hosted", fmt.Errorf("provider %q is not open_ai or anthropic", h.Provider))
+		}
+		if seen[h.Provider] {
+			f.add("hosted", fmt.Errorf("provider %q is configured twice", h.Provider))
+		}
+		seen[h.Provider] = true
+		if strings.Contains(h.BaseURL, "$") {
+			f.add("hosted", fmt.Errorf("base_url %q of %s contains '$', which llm-gateway expands as an environment variable", h.BaseURL, h.Provider))
+		}
+	}
+	if len(g.Hosted) > 0 && g.Kind != gateways.KindLLM {
+		f.add("hosted", errors.New("hosted providers belong to llm gateways"))
 	}
 	return f.result()
 }
@@ -217,17 +272,25 @@ func (e *Engine) CheckLLMRoute(ctx context.Context, gateway, model string) error
 	if err != nil {
 		return err
 	}
-	if p := gateways.ProviderFor(model); p != "local" || g.Value.LocalBaseURL == "" {
+	p := gateways.ProviderFor(model)
+	if (p == "local" && g.Value.LocalBaseURL == "") || (p != "local" && g.Value.hosted(p) == nil) {
 		return fmt.Errorf("%w: llm-gateway sends model %q to provider %s, which gateway %q does not configure (it has %s)", gateways.ErrUnsupported, model, p, gateway, describeProviders(g.Value))
 	}
 	return nil
 }
 
 func describeProviders(g Gateway) string {
-	if g.LocalBaseURL != "" {
-		return "only the local provider at " + g.LocalBaseURL
+	var have []string
+	for _, h := range g.Hosted {
+		have = append(have, h.Provider)
 	}
-	return "no provider"
+	if g.LocalBaseURL != "" {
+		have = append(have, "local at "+g.LocalBaseURL)
+	}
+	if len(have) == 0 {
+		return "no provider"
+	}
+	return strings.Join(have, ", ")
 }
 
 // ReadLLMRoute reads a route by config id.
@@ -265,11 +328,63 @@ func (e *Engine) DeleteLLMRoute(ctx context.Context, id string) error {
 // grants each audience identity its own data-plane service, and pushes the
 // table over the control service until the agent reports it applied.
 func (e *Engine) PushGateway(ctx context.Context, gateway string) (gateways.Report, error) {
+	return e.PushGatewayWith(ctx, gateway, nil)
+}
+
+// PushGatewayWith pushes the gateway's table carrying secret values (by
+// secret name, see gateways.Secret*). Nothing else ever carries them: the
+// agent keeps what it is given, so later pushes name secrets only.
+func (e *Engine) PushGatewayWith(ctx context.Context, gateway string, secrets map[string]string) (gateways.Report, error) {
 	t, err := e.gatewayTable(ctx, gateway)
 	if err != nil {
 		return gateways.Report{}, err
 	}
+	for name := range secrets {
+		if _, ok := t.Secrets[name]; !ok {
+			return gateways.Report{}, fmt.Errorf("%w: gateway %q does not name secret %s", ErrInvalidIntent, gateway, name)
+		}
+	}
+	if len(secrets) > 0 {
+		t.SecretValues = secrets
+	}
 	return e.push(ctx, t)
+}
+
+// UpdateGateway changes a registration's settings (providers, their
+// secrets version, the local upstream); PushGatewayIfRunning delivers them.
+func (e *Engine) UpdateGateway(ctx context.Context, id string, g *Gateway) (*Stored[Gateway], error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	return updateConfig(ctx, e, kindGatewayReg, id, g.Name, *g)
+}
+
+// PushGatewayIfRunning pushes the gateway's table, carrying the hosted
+// providers' keys (provider name -> key), when its agent is bound to the
+// control service. It answers false at once when no agent is there yet:
+// a gateway is usually registered before its agent starts.
+func (e *Engine) PushGatewayIfRunning(ctx context.Context, gateway string, keys map[string]string) (bool, gateways.Report, error) {
+	s, err := e.findService(ctx, ControlService(gateway))
+	if err != nil {
+		return false, gateways.Report{}, err
+	}
+	r, err := e.c.API.Service.ListServiceTerminators(service.NewListServiceTerminatorsParamsWithContext(ctx).WithID(deref(s.ID)), nil)
+	if err != nil {
+		return false, gateways.Report{}, controller.Explain(err, "looking for the agent of gateway "+gateway)
+	}
+	if len(r.Payload.Data) == 0 {
+		return false, gateways.Report{}, nil
+	}
+	rep, err := e.PushGatewayWith(ctx, gateway, providerSecrets(keys))
+	return err == nil, rep, err
+}
+
+func providerSecrets(keys map[string]string) map[string]string {
+	out := map[string]string{}
+	for p, k := range keys {
+		out[providerSecret(p)] = k
+	}
+	return out
 }
 
 // RepushGateways asks every gateway agent what it runs and pushes the
@@ -352,6 +467,10 @@ func (e *Engine) gatewayTable(ctx context.Context, gateway string) (*gateways.Ta
 		LLM: &gateways.LLMSettings{Listen: g.Value.Listen}}
 	if g.Value.LocalBaseURL != "" {
 		t.LLM.Local = &gateways.LocalProvider{BaseURL: g.Value.LocalBaseURL}
+	}
+	t.LLM.OpenAI, t.LLM.Anthropic = g.Value.hosted("open_ai"), g.Value.hosted("anthropic")
+	for _, h := range g.Value.Hosted {
+		t.Secrets = withSecret(t.Secrets, providerSecret(h.Provider), g.Value.SecretsVersion)
 	}
 	for _, r := range routes {
 		t.LLMRoutes = append(t.LLMRoutes, gateways.LLMRoute{Name: r.Value.Name, Model: r.Value.Model, Description: r.Value.Description, Examples: r.Value.Examples})
@@ -475,6 +594,9 @@ func (e *Engine) mcpTable(ctx context.Context, gateway string) (*gateways.Table,
 	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindMCP, Generation: time.Now().UnixNano(), MCP: &gateways.MCPSettings{HeartbeatInterval: "10s"}}
 	for _, r := range routes {
 		t.MCPRoutes = append(t.MCPRoutes, r.Value.gatewayRoute())
+		for name, v := range r.Value.secrets() {
+			t.Secrets = withSecret(t.Secrets, name, v)
+		}
 	}
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
@@ -487,16 +609,57 @@ func mcpKey(r *MCPRoute) string { return r.Gateway + "." + r.Namespace }
 // CreateMCPRoute records an MCP backend and returns once the gateway runs
 // it; a route the gateway cannot serve (see mcpTable) is refused before
 // anything is written.
-func (e *Engine) CreateMCPRoute(ctx context.Context, r *MCPRoute) (*Stored[MCPRoute], gateways.Report, error) {
+// secrets holds the values of the route's SecretHeaders and SecretEnv by
+// name; they travel in this push only.
+func (e *Engine) CreateMCPRoute(ctx context.Context, r *MCPRoute, secrets MCPSecrets) (*Stored[MCPRoute], gateways.Report, error) {
 	if err := e.checkMCPRoute(ctx, r); err != nil {
+		return nil, gateways.Report{}, err
+	}
+	if err := secrets.match(r); err != nil {
 		return nil, gateways.Report{}, err
 	}
 	s, err := createConfig(ctx, e, kindMCPRoute, mcpKey(r), *r)
 	if err != nil {
 		return nil, gateways.Report{}, err
 	}
-	rep, err := e.PushGateway(ctx, r.Gateway)
+	rep, err := e.PushGatewayWith(ctx, r.Gateway, secrets.values(r.Namespace))
 	return s, rep, err
+}
+
+// MCPSecrets are the write-only header and env values of one MCP route.
+type MCPSecrets struct {
+	Headers map[string]string
+	Env     map[string]string
+}
+
+// match checks that the values are exactly the ones the route names.
+func (s MCPSecrets) match(r *MCPRoute) error {
+	same := func(names []string, values map[string]string) bool {
+		if len(names) != len(values) {
+			return false
+		}
+		for _, n := range names {
+			if _, ok := values[n]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	if !same(r.SecretHeaders, s.Headers) || !same(r.SecretEnv, s.Env) {
+		return fmt.Errorf("%w: the secret values given do not match the secret names of route %q", ErrInvalidIntent, r.Namespace)
+	}
+	return nil
+}
+
+func (s MCPSecrets) values(namespace string) map[string]string {
+	out := map[string]string{}
+	for h, v := range s.Headers {
+		out[gateways.HeaderSecret(namespace, h)] = v
+	}
+	for n, v := range s.Env {
+		out[gateways.EnvSecret(namespace, n)] = v
+	}
+	return out
 }
 
 // checkMCPRoute validates the gateway's table as it would be with r added.
@@ -522,7 +685,57 @@ func (e *Engine) checkMCPRoute(ctx context.Context, r *MCPRoute) error {
 	if err := t.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidIntent, err)
 	}
-	return nil
+	return r.ValidateSecrets()
+}
+
+// ValidateSecrets refuses a secret that is also a plain value, or a name
+// the gateway's config cannot hold.
+func (v *MCPRoute) ValidateSecrets() error {
+	var f fieldErrs
+	for _, h := range v.SecretHeaders {
+		if _, ok := v.Headers[h]; ok {
+			f.add("secret_headers", fmt.Errorf("header %q is also set in headers; give it in one place", h))
+		}
+		if v.Type != "http" && v.Type != "https" {
+			f.add("secret_headers", fmt.Errorf("a %s transport sends no headers", v.Type))
+		}
+	}
+	for _, n := range v.SecretEnv {
+		if _, ok := v.Env[n]; ok {
+			f.add("secret_env", fmt.Errorf("variable %q is also set in env; give it in one place", n))
+		}
+		if v.Type != "stdio" {
+			f.add("secret_env", fmt.Errorf("a %s transport has no environment", v.Type))
+		}
+	}
+	return f.result()
+}
+
+// secrets names the route's write-only values with their version.
+func (v *MCPRoute) secrets() map[string]int64 {
+	out := map[string]int64{}
+	for _, h := range v.SecretHeaders {
+		out[gateways.HeaderSecret(v.Namespace, h)] = v.SecretsVersion
+	}
+	for _, n := range v.SecretEnv {
+		out[gateways.EnvSecret(v.Namespace, n)] = v.SecretsVersion
+	}
+	return out
+}
+
+func withSecret(m map[string]int64, name string, version int64) map[string]int64 {
+	if m == nil {
+		m = map[string]int64{}
+	}
+	m[name] = version
+	return m
+}
+
+func providerSecret(provider string) string {
+	if provider == "anthropic" {
+		return gateways.SecretAnthropicKey
+	}
+	return gateways.SecretOpenAIKey
 }
 
 // ReadMCPRoute reads an MCP route by config id.
@@ -554,7 +767,7 @@ func (e *Engine) DeleteMCPRoute(ctx context.Context, id string) error {
 
 func (v MCPRoute) gatewayRoute() gateways.MCPRoute {
 	return gateways.MCPRoute{Namespace: v.Namespace,
-		Transport: gateways.MCPTransport{Type: v.Type, Command: v.Command, Args: v.Args, Endpoint: v.Endpoint, Protocol: v.Protocol},
+		Transport: gateways.MCPTransport{Type: v.Type, Command: v.Command, Args: v.Args, Env: v.Env, Endpoint: v.Endpoint, Protocol: v.Protocol, Headers: v.Headers},
 		Tools:     gateways.ToolFilter{Mode: v.ToolsMode, List: v.Tools},
 		Audience:  gateways.Audience{Workgroups: v.Workgroups, Identities: v.Identities}}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,7 +27,7 @@ type Agent struct {
 	Ziti       ziti.Context
 	Supervisor *Supervisor
 	Front      *llmfront.Front
-	// StateDir holds keys.json (mode 0600).
+	// StateDir holds keys.json and secrets.json (mode 0600).
 	StateDir string
 
 	mu      sync.Mutex
@@ -37,6 +38,9 @@ type Agent struct {
 func (a *Agent) Apply(ctx context.Context, t *gateways.Table) gateways.Report {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if err := a.secrets(t); err != nil {
+		return gateways.Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
+	}
 	keys, err := a.keys(t.Members)
 	if err != nil {
 		return gateways.Report{Generation: t.Generation, Status: "rejected", Error: "keeping virtual keys: " + err.Error()}
@@ -152,4 +156,29 @@ func (a *Agent) keys(members []gateways.Member) (map[string]string, error) {
 		return nil, err
 	}
 	return out, gateways.WriteAtomic(file, b)
+}
+
+// secrets keeps the write-only values a push carries and fills every
+// secret the table names from what is kept, so a re-push that carries
+// names only renders the same config.
+func (a *Agent) secrets(t *gateways.Table) error {
+	file := filepath.Join(a.StateDir, "secrets.json")
+	store := gateways.SecretStore{}
+	if b, err := os.ReadFile(file); err == nil {
+		if err := json.Unmarshal(b, &store); err != nil {
+			return fmt.Errorf("reading %s: %w", file, err)
+		}
+	} else if !os.IsNotExist(err) {
+		return err
+	}
+	if store.Remember(t) {
+		b, err := json.Marshal(store)
+		if err != nil {
+			return err
+		}
+		if err := gateways.WriteAtomic(file, b); err != nil {
+			return fmt.Errorf("keeping delivered secrets: %w", err)
+		}
+	}
+	return store.Fill(t)
 }
