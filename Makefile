@@ -55,9 +55,10 @@ demo: tools build
 demo-down:
 	scripts/demo.sh down
 
-## bench: tofu apply of N identities vs direct API creates, and the request count of a no-op plan
+## bench: tofu apply of N identities vs direct API creates, no-op plan requests; gateway route-change latency and proxy overhead
 bench: tools build
 	$(GO) run ./acctest/bench -n $(N)
+	$(GO) run ./acctest/gatewaybench
 
 ## reliability: the fault suite with 3 trials (seeds) per scenario; prints its table (make test runs 1 trial)
 reliability: tools build

@@ -3,6 +3,9 @@
 //	agentmesh reconcile --once       one pass: repair drift on derived objects, then exit
 //	agentmesh reconcile --watch      repeat every --interval until interrupted
 //	agentmesh reconcile --dry-run    print the changes and the access diff, change nothing
+//	agentmesh gateway-agent --config agent.yaml
+//	                                 run beside a gateway: bind its dark control service,
+//	                                 apply pushed route tables, serve the LLM data plane
 //
 // It connects like the provider, through the AGENTMESH_* environment
 // variables (AGENTMESH_ENDPOINT, AGENTMESH_IDENTITY_FILE or
@@ -21,18 +24,62 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agentmesh/agentmesh/gateways/agent"
+	"github.com/agentmesh/agentmesh/internal/sdklog"
 	"github.com/agentmesh/agentmesh/reconciler"
 	"github.com/agentmesh/agentmesh/reconciler/controller"
 )
 
+const usage = `usage:
+  agentmesh reconcile [--once | --watch [--interval 30s]] [--dry-run] [--verbose]
+  agentmesh gateway-agent --config agent.yaml [--verbose]`
+
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "reconcile" {
-		fmt.Fprintln(os.Stderr, "usage: agentmesh reconcile [--once | --watch [--interval 30s]] [--dry-run] [--verbose]")
-		os.Exit(2)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "reconcile":
+		os.Exit(run(ctx, os.Args[2:], os.Stdout, os.Stderr))
+	case "gateway-agent":
+		os.Exit(runAgent(ctx, os.Args[2:], os.Stderr))
+	}
+	fmt.Fprintln(os.Stderr, usage)
+	os.Exit(2)
+}
+
+// runAgent is the packaged gateway agent.
+func runAgent(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gateway-agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "the agent's configuration file (YAML)")
+	verbose := fs.Bool("verbose", false, "log at debug level")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *file == "" {
+		fmt.Fprintln(stderr, "gateway-agent: --config is required")
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg, err := agent.LoadConfig(*file)
+	if err != nil {
+		fmt.Fprintln(stderr, "gateway-agent:", err)
+		return 2
+	}
+	sdklog.Quiet(stderr)
+	if err := agent.Run(ctx, cfg, log); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(stderr, "gateway-agent:", err)
+		return 1
+	}
+	return 0
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

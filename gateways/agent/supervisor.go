@@ -26,7 +26,10 @@ type Supervisor struct {
 	Command    []string // the gateway command; its config file is ConfigFile
 	ConfigFile string
 	StopSignal os.Signal // SIGTERM for llm-gateway, SIGINT for mcp-gateway
+	// Health reports the started gateway ready; nil means "still running
+	// after StartGrace" (mcp-gateway has no health endpoint).
 	Health     func(context.Context) error
+	StartGrace time.Duration
 	Log        *slog.Logger
 
 	mu        sync.Mutex
@@ -179,12 +182,23 @@ func (s *Supervisor) startWith(ctx context.Context, cfg []byte) error {
 			return fmt.Errorf("the gateway did not become healthy: %w", hctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
-		if s.Health(hctx) == nil {
+		if s.healthy(hctx, began) {
 			s.lastStart = time.Since(began)
 			go s.watch(cmd, exited)
 			return nil
 		}
 	}
+}
+
+func (s *Supervisor) healthy(ctx context.Context, began time.Time) bool {
+	if s.Health != nil {
+		return s.Health(ctx) == nil
+	}
+	grace := s.StartGrace
+	if grace <= 0 {
+		grace = 2 * time.Second
+	}
+	return time.Since(began) >= grace
 }
 
 // Stop ends the gateway process.

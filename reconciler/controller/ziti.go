@@ -3,10 +3,13 @@ package controller
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"sync"
 
 	edgeapis "github.com/openziti/sdk-golang/edge-apis"
 	"github.com/openziti/sdk-golang/ziti"
+
+	"github.com/agentmesh/agentmesh/internal/sdklog"
 )
 
 // zitiContext is the client's data-plane identity: the same credentials,
@@ -41,6 +44,7 @@ func (c *Client) Ziti() (ziti.Context, error) {
 			creds.CaPool = c.res.caPool
 			cfg.Credentials = creds
 		}
+		sdklog.Quiet(os.Stderr)
 		c.zctx.ctx, c.zctx.err = ziti.NewContext(cfg)
 		if c.zctx.err != nil {
 			c.zctx.err = fmt.Errorf("%w: opening a Ziti context for %s: %w", ErrConfig, (&url.URL{Scheme: u.Scheme, Host: u.Host}).String(), c.zctx.err)

@@ -140,10 +140,18 @@ func handler(c *refschema.LLM) http.Handler {
 			fail(w, http.StatusForbidden, "permission_error", fmt.Sprintf("model '%s' is not allowed for this API key", model))
 			return
 		}
-		up, err := http.NewRequestWithContext(r.Context(), http.MethodPost, strings.TrimSuffix(c.Providers.Local.BaseURL, "/")+"/v1/chat/completions", strings.NewReader(string(body)))
+		target, auth, err := upstream(c, model)
+		if err != nil {
+			fail(w, http.StatusBadRequest, "invalid_request_error", err.Error())
+			return
+		}
+		up, err := http.NewRequestWithContext(r.Context(), http.MethodPost, target, strings.NewReader(string(body)))
 		if err != nil {
 			fail(w, http.StatusInternalServerError, "internal_error", err.Error())
 			return
+		}
+		for k, v := range auth {
+			up.Header.Set(k, v)
 		}
 		up.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(up)
@@ -170,4 +178,30 @@ func handler(c *refschema.LLM) http.Handler {
 		}
 	})
 	return mux
+}
+
+// upstream applies llm-gateway's fixed model-to-provider rule. A hosted
+// provider is active only with a non-empty api_key; api_key and base_url
+// get ${VAR} expansion, as in v0.1.4.
+func upstream(c *refschema.LLM, model string) (string, map[string]string, error) {
+	hosted := func(name string, p *refschema.Hosted, def string, header func(string) map[string]string) (string, map[string]string, error) {
+		if p == nil || os.ExpandEnv(p.APIKey) == "" {
+			return "", nil, fmt.Errorf("no provider for model %s: %s is not configured", model, name)
+		}
+		base := os.ExpandEnv(p.BaseURL)
+		if base == "" {
+			base = def
+		}
+		return strings.TrimSuffix(base, "/") + "/chat/completions", header(os.ExpandEnv(p.APIKey)), nil
+	}
+	switch {
+	case strings.HasPrefix(model, "gpt-"), strings.HasPrefix(model, "o1-"), strings.HasPrefix(model, "o3-"):
+		return hosted("open_ai", c.Providers.OpenAI, "https://api.openai.com/v1", func(k string) map[string]string { return map[string]string{"Authorization": "Bearer " + k} })
+	case strings.HasPrefix(model, "claude-"):
+		return hosted("anthropic", c.Providers.Anthropic, "https://api.anthropic.com/v1", func(k string) map[string]string { return map[string]string{"X-Api-Key": k} })
+	}
+	if c.Providers.Local == nil {
+		return "", nil, fmt.Errorf("no provider for model %s", model)
+	}
+	return strings.TrimSuffix(c.Providers.Local.BaseURL, "/") + "/v1/chat/completions", nil, nil
 }
