@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/agentmesh/agentmesh/reconciler"
@@ -12,6 +13,31 @@ import (
 
 // Shared is the controller of the running test binary, set by Main.
 var Shared *Controller
+
+var (
+	secretsMu sync.Mutex
+	secrets   = map[string]string{}
+	logDir    string
+)
+
+// Secret registers a value a test hands to the provider as a secret (an
+// API key, a header): the scan at the end of the run fails if any log of
+// the run holds it. It returns the value.
+func Secret(what, value string) string {
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	secrets[what] = value
+	return value
+}
+
+// LogFile is a file in the run's log directory that the secret scan
+// reads, for in-process programs (gateway agents) a test starts.
+func LogFile(name string) (*os.File, error) {
+	if logDir == "" {
+		return nil, fmt.Errorf("acctest: no log directory (is acctest.Main the TestMain?)")
+	}
+	return os.OpenFile(filepath.Join(logDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+}
 
 // Main starts one real controller for a test package, points the OpenTofu
 // test environment at the pinned tofu, runs the tests and stops the
@@ -46,6 +72,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(logs)
+	logDir = logs
 	os.Setenv("TF_LOG", "TRACE")
 	os.Setenv("TF_LOG_PATH_MASK", filepath.Join(logs, "%s.log"))
 	code := m.Run()
@@ -59,6 +86,11 @@ func run(m *testing.M) int {
 // password, every live API session token and anything shaped like a secret.
 func scanSecrets(c *Controller, dir string) int {
 	known := map[string]string{"admin password": c.Password}
+	secretsMu.Lock()
+	for what, v := range secrets {
+		known[what] = v
+	}
+	secretsMu.Unlock()
 	if cl, err := c.Client(context.Background()); err == nil {
 		for what, tok := range liveSessionTokens(cl) {
 			known[what] = tok

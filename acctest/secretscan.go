@@ -38,8 +38,9 @@ func ScanLogs(dir string, known map[string]string) (findings []Finding, files in
 		bytes += int64(len(b))
 		text := string(b)
 		for what, s := range known {
-			if len(s) >= 8 && strings.Contains(text, s) {
-				findings = append(findings, Finding{p, what})
+			if i := strings.Index(text, s); len(s) >= 8 && i >= 0 {
+				// Where it leaked, never the secret itself.
+				findings = append(findings, Finding{p, what + " after «" + strings.ReplaceAll(text[max(0, i-160):i], "\n", " ") + "»"})
 			}
 		}
 		for _, m := range jwtPattern.FindAllStringSubmatch(text, -1) {

@@ -282,9 +282,15 @@ func (r *gatewayResource) Read(ctx context.Context, req resource.ReadRequest, re
 		addError(&resp.Diagnostics, "Cannot read gateway "+state.ID.ValueString(), err)
 		return
 	}
+	// Whether the agent holds the keys is not observable from the
+	// controller: keep what the last delivery recorded. A gateway without
+	// hosted providers has nothing to deliver.
 	applied := state.KeysApplied
 	state.observed(s)
 	state.KeysApplied = applied
+	if len(s.Value.Hosted) == 0 {
+		state.KeysApplied = state.KeysVersion
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 

@@ -3,7 +3,8 @@
 // schema (unknown keys are fatal, where the real gateway would ignore
 // them), and answers /health, /v1/models and /v1/chat/completions the way
 // the reference describes: 401 without a key, 403 for a model outside the
-// key's allowed_models, and otherwise the local provider's answer,
+// key's allowed_models, and otherwise the answer of the provider the
+// model's prefix selects (hosted ones called with their api_key),
 // streaming included.
 package llmgateway
 
@@ -33,8 +34,9 @@ func Load(file string) (*refschema.LLM, error) {
 	if err := refschema.Decode(b, &c); err != nil {
 		return nil, fmt.Errorf("config %s: %w", file, err)
 	}
-	if c.Providers.Local == nil || c.Providers.Local.BaseURL == "" {
-		return nil, errors.New("the stand-in serves only the local provider; set providers.local.base_url")
+	local := c.Providers.Local != nil && c.Providers.Local.BaseURL != ""
+	if !local && c.Providers.OpenAI == nil && c.Providers.Anthropic == nil {
+		return nil, errors.New("no provider is configured")
 	}
 	return &c, nil
 }

@@ -1,0 +1,303 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/openziti/sdk-golang/ziti"
+
+	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/gateways/agent"
+	"github.com/agentmesh/agentmesh/reconciler"
+)
+
+// buildStandIn builds a strict gateway stand-in (llm-gateway or
+// mcp-gateway) into a temporary directory.
+func buildStandIn(t *testing.T, name string) string {
+	t.Helper()
+	root, err := acctest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), name)
+	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/"+strings.ReplaceAll(name, "-", "")+"/cmd/"+name)
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the %s stand-in: %v\n%s", name, out, err)
+	}
+	return bin
+}
+
+// packagedAgent runs the packaged gateway agent (what `agentmesh
+// gateway-agent` runs) in-process until stopped, logging where the secret
+// scan reads.
+type packagedAgent struct {
+	cfg  agent.Config
+	stop context.CancelFunc
+	done chan error
+}
+
+func (p *packagedAgent) start(t *testing.T) {
+	t.Helper()
+	logFile, err := acctest.LogFile("gateway-agent-" + filepath.Base(p.cfg.StateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stop, p.done = cancel, make(chan error, 1)
+	go func() {
+		defer logFile.Close()
+		p.done <- agent.Run(ctx, &p.cfg, slog.New(slog.NewTextHandler(logFile, nil)))
+	}()
+}
+
+// answering waits until the agent has bound its control service.
+func (p *packagedAgent) answering(t *testing.T) error {
+	_, e := admin(t)
+	gateway := strings.TrimPrefix(p.cfg.ControlService, "agentmesh.ctl.")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := e.GatewayStatus(context.Background(), gateway)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (p *packagedAgent) halt() {
+	if p.stop != nil {
+		p.stop()
+		<-p.done
+		p.stop = nil
+	}
+}
+
+// openAIUpstream stands in for api.openai.com and records the bearer keys
+// it was called with.
+type openAIUpstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	keys []string
+}
+
+func newOpenAIUpstream() *openAIUpstream {
+	u := &openAIUpstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.keys = append(u.keys, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		u.mu.Unlock()
+		if r.URL.Path != "/v1/chat/completions" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"choices":[{"message":{"content":"hosted"}}],"usage":{"total_tokens":7}}`)
+	}))
+	return u
+}
+
+func (u *openAIUpstream) lastKey() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.keys) == 0 {
+		return ""
+	}
+	return u.keys[len(u.keys)-1]
+}
+
+// hostedConfig takes the key from TF_VAR_openai_key (set by each step's
+// PreConfig), so the test's own configuration, which the harness logs,
+// never holds it.
+func hostedConfig(port, upstream string, version int, withRoute bool) string {
+	route := ""
+	if withRoute {
+		route = `
+resource "agentmesh_llm_route" "coding" {
+  gateway    = agentmesh_gateway.llm.name
+  name       = "coding"
+  model      = "gpt-4o"
+  identities = [agentmesh_identity.member.id]
+}`
+	}
+	return fmt.Sprintf(`
+variable "openai_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+resource "agentmesh_identity" "gw" {
+  name = "acc-hosted-agent"
+  kind = "gateway"
+}
+resource "agentmesh_identity" "member" {
+  name = "acc-hosted-member"
+}
+resource "agentmesh_gateway" "llm" {
+  name                = "acc-hosted"
+  identity            = agentmesh_identity.gw.id
+  listen              = "127.0.0.1:%s"
+  openai_api_key_wo   = var.openai_key
+  openai_base_url     = "%s/v1"
+  api_keys_wo_version = %d
+}
+%s`, port, upstream, version, route)
+}
+
+// TestAccGateway_hostedProviderKeys: an OpenAI key set write-only on the
+// gateway is never in state; it reaches the running gateway through the
+// packaged agent once that agent runs (the plan shows the pending
+// delivery until then), survives an agent restart without travelling
+// again, and a raised version rotates it.
+func TestAccGateway_hostedProviderKeys(t *testing.T) {
+	up := newOpenAIUpstream()
+	defer up.Close()
+	key1 := acctest.Secret("openai key 1", "sk-test-hosted-"+strings.Repeat("1", 40))
+	key2 := acctest.Secret("openai key 2", "sk-test-hosted-"+strings.Repeat("2", 40))
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	listen := l.Addr().String()
+	l.Close()
+	port := listen[strings.LastIndex(listen, ":")+1:]
+	bin := buildStandIn(t, "llm-gateway")
+	dir := t.TempDir()
+	ag := &packagedAgent{cfg: agent.Config{Kind: "llm", ControlService: "agentmesh.ctl.acc-hosted", StateDir: filepath.Join(dir, "state"),
+		Command: []string{bin, "run", "{config}"}, Listen: listen}}
+	defer ag.halt()
+	var member ziti.Context
+	enrollAndStart := func(s *terraform.State) error {
+		attrs := func(addr string) map[string]string { return s.RootModule().Resources[addr].Primary.Attributes }
+		if _, ok := attrs("agentmesh_gateway.llm")["openai_api_key_wo"]; ok {
+			return fmt.Errorf("the write-only key is in state")
+		}
+		if v := attrs("agentmesh_gateway.llm")["api_keys_applied_version"]; v != "" {
+			return fmt.Errorf("keys reported delivered (%q) with no agent running", v)
+		}
+		gwFile, _, err := acctest.Enroll(attrs("agentmesh_identity.gw")["enrollment_jwt"], dir, "gw")
+		if err != nil {
+			return err
+		}
+		_, memberCfg, err := acctest.Enroll(attrs("agentmesh_identity.member")["enrollment_jwt"], dir, "member")
+		if err != nil {
+			return err
+		}
+		if member, err = ziti.NewContext(memberCfg); err != nil {
+			return err
+		}
+		ag.cfg.IdentityFile = gwFile
+		ag.start(t)
+		return ag.answering(t)
+	}
+	asks := func(model string) (int, string, error) {
+		svc := reconciler.DataPlaneService("acc-hosted", "acc-hosted-member")
+		c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+			_ = member.RefreshServices()
+			return member.Dial(svc)
+		}}}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(`{"model":%q}`, model)))
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode, string(b), nil
+			}
+			if time.Now().After(deadline) {
+				return 0, "", err
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	upstreamSees := func(want string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			code, body, err := asks("gpt-4o")
+			if err != nil || code != 200 || !strings.Contains(body, "hosted") {
+				return fmt.Errorf("gpt-4o through the gateway: %d %s %w", code, body, err)
+			}
+			if up.lastKey() != want {
+				return fmt.Errorf("OpenAI was called with another key than the one applied")
+			}
+			return nil
+		}
+	}
+	private := func(*terraform.State) error {
+		for _, f := range []string{"secrets.json", "keys.json", "llm-gateway.yaml"} {
+			st, err := os.Stat(filepath.Join(ag.cfg.StateDir, f))
+			if err != nil {
+				return err
+			}
+			if st.Mode().Perm() != 0o600 {
+				return fmt.Errorf("%s has mode %v, want 0600", f, st.Mode().Perm())
+			}
+		}
+		var held map[string]json.RawMessage
+		b, _ := os.ReadFile(filepath.Join(ag.cfg.StateDir, "secrets.json"))
+		if err := json.Unmarshal(b, &held); err != nil || len(held) != 1 {
+			return fmt.Errorf("the agent holds %d secrets (%v), want the OpenAI key only", len(held), err)
+		}
+		return nil
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy:             identityGone(t),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() { t.Setenv("TF_VAR_openai_key", key1) },
+				// No agent yet: the key cannot travel, the apply says so and
+				// the next plan shows the pending delivery.
+				Config:             hostedConfig(port, up.URL, 1, false),
+				Check:              resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr("agentmesh_gateway.llm", "hosted_providers.0", "open_ai"), enrollAndStart),
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				// The agent runs: the update delivers the key, the route to a
+				// hosted model is accepted and served with that key.
+				Config: hostedConfig(port, up.URL, 1, true),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("agentmesh_gateway.llm", "api_keys_applied_version", "1"),
+					resource.TestCheckNoResourceAttr("agentmesh_gateway.llm", "openai_api_key_wo"),
+					upstreamSees(key1), private,
+				),
+			},
+			{
+				// The agent restarts; a reconcile re-push carries no key,
+				// and the agent renders the one it kept.
+				PreConfig: func() {
+					ag.halt()
+					ag.start(t)
+					_, e := admin(t)
+					if pushed, err := e.RepushGateways(context.Background()); err != nil || fmt.Sprint(pushed) != "[acc-hosted]" {
+						t.Fatalf("re-push after the agent restarted: %v %v", pushed, err)
+					}
+				},
+				Config: hostedConfig(port, up.URL, 1, true),
+				Check:  upstreamSees(key1),
+			},
+			{
+				PreConfig: func() { t.Setenv("TF_VAR_openai_key", key2) },
+				// A new key with a raised version rotates it in place.
+				Config: hostedConfig(port, up.URL, 2, true),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("agentmesh_gateway.llm", "api_keys_applied_version", "2"),
+					upstreamSees(key2),
+				),
+			},
+			{ResourceName: "agentmesh_gateway.llm", ImportState: true, ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"api_keys_applied_version"}},
+		},
+	})
+}
