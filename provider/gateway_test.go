@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -83,13 +82,7 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 	l.Close()
 	port := listen[strings.LastIndex(listen, ":")+1:]
 
-	root, _ := acctest.RepoRoot()
-	bin := filepath.Join(t.TempDir(), "llm-gateway")
-	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/llmgateway/cmd/llm-gateway")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the stand-in: %v\n%s", err, out)
-	}
+	bin := buildStandIn(t, "llm-gateway")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()

@@ -1,25 +1,19 @@
 package provider_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/acctest"
 	"github.com/agentmesh/agentmesh/acctest/standin/mcpgateway"
-	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/agent"
-	"github.com/agentmesh/agentmesh/gateways/control"
 )
 
 func mcpConfig(extra string) string {
@@ -44,55 +38,73 @@ resource "agentmesh_gateway" "mcp" {
 ` + extra
 }
 
-const githubRoute = `
+// githubRoute takes its token from TF_VAR_gh_token, so the configuration
+// the harness logs never holds it.
+func githubRoute(version int) string {
+	return fmt.Sprintf(`
+variable "gh_token" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
 resource "agentmesh_mcp_route" "github" {
-  gateway    = agentmesh_gateway.mcp.name
-  namespace  = "github"
-  type       = "stdio"
-  command    = "github-mcp"
-  tools      = ["search_*"]
-  workgroups = [agentmesh_workgroup.users.name]
-}`
+  gateway            = agentmesh_gateway.mcp.name
+  namespace          = "github"
+  type               = "stdio"
+  command            = "github-mcp"
+  env                = { LOG_LEVEL = "info" }
+  secret_env_wo      = { GITHUB_TOKEN = var.gh_token }
+  secrets_wo_version = %d
+  tools              = ["search_*"]
+  workgroups         = [agentmesh_workgroup.users.name]
+}`, version)
+}
 
 // TestAccMCPRoute: MCP routes reach the running mcp-gateway (the strict
 // stand-in, restarted with SIGINT by the agent); what the target cannot
 // enforce is refused with the reason and nothing is written.
 func TestAccMCPRoute(t *testing.T) {
-	root, _ := acctest.RepoRoot()
-	bin := filepath.Join(t.TempDir(), "mcp-gateway")
-	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/mcpgateway/cmd/mcp-gateway")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the stand-in: %v\n%s", err, out)
-	}
+	bin := buildStandIn(t, "mcp-gateway")
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	health := l.Addr().String()
 	l.Close()
 	t.Setenv("MCP_STANDIN_HEALTH", health)
+	token1 := acctest.Secret("github token 1", "ghp_test"+strings.Repeat("1", 36))
+	token2 := acctest.Secret("github token 2", "ghp_test"+strings.Repeat("2", 36))
+	t.Setenv("TF_VAR_gh_token", token1)
 	dir := t.TempDir()
-	file := filepath.Join(dir, "mcp.yml")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ag := &packagedAgent{cfg: agent.Config{Kind: "mcp", ControlService: "agentmesh.ctl.acc-mcp", StateDir: filepath.Join(dir, "state"),
+		Command: []string{bin, "run", "{config}"}, Health: health}}
+	defer ag.halt()
+	file := filepath.Join(ag.cfg.StateDir, "mcp-gateway.yaml")
 	startAgent := func(s *terraform.State) error {
 		attrs := s.RootModule().Resources["agentmesh_identity.gw"].Primary.Attributes
-		_, cfg, err := acctest.Enroll(attrs["enrollment_jwt"], dir, "gw")
+		gwFile, _, err := acctest.Enroll(attrs["enrollment_jwt"], dir, "gw")
 		if err != nil {
 			return err
 		}
-		gz, err := ziti.NewContext(cfg)
-		if err != nil {
-			return err
+		ag.cfg.IdentityFile = gwFile
+		ag.start(t)
+		return ag.answering(t)
+	}
+	runsToken := func(want string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			c, err := mcpgateway.Load(file)
+			if err != nil {
+				return fmt.Errorf("the running config fails the strict schema: %w", err)
+			}
+			if len(c.Backends) != 1 || c.Backends[0].ID != "github" || c.Backends[0].Tools.List[0] != "search_*" {
+				return fmt.Errorf("running config: %+v", c.Backends)
+			}
+			env := c.Backends[0].Transport.Env
+			if env["LOG_LEVEL"] != "info" || env["GITHUB_TOKEN"] != want {
+				return fmt.Errorf("the backend does not run with the applied token (env keys %d)", len(env))
+			}
+			if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+				return fmt.Errorf("config file: %v %v", st, err)
+			}
+			return nil
 		}
-		a := &agent.Agent{Ziti: gz, StateDir: dir, Supervisor: &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file,
-			StopSignal: agent.StopSignalFor(gateways.KindMCP), Health: agent.HTTPHealth(health)}}
-		t.Cleanup(a.Stop)
-		svc := s.RootModule().Resources["agentmesh_gateway.mcp"].Primary.Attributes["control_service"]
-		ln, err := agent.Listen(ctx, gz, svc, 30*time.Second)
-		if err != nil {
-			return err
-		}
-		go func() { _ = control.Serve(ctx, ln, a.Apply, a.Status) }()
-		return nil
 	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
@@ -100,25 +112,30 @@ func TestAccMCPRoute(t *testing.T) {
 		Steps: []resource.TestStep{
 			{Config: mcpConfig(""), Check: startAgent},
 			{
-				Config: mcpConfig(githubRoute),
+				Config: mcpConfig(githubRoute(1)),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestMatchResourceAttr("agentmesh_mcp_route.github", "config_sha256", regexpHex64),
-					func(*terraform.State) error {
-						c, err := mcpgateway.Load(file)
-						if err != nil {
-							return fmt.Errorf("the running config fails the strict schema: %w", err)
-						}
-						if len(c.Backends) != 1 || c.Backends[0].ID != "github" || c.Backends[0].Tools.List[0] != "search_*" {
-							return fmt.Errorf("running config: %+v", c.Backends)
-						}
-						return nil
-					},
+					resource.TestCheckResourceAttr("agentmesh_mcp_route.github", "secret_env_names.0", "GITHUB_TOKEN"),
+					resource.TestCheckNoResourceAttr("agentmesh_mcp_route.github", "secret_env_wo"),
+					runsToken(token1),
 				),
 			},
 			{ResourceName: "agentmesh_mcp_route.github", ImportState: true, ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"applied_generation", "config_sha256"}},
 			{
-				Config: mcpConfig(githubRoute + `
+				// A raised version replaces the route and sends the new value.
+				PreConfig: func() { t.Setenv("TF_VAR_gh_token", token2) },
+				Config:    mcpConfig(githubRoute(2)),
+				Check:     runsToken(token2),
+			},
+			{
+				// A value given both plainly and as a secret is refused at plan.
+				Config:      strings.Replace(mcpConfig(githubRoute(2)), `LOG_LEVEL = "info"`, `GITHUB_TOKEN = "plain"`, 1),
+				PlanOnly:    true,
+				ExpectError: acctest.ErrorText(`variable "GITHUB_TOKEN" is also set in env; give it in one place`),
+			},
+			{
+				Config: mcpConfig(githubRoute(2) + `
 resource "agentmesh_mcp_route" "docs" {
   gateway    = agentmesh_gateway.mcp.name
   namespace  = "docs"
@@ -131,7 +148,7 @@ resource "agentmesh_mcp_route" "docs" {
 				ExpectError: acctest.ErrorText(`serves routes to different audiences.*Use one gateway per audience`),
 			},
 			{
-				Config: mcpConfig(githubRoute + `
+				Config: mcpConfig(githubRoute(2) + `
 resource "agentmesh_mcp_route" "all" {
   gateway    = agentmesh_gateway.mcp.name
   namespace  = "all"
