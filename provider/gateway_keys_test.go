@@ -38,7 +38,7 @@ func buildStandIn(t *testing.T, name string) string {
 	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/"+strings.ReplaceAll(name, "-", "")+"/cmd/"+name)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the %s stand-in: %v\n%s", name, out, err)
+		t.Fatalf("building the %s stand-in: %v\n%s", name, err, out)
 	}
 	return bin
 }
@@ -124,16 +124,16 @@ func (u *openAIUpstream) lastKey() string {
 // hostedConfig takes the key from TF_VAR_openai_key (set by each step's
 // PreConfig), so the test's own configuration, which the harness logs,
 // never holds it.
-func hostedConfig(port, upstream string, version int, withRoute bool) string {
+func hostedConfig(port, upstream string, version int, model string) string {
 	route := ""
-	if withRoute {
-		route = `
+	if model != "" {
+		route = fmt.Sprintf(`
 resource "agentmesh_llm_route" "coding" {
   gateway    = agentmesh_gateway.llm.name
   name       = "coding"
-  model      = "gpt-4o"
+  model      = %q
   identities = [agentmesh_identity.member.id]
-}`
+}`, model)
 	}
 	return fmt.Sprintf(`
 variable "openai_key" {
@@ -202,6 +202,7 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 		ag.start(t)
 		return ag.answering(t)
 	}
+	var upstreamSeesFor func(model, want string) resource.TestCheckFunc
 	asks := func(model string) (int, string, error) {
 		svc := reconciler.DataPlaneService("acc-hosted", "acc-hosted-member")
 		c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
@@ -222,9 +223,10 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 		}
 	}
-	upstreamSees := func(want string) resource.TestCheckFunc {
+	upstreamSees := func(want string) resource.TestCheckFunc { return upstreamSeesFor("gpt-4o", want) }
+	upstreamSeesFor = func(model, want string) resource.TestCheckFunc {
 		return func(*terraform.State) error {
-			code, body, err := asks("gpt-4o")
+			code, body, err := asks(model)
 			if err != nil || code != 200 || !strings.Contains(body, "hosted") {
 				return fmt.Errorf("gpt-4o through the gateway: %d %s %w", code, body, err)
 			}
@@ -259,14 +261,14 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 				PreConfig: func() { t.Setenv("TF_VAR_openai_key", key1) },
 				// No agent yet: the key cannot travel, the apply says so and
 				// the next plan shows the pending delivery.
-				Config:             hostedConfig(port, up.URL, 1, false),
+				Config:             hostedConfig(port, up.URL, 1, ""),
 				Check:              resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr("agentmesh_gateway.llm", "hosted_providers.0", "open_ai"), enrollAndStart),
 				ExpectNonEmptyPlan: true,
 			},
 			{
 				// The agent runs: the update delivers the key, the route to a
 				// hosted model is accepted and served with that key.
-				Config: hostedConfig(port, up.URL, 1, true),
+				Config: hostedConfig(port, up.URL, 1, "gpt-4o"),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckResourceAttr("agentmesh_gateway.llm", "api_keys_applied_version", "1"),
 					resource.TestCheckNoResourceAttr("agentmesh_gateway.llm", "openai_api_key_wo"),
@@ -284,16 +286,30 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 						t.Fatalf("re-push after the agent restarted: %v %v", pushed, err)
 					}
 				},
-				Config: hostedConfig(port, up.URL, 1, true),
+				Config: hostedConfig(port, up.URL, 1, "gpt-4o"),
 				Check:  upstreamSees(key1),
 			},
 			{
 				PreConfig: func() { t.Setenv("TF_VAR_openai_key", key2) },
 				// A new key with a raised version rotates it in place.
-				Config: hostedConfig(port, up.URL, 2, true),
+				Config: hostedConfig(port, up.URL, 2, "gpt-4o"),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckResourceAttr("agentmesh_gateway.llm", "api_keys_applied_version", "2"),
 					upstreamSees(key2),
+				),
+			},
+			{
+				// Changing the route's model changes what the running gateway
+				// allows, within the same apply.
+				Config: hostedConfig(port, up.URL, 2, "gpt-4o-mini"),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					upstreamSeesFor("gpt-4o-mini", key2),
+					func(*terraform.State) error {
+						if code, body, err := asks("gpt-4o"); err != nil || code != 403 {
+							return fmt.Errorf("the replaced model is still served: %d %s %v", code, body, err)
+						}
+						return nil
+					},
 				),
 			},
 			{ResourceName: "agentmesh_gateway.llm", ImportState: true, ImportStateVerify: true,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -139,3 +140,32 @@ func TestUsage(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestGatewayAgentRefusesBadConfig: the packaged agent says what is wrong
+// with its configuration and exits 2 before touching the network.
+func TestGatewayAgentRefusesBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]struct{ config, want string }{
+		"typo": {"kind: llm\nidentity_file: gw.json\ncontrol_service: agentmesh.ctl.llm\nstate_dir: s\ncommand: [llm-gateway, run, \"{config}\"]\nlisten: 127.0.0.1:8080\nlisen: x\n",
+			"field lisen not found"},
+		"reachable port": {"kind: llm\nidentity_file: gw.json\ncontrol_service: agentmesh.ctl.llm\nstate_dir: s\ncommand: [llm-gateway, run, \"{config}\"]\nlisten: 0.0.0.0:8080\n",
+			`listen "0.0.0.0:8080" must be the gateway's loopback host:port`},
+		"no config placeholder": {"kind: mcp\nidentity_file: gw.json\ncontrol_service: agentmesh.ctl.mcp\nstate_dir: s\ncommand: [mcp-gateway, run, mcp.yml]\n",
+			"command must run the gateway and pass it {config}"},
+		"missing fields": {"kind: llm\n", "identity_file is required"},
+	}
+	for name, c := range cases {
+		file := dir + "/" + strings.ReplaceAll(name, " ", "-") + ".yaml"
+		if err := os.WriteFile(file, []byte(c.config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var errOut bytes.Buffer
+		if rc := runAgent(context.Background(), []string{"--config", file}, &errOut); rc != 2 || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%s: rc=%d, want 2 and %q in %q", name, rc, c.want, errOut.String())
+		}
+	}
+	var errOut bytes.Buffer
+	if rc := runAgent(context.Background(), nil, &errOut); rc != 2 || !strings.Contains(errOut.String(), "--config is required") {
+		t.Errorf("no --config: rc=%d %s", rc, errOut.String())
+	}
+}
