@@ -14,3 +14,25 @@ resource "agentmesh_mcp_route" "github" {
   tools      = ["search_*"]
   workgroups = [agentmesh_workgroup.macro_analysts.name]
 }
+
+# Secrets of a backend are write-only: only their names are recorded. The
+# values reach the agent once and are written into mcp-gateway's 0600 config
+# (mcp-gateway reads them nowhere else). Raise secrets_wo_version to rotate.
+variable "github_token" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+resource "agentmesh_mcp_route" "github_private" {
+  gateway            = agentmesh_gateway.tools.name
+  namespace          = "ghprivate"
+  type               = "stdio"
+  command            = "github-mcp-server"
+  args               = ["stdio"]
+  env                = { GITHUB_TOOLSETS = "repos,issues" }
+  secret_env_wo      = { GITHUB_PERSONAL_ACCESS_TOKEN = var.github_token }
+  secrets_wo_version = 1
+  tools              = ["get_*", "list_*"]
+  workgroups         = [agentmesh_workgroup.macro_analysts.name]
+}
