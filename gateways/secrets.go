@@ -16,8 +16,8 @@ var ErrSecretMissing = errors.New("secret not delivered to the gateway agent")
 // Names of the write-only values a table can need. They name a place in
 // the rendered config, never a value.
 const (
-	SecretOpenAIKey    = "llm.open_ai.api_key"
-	SecretAnthropicKey = "llm.anthropic.api_key"
+	SecretOpenAIKey    = "llm.open_ai.api_key"   //nolint:gosec // a name, not a credential
+	SecretAnthropicKey = "llm.anthropic.api_key" //nolint:gosec // a name, not a credential
 )
 
 // HeaderSecret names a secret HTTP header of an MCP backend.

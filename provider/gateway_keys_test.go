@@ -49,7 +49,7 @@ func buildStandIn(t *testing.T, name string) string {
 type packagedAgent struct {
 	cfg  agent.Config
 	stop context.CancelFunc
-	done chan error
+	done chan struct{}
 }
 
 func (p *packagedAgent) start(t *testing.T) {
@@ -59,10 +59,13 @@ func (p *packagedAgent) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p.stop, p.done = cancel, make(chan error, 1)
+	p.stop, p.done = cancel, make(chan struct{})
 	go func() {
+		defer close(p.done)
 		defer logFile.Close()
-		p.done <- agent.Run(ctx, &p.cfg, slog.New(slog.NewTextHandler(logFile, nil)))
+		if err := agent.Run(ctx, &p.cfg, slog.New(slog.NewTextHandler(logFile, nil))); err != nil && ctx.Err() == nil {
+			t.Errorf("the gateway agent stopped: %v", err)
+		}
 	}()
 }
 
@@ -249,7 +252,7 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 		var held map[string]json.RawMessage
 		b, _ := os.ReadFile(filepath.Join(ag.cfg.StateDir, "secrets.json"))
 		if err := json.Unmarshal(b, &held); err != nil || len(held) != 1 {
-			return fmt.Errorf("the agent holds %d secrets (%v), want the OpenAI key only", len(held), err)
+			return fmt.Errorf("the agent holds %d secrets (%w), want the OpenAI key only", len(held), err)
 		}
 		return nil
 	}
@@ -306,7 +309,7 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 					upstreamSeesFor("gpt-4o-mini", key2),
 					func(*terraform.State) error {
 						if code, body, err := asks("gpt-4o"); err != nil || code != 403 {
-							return fmt.Errorf("the replaced model is still served: %d %s %v", code, body, err)
+							return fmt.Errorf("the replaced model is still served: %d %s %w", code, body, err)
 						}
 						return nil
 					},

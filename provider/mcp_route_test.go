@@ -101,7 +101,7 @@ func TestAccMCPRoute(t *testing.T) {
 				return fmt.Errorf("the backend does not run with the applied token (env keys %d)", len(env))
 			}
 			if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
-				return fmt.Errorf("config file: %v %v", st, err)
+				return fmt.Errorf("config file: %v %w", st, err)
 			}
 			return nil
 		}

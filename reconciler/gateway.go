@@ -52,24 +52,24 @@ func (g *Gateway) hosted(provider string) *gateways.ProviderCreds {
 
 // MCPRoute is one MCP backend of an MCP gateway and who may use it.
 type MCPRoute struct {
-	Gateway    string            `json:"gateway"`
-	Namespace  string            `json:"namespace"`
-	Type       string            `json:"type"` // stdio | http | https | zrok
-	Command    string            `json:"command,omitempty"`
-	Args       []string          `json:"args,omitempty"`
-	Env        map[string]string `json:"env,omitempty"`
-	Endpoint   string            `json:"endpoint,omitempty"`
-	Protocol   string            `json:"protocol,omitempty"`
-	Headers    map[string]string `json:"headers,omitempty"`
+	Gateway   string            `json:"gateway"`
+	Namespace string            `json:"namespace"`
+	Type      string            `json:"type"` // stdio | http | https | zrok
+	Command   string            `json:"command,omitempty"`
+	Args      []string          `json:"args,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	Endpoint  string            `json:"endpoint,omitempty"`
+	Protocol  string            `json:"protocol,omitempty"`
+	Headers   map[string]string `json:"headers,omitempty"`
 	// Names of the write-only env variables and headers; their values
 	// only travel to the agent in a push.
 	SecretEnv      []string `json:"secret_env,omitempty"`
 	SecretHeaders  []string `json:"secret_headers,omitempty"`
 	SecretsVersion int64    `json:"secrets_version,omitempty"`
-	ToolsMode  string   `json:"tools_mode"`
-	Tools      []string `json:"tools,omitempty"`
-	Workgroups []string `json:"workgroups,omitempty"`
-	Identities []string `json:"identities,omitempty"`
+	ToolsMode      string   `json:"tools_mode"`
+	Tools          []string `json:"tools,omitempty"`
+	Workgroups     []string `json:"workgroups,omitempty"`
+	Identities     []string `json:"identities,omitempty"`
 }
 
 // LLMRoute is one route of an LLM gateway and who may use it.

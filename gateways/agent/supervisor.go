@@ -184,7 +184,7 @@ func (s *Supervisor) startWith(ctx context.Context, cfg []byte) error {
 		}
 		if s.healthy(hctx, began) {
 			s.lastStart = time.Since(began)
-			go s.watch(cmd, exited)
+			go s.watch(cmd, exited) //nolint:gosec // the watcher outlives the apply that started the process
 			return nil
 		}
 	}
