@@ -289,10 +289,8 @@ func (t *Table) Validate() error {
 			}
 		}
 	case KindMCP:
-		if t.MCP != nil && t.MCP.HeartbeatInterval != "" {
-			if d, err := time.ParseDuration(t.MCP.HeartbeatInterval); err != nil || d <= 0 {
-				add("%w: gateway %q: heartbeat interval %q must be a positive duration (0 crashes mcp-gateway)", ErrInvalid, t.Gateway, t.MCP.HeartbeatInterval)
-			}
+		if err := t.ValidateSettings(); err != nil {
+			errs = append(errs, err)
 		}
 		if len(t.MCPRoutes) == 0 {
 			add("%w: gateway %q: mcp-gateway fails to start without a backend", ErrUnsupported, t.Gateway)
@@ -330,6 +328,28 @@ func (t *Table) Validate() error {
 		}
 	default:
 		add("%w: unknown gateway kind %q", ErrInvalid, t.Kind)
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateSettings checks an mcp gateway's aggregator settings alone,
+// before any route exists.
+func (t *Table) ValidateSettings() error {
+	if t.MCP == nil {
+		return nil
+	}
+	var errs []error
+	if h := t.MCP.HeartbeatInterval; h != "" {
+		if d, err := time.ParseDuration(h); err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%w: gateway %q: heartbeat interval %q must be a positive duration such as 10s (0 crashes mcp-gateway)", ErrInvalid, t.Gateway, h))
+		}
+	}
+	for name, v := range map[string]string{"name": t.MCP.Name, "version": t.MCP.Version, "separator": t.MCP.Separator, "share token": t.MCP.ShareToken} {
+		if v != "" {
+			if err := validText(v); err != nil {
+				errs = append(errs, fmt.Errorf("%w: gateway %q: aggregator %s %v", ErrInvalid, t.Gateway, name, err))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/agentmesh/agentmesh/acctest"
@@ -16,8 +17,10 @@ import (
 	"github.com/agentmesh/agentmesh/gateways/agent"
 )
 
-func mcpConfig(extra string) string {
-	return `
+func mcpConfig(extra string) string { return mcpConfigWith("10s", extra) }
+
+func mcpConfigWith(heartbeat, extra string) string {
+	return fmt.Sprintf(`
 resource "agentmesh_identity" "gw" {
   name = "acc-mcp-agent"
   kind = "gateway"
@@ -31,11 +34,14 @@ resource "agentmesh_workgroup" "users" {
   owner_organization = "ops-co"
 }
 resource "agentmesh_gateway" "mcp" {
-  name     = "acc-mcp"
-  kind     = "mcp"
-  identity = agentmesh_identity.gw.id
+  name                   = "acc-mcp"
+  kind                   = "mcp"
+  identity               = agentmesh_identity.gw.id
+  mcp_share_token        = "accmcpshare"
+  mcp_separator          = "__"
+  mcp_heartbeat_interval = %q
 }
-` + extra
+`, heartbeat) + extra
 }
 
 // githubRoute takes its token from TF_VAR_gh_token, so the configuration
@@ -96,6 +102,9 @@ func TestAccMCPRoute(t *testing.T) {
 			if len(c.Backends) != 1 || c.Backends[0].ID != "github" || c.Backends[0].Tools.List[0] != "search_*" {
 				return fmt.Errorf("running config: %+v", c.Backends)
 			}
+			if c.ShareToken != "accmcpshare" || c.Aggregator.Separator != "__" {
+				return fmt.Errorf("aggregator settings not applied: separator %q", c.Aggregator.Separator)
+			}
 			env := c.Backends[0].Transport.Env
 			if env["LOG_LEVEL"] != "info" || env["GITHUB_TOKEN"] != want {
 				return fmt.Errorf("the backend does not run with the applied token (env keys %d)", len(env))
@@ -129,13 +138,33 @@ func TestAccMCPRoute(t *testing.T) {
 				Check:     runsToken(token2),
 			},
 			{
+				// Aggregator settings change in place and reach the running gateway.
+				Config: mcpConfigWith("30s", githubRoute(2)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("agentmesh_gateway.mcp", plancheck.ResourceActionUpdate),
+				}},
+				Check: func(*terraform.State) error {
+					c, err := mcpgateway.Load(file)
+					if err != nil || c.Orchestrator == nil || c.Orchestrator.HeartbeatInterval != "30s" {
+						return fmt.Errorf("heartbeat not applied: %+v %w", c, err)
+					}
+					return nil
+				},
+			},
+			{ResourceName: "agentmesh_gateway.mcp", ImportState: true, ImportStateVerify: true},
+			{
+				Config:      mcpConfigWith("0s", githubRoute(2)),
+				PlanOnly:    true,
+				ExpectError: acctest.ErrorText(`heartbeat interval "0s" must be a positive duration`),
+			},
+			{
 				// A value given both plainly and as a secret is refused at plan.
-				Config:      strings.Replace(mcpConfig(githubRoute(2)), `LOG_LEVEL = "info"`, `GITHUB_TOKEN = "plain"`, 1),
+				Config:      strings.Replace(mcpConfigWith("30s", githubRoute(2)), `LOG_LEVEL = "info"`, `GITHUB_TOKEN = "plain"`, 1),
 				PlanOnly:    true,
 				ExpectError: acctest.ErrorText(`variable "GITHUB_TOKEN" is also set in env; give it in one place`),
 			},
 			{
-				Config: mcpConfig(githubRoute(2) + `
+				Config: mcpConfigWith("30s", githubRoute(2) + `
 resource "agentmesh_mcp_route" "docs" {
   gateway    = agentmesh_gateway.mcp.name
   namespace  = "docs"
@@ -148,7 +177,7 @@ resource "agentmesh_mcp_route" "docs" {
 				ExpectError: acctest.ErrorText(`serves routes to different audiences.*Use one gateway per audience`),
 			},
 			{
-				Config: mcpConfig(githubRoute(2) + `
+				Config: mcpConfigWith("30s", githubRoute(2) + `
 resource "agentmesh_mcp_route" "all" {
   gateway    = agentmesh_gateway.mcp.name
   namespace  = "all"

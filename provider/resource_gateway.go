@@ -52,6 +52,22 @@ type gatewayModel struct {
 	HostedProviders  types.List   `tfsdk:"hosted_providers"`
 	KeysVersion      types.Int64  `tfsdk:"api_keys_wo_version"`
 	KeysApplied      types.Int64  `tfsdk:"api_keys_applied_version"`
+
+	MCPName       types.String `tfsdk:"mcp_aggregator_name"`
+	MCPVersion    types.String `tfsdk:"mcp_aggregator_version"`
+	MCPSeparator  types.String `tfsdk:"mcp_separator"`
+	MCPShareToken types.String `tfsdk:"mcp_share_token"`
+	MCPHeartbeat  types.String `tfsdk:"mcp_heartbeat_interval"`
+}
+
+// aggregator is the mcp settings the configuration sets, nil when none.
+func (m *gatewayModel) aggregator() *reconciler.MCPAggregator {
+	a := &reconciler.MCPAggregator{Name: m.MCPName.ValueString(), Version: m.MCPVersion.ValueString(), Separator: m.MCPSeparator.ValueString(),
+		ShareToken: m.MCPShareToken.ValueString(), HeartbeatInterval: m.MCPHeartbeat.ValueString()}
+	if *a == (reconciler.MCPAggregator{}) {
+		return nil
+	}
+	return a
 }
 
 // hosted lists the providers whose key the configuration sets, with their
@@ -76,7 +92,7 @@ func (m *gatewayModel) intent() *reconciler.Gateway {
 	hosted, _ := m.hosted()
 	return &reconciler.Gateway{Name: m.Name.ValueString(), Kind: m.Kind.ValueString(),
 		Identity: m.Identity.ValueString(), Organization: m.Organization.ValueString(), Listen: m.Listen.ValueString(),
-		LocalBaseURL: m.LocalBaseURL.ValueString(), Hosted: hosted, SecretsVersion: m.KeysVersion.ValueInt64()}
+		LocalBaseURL: m.LocalBaseURL.ValueString(), Hosted: hosted, SecretsVersion: m.KeysVersion.ValueInt64(), MCP: m.aggregator()}
 }
 
 func (r *gatewayResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -118,6 +134,12 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)}},
 			"anthropic_base_url": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
 				MarkdownDescription: "Anthropic base URL; empty for the gateway's default."},
+			"mcp_aggregator_name":    optionalText("For `mcp`: the aggregator's name as MCP clients see it; empty for the gateway's name."),
+			"mcp_aggregator_version": optionalText("For `mcp`: the aggregator's version string."),
+			"mcp_separator":          optionalText("For `mcp`: separator between namespace and tool name; empty for `_`."),
+			"mcp_share_token": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), Sensitive: true,
+				MarkdownDescription: "For `mcp`: the reserved zrok share mcp-gateway serves on (its data plane stays on that share)."},
+			"mcp_heartbeat_interval": optionalText("For `mcp`: orchestrator heartbeat interval, a positive duration such as `10s` (the default; mcp-gateway panics on 0)."),
 			"hosted_providers": schema.ListAttribute{ElementType: types.StringType, Computed: true,
 				MarkdownDescription: "Hosted providers the gateway is configured for (`anthropic`, `open_ai`): those whose key the configuration sets."},
 			"api_keys_wo_version": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0),
@@ -130,6 +152,10 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 		},
 	}
+}
+
+func optionalText(desc string) schema.StringAttribute {
+	return schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: desc}
 }
 
 func (r *gatewayResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -153,6 +179,12 @@ func (m *gatewayModel) observed(s *reconciler.Stored[reconciler.Gateway]) {
 	}
 	m.HostedProviders = types.ListValueMust(types.StringType, names)
 	m.KeysVersion = types.Int64Value(v.SecretsVersion)
+	a := reconciler.MCPAggregator{}
+	if v.MCP != nil {
+		a = *v.MCP
+	}
+	m.MCPName, m.MCPVersion, m.MCPSeparator = types.StringValue(a.Name), types.StringValue(a.Version), types.StringValue(a.Separator)
+	m.MCPShareToken, m.MCPHeartbeat = types.StringValue(a.ShareToken), types.StringValue(a.HeartbeatInterval)
 	m.OpenAIKey, m.AnthropicKey = types.StringNull(), types.StringNull()
 }
 
@@ -181,6 +213,14 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		if !p.key.IsNull() && plan.Kind.ValueString() == gateways.KindMCP {
 			resp.Diagnostics.AddAttributeError(path.Root(p.attr+"_api_key_wo"), "Provider key on an mcp gateway",
 				p.name+" keys belong to llm gateways; an mcp gateway has no LLM providers.")
+		}
+	}
+	if a := config.withPlan(&plan).aggregator(); a != nil && !plan.Kind.IsUnknown() {
+		if plan.Kind.ValueString() != gateways.KindMCP {
+			resp.Diagnostics.AddAttributeError(path.Root("kind"), "Aggregator settings on an llm gateway",
+				"mcp_* settings belong to gateways with kind = \"mcp\"; remove them or change the kind.")
+		} else if err := a.Validate(); err != nil {
+			addError(&resp.Diagnostics, "Invalid aggregator settings for gateway "+plan.Name.ValueString(), err)
 		}
 	}
 	var names []attr.Value

@@ -31,6 +31,35 @@ type Gateway struct {
 	// never stored here, only pushed to the agent, which keeps them.
 	Hosted         []HostedProvider `json:"hosted,omitempty"`
 	SecretsVersion int64            `json:"secrets_version,omitempty"`
+	// MCP aggregator settings.
+	MCP *MCPAggregator `json:"mcp,omitempty"`
+}
+
+// MCPAggregator is an mcp gateway's own settings.
+type MCPAggregator struct {
+	Name              string `json:"name,omitempty"`
+	Version           string `json:"version,omitempty"`
+	Separator         string `json:"separator,omitempty"`
+	ShareToken        string `json:"share_token,omitempty"`
+	HeartbeatInterval string `json:"heartbeat_interval,omitempty"`
+}
+
+// Validate checks the settings as mcp-gateway will read them.
+func (a *MCPAggregator) Validate() error {
+	return (&gateways.Table{Kind: gateways.KindMCP, MCP: a.settings()}).ValidateSettings()
+}
+
+// settings are the aggregator settings as the table carries them; the
+// heartbeat defaults to 10s (mcp-gateway v0.1.3 panics on 0).
+func (a *MCPAggregator) settings() *gateways.MCPSettings {
+	s := &gateways.MCPSettings{HeartbeatInterval: "10s"}
+	if a != nil {
+		s.Name, s.Version, s.Separator, s.ShareToken = a.Name, a.Version, a.Separator, a.ShareToken
+		if a.HeartbeatInterval != "" {
+			s.HeartbeatInterval = a.HeartbeatInterval
+		}
+	}
+	return s
 }
 
 // HostedProvider is a hosted LLM provider the gateway sends models to.
@@ -99,6 +128,10 @@ var (
 				"provider": map[string]any{"enum": []string{"open_ai", "anthropic"}}, "base_url": map[string]any{"type": "string"},
 			})},
 			"secrets_version": limit,
+			"mcp": strictObj([]string{}, map[string]any{
+				"name": map[string]any{"type": "string"}, "version": map[string]any{"type": "string"}, "separator": map[string]any{"type": "string"},
+				"share_token": map[string]any{"type": "string"}, "heartbeat_interval": map[string]any{"type": "string"},
+			}),
 		})}
 	kindLLMRoute = &configKind{typeName: "agentmesh.llm-route.v1", prefix: "agentmesh.llm-route.", label: "llm route",
 		schema: strictObj([]string{"gateway", "name", "model"}, map[string]any{
@@ -151,6 +184,12 @@ func (g *Gateway) Validate() error {
 	}
 	if len(g.Hosted) > 0 && g.Kind != gateways.KindLLM {
 		f.add("hosted", errors.New("hosted providers belong to llm gateways"))
+	}
+	if g.MCP != nil {
+		if g.Kind != gateways.KindMCP {
+			f.add("mcp", errors.New("aggregator settings belong to mcp gateways"))
+		}
+		f.add("mcp", g.MCP.Validate())
 	}
 	return f.result()
 }
@@ -375,8 +414,18 @@ func (e *Engine) PushGatewayIfRunning(ctx context.Context, gateway string, keys 
 	if len(r.Payload.Data) == 0 {
 		return false, gateways.Report{}, nil
 	}
+	if mcp, err := e.mcpRoutesOf(ctx, gateway); err != nil || (len(mcp) == 0 && len(keys) == 0 && e.isMCP(ctx, gateway)) {
+		// An mcp gateway without routes has nothing it could start with;
+		// its first route delivers the settings.
+		return true, gateways.Report{}, err
+	}
 	rep, err := e.PushGatewayWith(ctx, gateway, providerSecrets(keys))
 	return err == nil, rep, err
+}
+
+func (e *Engine) isMCP(ctx context.Context, gateway string) bool {
+	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
+	return err == nil && g.Value.Kind == gateways.KindMCP
 }
 
 func providerSecrets(keys map[string]string) map[string]string {
@@ -591,7 +640,11 @@ func (e *Engine) mcpTable(ctx context.Context, gateway string) (*gateways.Table,
 	if err != nil {
 		return nil, err
 	}
-	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindMCP, Generation: time.Now().UnixNano(), MCP: &gateways.MCPSettings{HeartbeatInterval: "10s"}}
+	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
+	if err != nil {
+		return nil, err
+	}
+	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindMCP, Generation: time.Now().UnixNano(), MCP: g.Value.MCP.settings()}
 	for _, r := range routes {
 		t.MCPRoutes = append(t.MCPRoutes, r.Value.gatewayRoute())
 		for name, v := range r.Value.secrets() {
