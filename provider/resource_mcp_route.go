@@ -91,7 +91,7 @@ func (r *mcpRouteResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 		return schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: desc, PlanModifiers: replace}
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "One MCP backend of an `mcp` gateway, exposed as `<namespace>_<tool>`. mcp-gateway filters tools per " +
+		MarkdownDescription: "One MCP backend of an `mcp` gateway, exposed as `<namespace>_<tool>` (or the gateway's `mcp_separator`). mcp-gateway filters tools per " +
 			"backend, not per client: routes with different audiences on one gateway are refused (use one gateway per audience), " +
 			"and so is a filter that would deny every tool. The apply returns once the running gateway reports it applied. " +
 			"The MCP data plane stays on the gateway's own zrok share. Every change replaces the route.",
@@ -100,7 +100,7 @@ func (r *mcpRouteResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"gateway": schema.StringAttribute{Required: true, MarkdownDescription: "Name of the `mcp` gateway.",
 				Validators: []validator.String{labelValidator}, PlanModifiers: replace},
-			"namespace": schema.StringAttribute{Required: true, MarkdownDescription: "Backend id; tools appear as `<namespace>_<tool>`.",
+			"namespace": schema.StringAttribute{Required: true, MarkdownDescription: "Backend id; tools appear as `<namespace><separator><tool>`.",
 				Validators: []validator.String{labelValidator}, PlanModifiers: replace},
 			"type": schema.StringAttribute{Required: true, MarkdownDescription: "`stdio`, `http`, `https` or `zrok`.",
 				Validators: []validator.String{stringvalidator.OneOf("stdio", "http", "https", "zrok")}, PlanModifiers: replace},
