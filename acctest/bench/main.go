@@ -41,19 +41,6 @@ func main() {
 	}
 }
 
-type figures struct {
-	keys []string
-	vals map[string]string
-}
-
-func (f *figures) add(k, format string, v any) {
-	if f.vals == nil {
-		f.vals = map[string]string{}
-	}
-	f.keys = append(f.keys, k)
-	f.vals[k] = fmt.Sprintf(format, v)
-}
-
 func run(n, workers, copies int) error {
 	ctx := context.Background()
 	work, err := os.MkdirTemp("", "agentmesh-bench-")
@@ -67,7 +54,7 @@ func run(n, workers, copies int) error {
 		return err
 	}
 	defer ctrl.Stop()
-	var f figures
+	var f acctest.Figures
 
 	// Scenario 1: N identities.
 	ws, err := workspace(ctrl, work, "identities", fmt.Sprintf(`terraform {
@@ -99,11 +86,11 @@ resource "agentmesh_identity" "b" {
 	if err != nil {
 		return fmt.Errorf("the plan after apply is not empty or failed: %w", err)
 	}
-	f.add("n", "%d", n)
-	f.add("apply_s", "%.2f", applyDur.Seconds())
-	f.add("direct_s", "%.2f", directDur.Seconds())
-	f.add("apply_ratio", "%.2f", applyDur.Seconds()/directDur.Seconds())
-	f.add("noop_plan_requests", "%d", planReq)
+	f.Add("n", "%d", n)
+	f.Add("apply_s", "%.2f", applyDur.Seconds())
+	f.Add("direct_s", "%.2f", directDur.Seconds())
+	f.Add("apply_ratio", "%.2f", applyDur.Seconds()/directDur.Seconds())
+	f.Add("noop_plan_requests", "%d", planReq)
 
 	// Scenario 2: Macro Pulse at scale.
 	ws, err = workspace(ctrl, work, "macro", macro10x)
@@ -134,32 +121,28 @@ resource "agentmesh_identity" "b" {
 		return fmt.Errorf("reconcile found %d changes on a network tofu had just converged: %v", len(p.Changes), p.Changes)
 	}
 	recReq := c.Stats().Requests.Load()
-	f.add("mp_copies", "%d", copies)
-	f.add("mp_apply_s", "%.2f", mpDur.Seconds())
-	f.add("mp_apply_requests", "%d", mpReq)
-	f.add("mp_noop_plan_requests", "%d", mpPlanReq)
-	f.add("mp_reconcile_requests", "%d", recReq)
+	f.Add("mp_copies", "%d", copies)
+	f.Add("mp_apply_s", "%.2f", mpDur.Seconds())
+	f.Add("mp_apply_requests", "%d", mpReq)
+	f.Add("mp_noop_plan_requests", "%d", mpPlanReq)
+	f.Add("mp_reconcile_requests", "%d", recReq)
 
 	fmt.Println()
 	fmt.Printf("%-44s %10s\n", "measure", "value")
 	rows := [][3]string{
-		{"identities: tofu apply (s)", f.vals["apply_s"], ""},
-		{"identities: direct API, 10 workers (s)", f.vals["direct_s"], ""},
-		{"identities: apply / direct", f.vals["apply_ratio"], "goal <= 2.00"},
-		{"identities: no-op plan API requests", f.vals["noop_plan_requests"], "goal O(N/500)"},
-		{fmt.Sprintf("macro-pulse x%d: tofu apply (s)", copies), f.vals["mp_apply_s"], ""},
-		{fmt.Sprintf("macro-pulse x%d: apply API requests", copies), f.vals["mp_apply_requests"], "goal O(objects)"},
-		{fmt.Sprintf("macro-pulse x%d: no-op plan API requests", copies), f.vals["mp_noop_plan_requests"], "goal O(pages)"},
-		{fmt.Sprintf("macro-pulse x%d: reconcile --once requests", copies), f.vals["mp_reconcile_requests"], "goal O(pages)"},
+		{"identities: tofu apply (s)", f.Get("apply_s"), ""},
+		{"identities: direct API, 10 workers (s)", f.Get("direct_s"), ""},
+		{"identities: apply / direct", f.Get("apply_ratio"), "goal <= 2.00"},
+		{"identities: no-op plan API requests", f.Get("noop_plan_requests"), "goal O(N/500)"},
+		{fmt.Sprintf("macro-pulse x%d: tofu apply (s)", copies), f.Get("mp_apply_s"), ""},
+		{fmt.Sprintf("macro-pulse x%d: apply API requests", copies), f.Get("mp_apply_requests"), "goal O(objects)"},
+		{fmt.Sprintf("macro-pulse x%d: no-op plan API requests", copies), f.Get("mp_noop_plan_requests"), "goal O(pages)"},
+		{fmt.Sprintf("macro-pulse x%d: reconcile --once requests", copies), f.Get("mp_reconcile_requests"), "goal O(pages)"},
 	}
 	for _, r := range rows {
 		fmt.Printf("%-44s %10s  %s\n", r[0], r[1], r[2])
 	}
-	var line []string
-	for _, k := range f.keys {
-		line = append(line, k+"="+f.vals[k])
-	}
-	fmt.Println("bench: " + strings.Join(line, " "))
+	fmt.Println(f.Line())
 	return nil
 }
 

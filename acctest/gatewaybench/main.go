@@ -64,28 +64,6 @@ func main() {
 	}
 }
 
-// figures keeps the bench line's keys in the order they were added.
-type figures struct {
-	keys []string
-	vals map[string]string
-}
-
-func (f *figures) add(k, format string, v any) {
-	if f.vals == nil {
-		f.vals = map[string]string{}
-	}
-	f.keys = append(f.keys, k)
-	f.vals[k] = fmt.Sprintf(format, v)
-}
-
-func (f *figures) line() string {
-	var kv []string
-	for _, k := range f.keys {
-		kv = append(kv, k+"="+f.vals[k])
-	}
-	return "bench: " + strings.Join(kv, " ")
-}
-
 // undo is a stack of clean-up steps, run last-in first-out so objects go
 // in the reverse order of their creation (routes before their gateway,
 // the gateway before its identity, everything before the controller).
@@ -183,42 +161,42 @@ func run(changes, requests int) error {
 	}
 	fmt.Printf("route applied: generation %d, %s\n", rep.Generation, rep.Status)
 
-	var f figures
+	var f acctest.Figures
 	fmt.Printf("timing %d route changes...\n", changes)
 	rt, err := timeRouteChanges(ctx, e, a.Supervisor, stored.ID, route, changes)
 	if err != nil {
 		return err
 	}
-	f.add("route_changes", "%d", changes)
-	f.add("route_p50_ms", "%.1f", ms(percentile(rt.raw, 50)))
-	f.add("route_p99_ms", "%.1f", ms(percentile(rt.raw, 99)))
-	f.add("route_net_p50_ms", "%.1f", ms(percentile(rt.net, 50)))
-	f.add("route_net_p99_ms", "%.1f", ms(percentile(rt.net, 99)))
-	f.add("gateway_start_p50_ms", "%.1f", ms(percentile(rt.start, 50)))
-	f.add("route_api_requests", "%.1f", float64(rt.apiRequests)/float64(changes))
+	f.Add("route_changes", "%d", changes)
+	f.Add("route_p50_ms", "%.1f", ms(percentile(rt.raw, 50)))
+	f.Add("route_p99_ms", "%.1f", ms(percentile(rt.raw, 99)))
+	f.Add("route_net_p50_ms", "%.1f", ms(percentile(rt.net, 50)))
+	f.Add("route_net_p99_ms", "%.1f", ms(percentile(rt.net, 99)))
+	f.Add("gateway_start_p50_ms", "%.1f", ms(percentile(rt.start, 50)))
+	f.Add("route_api_requests", "%.1f", float64(rt.apiRequests)/float64(changes))
 
 	fmt.Printf("timing %d chat completions on each path...\n", requests)
 	px, err := timeProxy(ctx, &cleanup, a, mz, listen, stateDir, requests)
 	if err != nil {
 		return err
 	}
-	f.add("proxy_requests", "%d", requests)
-	f.add("direct_ms", "%.3f", ms(px.direct))
-	f.add("front_ms", "%.3f", ms(px.front))
-	f.add("ziti_ms", "%.3f", ms(px.ziti))
-	f.add("front_share_ms", "%.3f", ms(px.front-px.direct))
-	f.add("ziti_share_ms", "%.3f", ms(px.ziti-px.front))
-	f.add("proxy_ratio", "%.2f", float64(px.ziti)/float64(px.direct))
+	f.Add("proxy_requests", "%d", requests)
+	f.Add("direct_ms", "%.3f", ms(px.direct))
+	f.Add("front_ms", "%.3f", ms(px.front))
+	f.Add("ziti_ms", "%.3f", ms(px.ziti))
+	f.Add("front_share_ms", "%.3f", ms(px.front-px.direct))
+	f.Add("ziti_share_ms", "%.3f", ms(px.ziti-px.front))
+	f.Add("proxy_ratio", "%.2f", float64(px.ziti)/float64(px.direct))
 
 	fmt.Println("cleaning up...")
 	cleanup.run()
 
 	printTable(&f)
-	fmt.Println(f.line())
+	fmt.Println(f.Line())
 	return nil
 }
 
-func printTable(f *figures) {
+func printTable(f *acctest.Figures) {
 	rows := [][2]string{
 		{"route change to applied, p50 (ms)", "route_p50_ms"},
 		{"route change to applied, p99 (ms)", "route_p99_ms"},
@@ -236,7 +214,7 @@ func printTable(f *figures) {
 	fmt.Println()
 	fmt.Printf("%-46s %10s\n", "measure", "value")
 	for _, r := range rows {
-		fmt.Printf("%-46s %10s\n", r[0], f.vals[r[1]])
+		fmt.Printf("%-46s %10s\n", r[0], f.Get(r[1]))
 	}
 }
 
