@@ -43,6 +43,29 @@ func buildStandIn(t *testing.T, name string) string {
 	return bin
 }
 
+// chatAs sends one chat completion for model as the enrolled identity z,
+// over its data-plane service svc, retrying until the service's
+// terminator is up.
+func chatAs(z ziti.Context, svc, model string) (int, string, error) {
+	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+		_ = z.RefreshServices()
+		return z.Dial(svc)
+	}}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(`{"model":%q}`, model)))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			return resp.StatusCode, string(b), nil
+		}
+		if time.Now().After(deadline) {
+			return 0, "", err
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
 // packagedAgent runs the packaged gateway agent (what `agentmesh
 // gateway-agent` runs) in-process until stopped, logging where the secret
 // scan reads.
@@ -207,24 +230,7 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 	}
 	var upstreamSeesFor func(model, want string) resource.TestCheckFunc
 	asks := func(model string) (int, string, error) {
-		svc := reconciler.DataPlaneService("acc-hosted", "acc-hosted-member")
-		c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
-			_ = member.RefreshServices()
-			return member.Dial(svc)
-		}}}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(`{"model":%q}`, model)))
-			if err == nil {
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				return resp.StatusCode, string(b), nil
-			}
-			if time.Now().After(deadline) {
-				return 0, "", err
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
+		return chatAs(member, reconciler.DataPlaneService("acc-hosted", "acc-hosted-member"), model)
 	}
 	upstreamSees := func(want string) resource.TestCheckFunc { return upstreamSeesFor("gpt-4o", want) }
 	upstreamSeesFor = func(model, want string) resource.TestCheckFunc {

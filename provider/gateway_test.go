@@ -3,7 +3,6 @@ package provider_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -130,24 +129,7 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 		return nil
 	}
 	memberAsks := func(model string) (int, string, error) {
-		svc := reconciler.DataPlaneService("acc-llm", "acc-gw-member")
-		c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
-			_ = memberZiti.RefreshServices()
-			return memberZiti.Dial(svc)
-		}}}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(`{"model":%q}`, model)))
-			if err == nil {
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				return resp.StatusCode, string(b), nil
-			}
-			if time.Now().After(deadline) {
-				return 0, "", err
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
+		return chatAs(memberZiti, reconciler.DataPlaneService("acc-llm", "acc-gw-member"), model)
 	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
