@@ -54,6 +54,33 @@ func client(z ziti.Context, svc string) *http.Client {
 	}}
 }
 
+// runStandIn runs the strict llm-gateway stand-in in-process on a rendered
+// config (loopback, a local upstream) until ctx ends, and returns its URL.
+func runStandIn(ctx context.Context, t *testing.T, upstream string, routes []gateways.LLMRoute, keys ...gateways.VirtualKey) *url.URL {
+	t.Helper()
+	rendered, err := gateways.Render(&gateways.Table{Gateway: "standin", Kind: gateways.KindLLM,
+		LLM:       &gateways.LLMSettings{Listen: "127.0.0.1:0", Local: &gateways.LocalProvider{BaseURL: upstream}},
+		LLMRoutes: routes, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := t.TempDir() + "/llm.yaml"
+	if err := gateways.WriteAtomic(file, rendered.YAML); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := llmgateway.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() { _ = llmgateway.Run(ctx, cfg, ready) }()
+	u, err := url.Parse("http://" + <-ready)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // TestLLMDataPlaneOverZiti: an enrolled agent dials its own dark
 // data-plane service and gets an answer for an allowed model, a 403 for a
 // model outside its routes and a 429 after its budget; an identity outside
@@ -84,24 +111,8 @@ func TestLLMDataPlaneOverZiti(t *testing.T) {
 	}))
 	defer up.Close()
 	key := "sk-gw-" + strings.Repeat("c", 64)
-	rendered, err := gateways.Render(&gateways.Table{Gateway: "llm1", Kind: gateways.KindLLM,
-		LLM:       &gateways.LLMSettings{Listen: "127.0.0.1:0", Local: &gateways.LocalProvider{BaseURL: up.URL}},
-		LLMRoutes: []gateways.LLMRoute{{Name: "chat", Model: "llama3"}},
-		Keys:      []gateways.VirtualKey{{Identity: "dp-agent", Key: key, AllowedModels: []string{"llama3"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := t.TempDir() + "/llm.yaml"
-	if err := gateways.WriteAtomic(file, rendered.YAML); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := llmgateway.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	go func() { _ = llmgateway.Run(ctx, cfg, ready) }()
-	gwURL, _ := url.Parse("http://" + <-ready)
+	gwURL := runStandIn(ctx, t, up.URL, []gateways.LLMRoute{{Name: "chat", Model: "llama3"}},
+		gateways.VirtualKey{Identity: "dp-agent", Key: key, AllowedModels: []string{"llama3"}})
 	front := llmfront.New(gwURL, nil)
 	front.SetGrants(map[string]llmfront.Grant{"dp-agent": {Key: key, AllowedModels: []string{"llama3"}, Budget: 100, Period: time.Hour}})
 	served := make(chan error, 1)

@@ -19,7 +19,6 @@ import (
 	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/acctest"
-	"github.com/agentmesh/agentmesh/acctest/standin/llmgateway"
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/agent"
 	"github.com/agentmesh/agentmesh/gateways/llmfront"
@@ -96,27 +95,9 @@ func TestCallerIdSpoof(t *testing.T) {
 	defer up.Close()
 	victimKey := "sk-gw-" + strings.Repeat("v", 64)
 	spooferKey := "sk-gw-" + strings.Repeat("s", 64)
-	rendered, err := gateways.Render(&gateways.Table{Gateway: "llm-sp", Kind: gateways.KindLLM,
-		LLM:       &gateways.LLMSettings{Listen: "127.0.0.1:0", Local: &gateways.LocalProvider{BaseURL: up.URL}},
-		LLMRoutes: []gateways.LLMRoute{{Name: "big", Model: "llama3"}, {Name: "small", Model: "mistral"}},
-		Keys: []gateways.VirtualKey{
-			{Identity: "sp-victim", Key: victimKey, AllowedModels: []string{"llama3"}},
-			{Identity: "sp-spoofer", Key: spooferKey, AllowedModels: []string{"mistral"}},
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := t.TempDir() + "/llm.yaml"
-	if err := gateways.WriteAtomic(file, rendered.YAML); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := llmgateway.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	go func() { _ = llmgateway.Run(ctx, cfg, ready) }()
-	gwURL, _ := url.Parse("http://" + <-ready)
+	gwURL := runStandIn(ctx, t, up.URL, []gateways.LLMRoute{{Name: "big", Model: "llama3"}, {Name: "small", Model: "mistral"}},
+		gateways.VirtualKey{Identity: "sp-victim", Key: victimKey, AllowedModels: []string{"llama3"}},
+		gateways.VirtualKey{Identity: "sp-spoofer", Key: spooferKey, AllowedModels: []string{"mistral"}})
 
 	// Between the front and the gateway: record which key was forwarded,
 	// by owner only, so no key ends up in a log.
