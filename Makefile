@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzValidateName -fuzztime 10s
 	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzDerive -fuzztime 15s
 	$(GO) test ./gateways/ -run '^$$' -fuzz FuzzRenderLLM -fuzztime 10s
+	$(GO) test ./gateways/ -run '^$$' -fuzz FuzzRenderMCP -fuzztime 10s
 
 docs: tools build
 	scripts/docs.sh generate

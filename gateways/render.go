@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -177,21 +180,47 @@ type (
 		Tools     mcpTools     `yaml:"tools"`
 	}
 	mcpTransport struct {
-		Type       string            `yaml:"type"`
-		Command    string            `yaml:"command,omitempty"`
-		Args       []string          `yaml:"args,omitempty"`
-		Env        map[string]string `yaml:"env,omitempty"`
-		WorkingDir string            `yaml:"working_dir,omitempty"`
-		Endpoint   string            `yaml:"endpoint,omitempty"`
-		Protocol   string            `yaml:"protocol,omitempty"`
-		Headers    map[string]string `yaml:"headers,omitempty"`
-		ShareToken string            `yaml:"share_token,omitempty"`
+		Type       string     `yaml:"type"`
+		Command    string     `yaml:"command,omitempty"`
+		Args       quotedList `yaml:"args,omitempty"`
+		Env        quotedMap  `yaml:"env,omitempty"`
+		WorkingDir string     `yaml:"working_dir,omitempty"`
+		Endpoint   string     `yaml:"endpoint,omitempty"`
+		Protocol   string     `yaml:"protocol,omitempty"`
+		Headers    quotedMap  `yaml:"headers,omitempty"`
+		ShareToken string     `yaml:"share_token,omitempty"`
 	}
 	mcpTools struct {
 		Mode string   `yaml:"mode"`
 		List []string `yaml:"list"`
 	}
 )
+
+// quotedList writes its items double-quoted, like quotedMap.
+type quotedList []string
+
+func (l quotedList) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, v := range l {
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v, Style: yaml.DoubleQuotedStyle})
+	}
+	return n, nil
+}
+
+// quotedMap writes its values double-quoted: env and header values (often
+// secrets) may hold newlines or leading blanks that a plain or block
+// scalar would not give back byte for byte.
+type quotedMap map[string]string
+
+func (m quotedMap) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		n.Content = append(n.Content,
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k, Style: yaml.DoubleQuotedStyle},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: m[k], Style: yaml.DoubleQuotedStyle})
+	}
+	return n, nil
+}
 
 func renderMCP(t *Table) *mcpConfig {
 	c := &mcpConfig{Aggregator: mcpAggregator{Name: t.Gateway, Separator: "_"}}
@@ -209,7 +238,10 @@ func renderMCP(t *Table) *mcpConfig {
 		}
 	}
 	for _, r := range t.MCPRoutes {
-		c.Backends = append(c.Backends, mcpBackend{ID: r.Namespace, Name: r.Namespace, Tools: mcpTools(r.Tools), Transport: mcpTransport(r.Transport)})
+		tr := r.Transport
+		c.Backends = append(c.Backends, mcpBackend{ID: r.Namespace, Name: r.Namespace, Tools: mcpTools(r.Tools), Transport: mcpTransport{
+			Type: tr.Type, Command: tr.Command, Args: tr.Args, Env: tr.Env, WorkingDir: tr.WorkingDir,
+			Endpoint: tr.Endpoint, Protocol: tr.Protocol, Headers: tr.Headers, ShareToken: tr.ShareToken}})
 	}
 	return c
 }
@@ -250,6 +282,8 @@ func (s *LLMSettings) keysPresent() error {
 		case p == nil:
 		case p.APIKey == "":
 			return fmt.Errorf("%w: provider %s has no api key; llm-gateway would leave it inactive", ErrSecretMissing, name)
+		case strings.TrimSpace(p.APIKey) != p.APIKey || strings.ContainsFunc(p.APIKey, unicode.IsControl):
+			return fmt.Errorf("%w: the api key of provider %s has surrounding white space or control characters", ErrInvalid, name)
 		case strings.Contains(p.APIKey, "$"):
 			return fmt.Errorf("%w: the api key of provider %s contains '$', which llm-gateway would expand as an environment variable", ErrInvalid, name)
 		}

@@ -179,3 +179,40 @@ func FuzzRenderLLM(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRenderMCP: any MCP table that validates, with secrets filled in by
+// the agent's store, renders into a file mcp-gateway's schema accepts, with
+// every value (secrets included) intact.
+func FuzzRenderMCP(f *testing.F) {
+	f.Add("github", "github-mcp", "LOG", "info", "ghp: \"x\" #y", "search_*", "__")
+	f.Add("docs", "-c", "A", "", "\n- not a list", "[a-z]*", "")
+	f.Fuzz(func(t *testing.T, ns, command, envKey, envVal, secret, tool, sep string) {
+		tab := &Table{Gateway: "mcp-f", Kind: KindMCP, MCP: &MCPSettings{Separator: sep, HeartbeatInterval: "10s"},
+			MCPRoutes: []MCPRoute{{Namespace: ns, Transport: MCPTransport{Type: "stdio", Command: command, Args: []string{secret, envVal}, Env: map[string]string{envKey: envVal}},
+				Tools: ToolFilter{Mode: "allow", List: []string{tool}}}},
+			Secrets:      map[string]int64{EnvSecret(ns, "TOKEN"): 1},
+			SecretValues: map[string]string{EnvSecret(ns, "TOKEN"): secret}}
+		store := SecretStore{}
+		store.Remember(tab)
+		if err := store.Fill(tab); err != nil {
+			return
+		}
+		r, err := Render(tab)
+		if err != nil {
+			return // refused tables are fine; Validate says why
+		}
+		var c refschema.MCP
+		strict(t, r.YAML, &c)
+		if len(c.Backends) != 1 {
+			t.Fatalf("backends %d", len(c.Backends))
+		}
+		b := c.Backends[0]
+		if b.ID != ns || b.Transport.Command != command || b.Tools.List[0] != tool || b.Transport.Env["TOKEN"] != secret ||
+			len(b.Transport.Args) != 2 || b.Transport.Args[0] != secret || b.Transport.Args[1] != envVal {
+			t.Fatalf("backend did not survive rendering: %+v", b)
+		}
+		if envKey != "TOKEN" && b.Transport.Env[envKey] != envVal {
+			t.Fatalf("env %q did not survive rendering", envKey)
+		}
+	})
+}

@@ -315,6 +315,9 @@ func (t *Table) Validate() error {
 				add("%w: route %q: mcp-gateway cannot deny every tool; leave the backend out instead", ErrUnsupported, r.Namespace)
 			}
 			for _, p := range r.Tools.List {
+				if err := validText(p); err != nil {
+					add("%w: route %q: tool pattern %v", ErrInvalid, r.Namespace, err)
+				}
 				if _, err := path.Match(p, ""); err != nil {
 					add("%w: route %q: tool pattern %q: %v", ErrInvalid, r.Namespace, p, err)
 				}
@@ -393,6 +396,13 @@ func (t MCPTransport) validate() error {
 	if len(foreign) > 0 && transportFields[t.Type] != nil {
 		slices.Sort(foreign)
 		return fmt.Errorf("%s transport does not use %s", t.Type, strings.Join(foreign, ", "))
+	}
+	for field, v := range map[string]string{"command": t.Command, "working_dir": t.WorkingDir, "endpoint": t.Endpoint, "share_token": t.ShareToken} {
+		if v != "" {
+			if err := validText(v); err != nil {
+				return fmt.Errorf("%s %w", field, err)
+			}
+		}
 	}
 	switch t.Type {
 	case "stdio":

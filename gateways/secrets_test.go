@@ -78,7 +78,7 @@ func TestMCPSecretsLandInTheirBackend(t *testing.T) {
 }
 
 func TestRenderRefusesUnusableProviderKeys(t *testing.T) {
-	for name, key := range map[string]string{"empty": "", "dollar": "sk-ab$cd"} {
+	for name, key := range map[string]string{"empty": "", "dollar": "sk-ab$cd", "newline": "sk-abcd\n", "control": "sk-\x00abcd"} {
 		tbl := hosted()
 		tbl.LLM.OpenAI.APIKey = key
 		_, err := Render(tbl)
