@@ -69,6 +69,16 @@ func TestPushOverTheControlService(t *testing.T) {
 	if _, err := push(outsiderZiti, 3); err == nil || !strings.Contains(err.Error(), "dialing") {
 		t.Fatalf("an identity without the Dial policy pushed a table: %v", err)
 	}
+	// Dark: the outsider cannot even see it, while the reconciler can.
+	if err := outsiderZiti.RefreshServices(); err != nil {
+		t.Fatal(err)
+	}
+	if _, seen := outsiderZiti.GetService(svc); seen {
+		t.Fatal("a non-reconciler identity can see the control service")
+	}
+	if _, seen := recZiti.GetService(svc); !seen {
+		t.Fatal("the reconciler's identity cannot see the control service; the visibility check proves nothing")
+	}
 	if sup.Applied().Generation != 1 {
 		t.Fatalf("applied %+v", sup.Applied())
 	}

@@ -155,6 +155,12 @@ func TestLLMDataPlaneOverZiti(t *testing.T) {
 	if _, _, err := chat(client(outsiderZiti, svc), "llama3"); err == nil {
 		t.Fatal("an identity outside the audience reached the data plane")
 	}
+	if _, seen := outsiderZiti.GetService(svc); seen {
+		t.Fatal("an identity outside the audience can see the data-plane service")
+	}
+	if _, seen := agentZiti.GetService(svc); !seen {
+		t.Fatal("the audience identity cannot see its data-plane service; the visibility check proves nothing")
+	}
 	cancel()
 	if err := <-served; err != nil {
 		t.Fatal(err)
