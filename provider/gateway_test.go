@@ -139,6 +139,7 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 				Config: gatewayConfig(port, up.URL, false),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckResourceAttr("agentmesh_gateway.llm", "control_service", "agentmesh.ctl.acc-llm"),
+					resource.TestCheckResourceAttr("agentmesh_gateway.llm", "data_plane_service_prefix", "agentmesh.llm.acc-llm."),
 					startAgent,
 				),
 			},

@@ -44,6 +44,7 @@ type gatewayModel struct {
 	Listen         types.String `tfsdk:"listen"`
 	LocalBaseURL   types.String `tfsdk:"local_base_url"`
 	ControlService types.String `tfsdk:"control_service"`
+	DataPlane      types.String `tfsdk:"data_plane_service_prefix"`
 
 	OpenAIKey        types.String `tfsdk:"openai_api_key_wo"`
 	OpenAIBaseURL    types.String `tfsdk:"openai_base_url"`
@@ -150,6 +151,10 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 					"While it differs from `api_keys_wo_version` the plan shows an update that delivers them."},
 			"control_service": schema.StringAttribute{Computed: true, MarkdownDescription: "Name of the agent's dark control service.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"data_plane_service_prefix": schema.StringAttribute{Computed: true,
+				MarkdownDescription: "For `llm`: each audience identity reaches the gateway through its own dark service, `<prefix><identity name>`, " +
+					"which only that identity may dial, so the gateway knows who calls. Empty for `mcp` (its data plane is its own zrok share).",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 		},
 	}
 }
@@ -167,6 +172,10 @@ func (m *gatewayModel) observed(s *reconciler.Stored[reconciler.Gateway]) {
 	m.ID, m.Name, m.Kind, m.Identity = types.StringValue(s.ID), types.StringValue(v.Name), types.StringValue(v.Kind), types.StringValue(v.Identity)
 	m.Organization, m.Listen, m.LocalBaseURL = types.StringValue(v.Organization), types.StringValue(v.Listen), types.StringValue(v.LocalBaseURL)
 	m.ControlService = types.StringValue(reconciler.ControlService(v.Name))
+	m.DataPlane = types.StringValue("")
+	if v.Kind == gateways.KindLLM {
+		m.DataPlane = types.StringValue(reconciler.DataPlaneService(v.Name, ""))
+	}
 	m.OpenAIBaseURL, m.AnthropicBaseURL = types.StringValue(""), types.StringValue("")
 	var names []attr.Value
 	for _, h := range v.Hosted {

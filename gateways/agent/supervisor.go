@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,11 +78,27 @@ func StopSignalFor(kind string) os.Signal {
 	return syscall.SIGTERM
 }
 
-// Applied is the last report of a successful apply.
+// Applied is the last report of a successful apply. If the config file
+// no longer holds what was applied (edited by hand), it says "drifted":
+// the reconciler then pushes again, and the gateway is restarted on the
+// file agentmesh renders.
 func (s *Supervisor) Applied() Report {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.applied
+	r := s.applied
+	if r.Status == "applied" && s.fileSHA() != r.ConfigSHA256 {
+		r.Status, r.Error = "drifted", "the gateway's config file was changed outside agentmesh"
+	}
+	return r
+}
+
+func (s *Supervisor) fileSHA() string {
+	b, err := os.ReadFile(s.ConfigFile)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // Apply renders, writes and starts the table's configuration, rolling back
@@ -95,7 +113,7 @@ func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
 	if err != nil {
 		return Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
 	}
-	if r.SHA256 == s.applied.ConfigSHA256 && s.running() {
+	if r.SHA256 == s.applied.ConfigSHA256 && s.running() && s.fileSHA() == r.SHA256 {
 		s.applied.Generation, s.applied.TableDigest = t.Generation, t.Digest()
 		return s.applied
 	}

@@ -95,6 +95,21 @@ func TestSupervisorAppliesAndRollsBack(t *testing.T) {
 		t.Fatalf("re-applying the running config restarted the gateway (%d -> %d starts)", starts, s.Starts())
 	}
 
+	// A hand-edited config file is reported as drift, and the same table
+	// applied again restores the file and restarts the gateway on it.
+	if err := os.WriteFile(file, []byte("listen: 0.0.0.0:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Applied(); got.Status != "drifted" {
+		t.Fatalf("hand-edited config reported as %+v", got)
+	}
+	if r := s.Apply(ctx, table(5, listen)); r.Status != "applied" || s.Starts() != starts+1 {
+		t.Fatalf("repair of a drifted file: %+v, %d starts (want %d)", r, s.Starts(), starts+1)
+	}
+	if got := s.Applied(); got.Status != "applied" {
+		t.Fatalf("after the repair: %+v", got)
+	}
+	starts = s.Starts()
 	// A gateway that dies on its own is started again with the last good
 	// config, without a push.
 	pid := s.PID()
@@ -108,7 +123,7 @@ func TestSupervisorAppliesAndRollsBack(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := s.Applied(); got.Generation != 4 || s.Starts() != starts+1 {
+	if got := s.Applied(); got.Generation != 5 || s.Starts() != starts+1 {
 		t.Fatalf("after the restart: %+v, %d starts (want %d)", got, s.Starts(), starts+1)
 	}
 	// Stopped on purpose, it stays stopped.
