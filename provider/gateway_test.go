@@ -60,8 +60,9 @@ resource "agentmesh_workgroup_membership" "member" {
 resource "agentmesh_gateway" "llm" {
   name           = "acc-llm"
   identity       = agentmesh_identity.gw.id
-  listen         = "127.0.0.1:%s"
-  local_base_url = %q
+  listen            = "127.0.0.1:%s"
+  local_base_url    = %q
+  intercept_address = "llm.acc.ziti"
 }
 %s`, port, upstream, route)
 }
@@ -86,6 +87,7 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	var (
+		memberConfig *ziti.Config
 		memberZiti   ziti.Context
 		restartAgent func()
 	)
@@ -103,6 +105,7 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		memberConfig = memberCfg
 		if memberZiti, err = ziti.NewContext(memberCfg); err != nil {
 			return err
 		}
@@ -155,6 +158,16 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 						}
 						if code, body, _ := memberAsks("gpt-4o"); code != 403 {
 							return fmt.Errorf("model outside the member's routes: %d %s", code, body)
+						}
+						// A tunneller would intercept the gateway's address
+						// for the member's own service.
+						seen, err := acctest.ServicesAs(memberConfig)
+						if err != nil {
+							return err
+						}
+						icpt := seen[reconciler.DataPlaneService("acc-llm", "acc-gw-member")]["intercept.v1"]
+						if fmt.Sprint(icpt["addresses"]) != "[llm.acc.ziti]" || fmt.Sprint(icpt["portRanges"]) != "[map[high:80 low:80]]" {
+							return fmt.Errorf("the member's data-plane service carries intercept %v", icpt)
 						}
 						return nil
 					},

@@ -164,7 +164,7 @@ func TestAccMCPRoute(t *testing.T) {
 				ExpectError: acctest.ErrorText(`variable "GITHUB_TOKEN" is also set in env; give it in one place`),
 			},
 			{
-				Config: mcpConfigWith("30s", githubRoute(2) + `
+				Config: mcpConfigWith("30s", githubRoute(2)+`
 resource "agentmesh_mcp_route" "docs" {
   gateway    = agentmesh_gateway.mcp.name
   namespace  = "docs"
@@ -177,7 +177,7 @@ resource "agentmesh_mcp_route" "docs" {
 				ExpectError: acctest.ErrorText(`serves routes to different audiences.*Use one gateway per audience`),
 			},
 			{
-				Config: mcpConfigWith("30s", githubRoute(2) + `
+				Config: mcpConfigWith("30s", githubRoute(2)+`
 resource "agentmesh_mcp_route" "all" {
   gateway    = agentmesh_gateway.mcp.name
   namespace  = "all"

@@ -54,6 +54,9 @@ type gatewayModel struct {
 	KeysVersion      types.Int64  `tfsdk:"api_keys_wo_version"`
 	KeysApplied      types.Int64  `tfsdk:"api_keys_applied_version"`
 
+	InterceptAddress types.String `tfsdk:"intercept_address"`
+	InterceptPort    types.Int64  `tfsdk:"intercept_port"`
+
 	MCPName       types.String `tfsdk:"mcp_aggregator_name"`
 	MCPVersion    types.String `tfsdk:"mcp_aggregator_version"`
 	MCPSeparator  types.String `tfsdk:"mcp_separator"`
@@ -93,7 +96,8 @@ func (m *gatewayModel) intent() *reconciler.Gateway {
 	hosted, _ := m.hosted()
 	return &reconciler.Gateway{Name: m.Name.ValueString(), Kind: m.Kind.ValueString(),
 		Identity: m.Identity.ValueString(), Organization: m.Organization.ValueString(), Listen: m.Listen.ValueString(),
-		LocalBaseURL: m.LocalBaseURL.ValueString(), Hosted: hosted, SecretsVersion: m.KeysVersion.ValueInt64(), MCP: m.aggregator()}
+		LocalBaseURL: m.LocalBaseURL.ValueString(), Hosted: hosted, SecretsVersion: m.KeysVersion.ValueInt64(), MCP: m.aggregator(),
+		InterceptAddress: m.InterceptAddress.ValueString(), InterceptPort: m.InterceptPort.ValueInt64()}
 }
 
 func (r *gatewayResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -135,6 +139,10 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)}},
 			"anthropic_base_url": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
 				MarkdownDescription: "Anthropic base URL; empty for the gateway's default."},
+			"intercept_address": optionalText("For `llm`: an address such as `llm.macro.ziti` that every audience identity's tunneller (ziti-edge-tunnel, Ziti Desktop Edge) " +
+				"intercepts; each identity sees only its own data-plane service, and all of them carry this address. Empty: callers dial with an SDK."),
+			"intercept_port": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(80),
+				MarkdownDescription: "Port of `intercept_address` (default 80).", Validators: []validator.Int64{int64validator.Between(1, 65535)}},
 			"mcp_aggregator_name":    optionalText("For `mcp`: the aggregator's name as MCP clients see it; empty for the gateway's name."),
 			"mcp_aggregator_version": optionalText("For `mcp`: the aggregator's version string."),
 			"mcp_separator":          optionalText("For `mcp`: separator between namespace and tool name; empty for `_`."),
@@ -192,6 +200,10 @@ func (m *gatewayModel) observed(s *reconciler.Stored[reconciler.Gateway]) {
 	if v.MCP != nil {
 		a = *v.MCP
 	}
+	m.InterceptAddress, m.InterceptPort = types.StringValue(v.InterceptAddress), types.Int64Value(80)
+	if v.InterceptPort != 0 {
+		m.InterceptPort = types.Int64Value(v.InterceptPort)
+	}
 	m.MCPName, m.MCPVersion, m.MCPSeparator = types.StringValue(a.Name), types.StringValue(a.Version), types.StringValue(a.Separator)
 	m.MCPShareToken, m.MCPHeartbeat = types.StringValue(a.ShareToken), types.StringValue(a.HeartbeatInterval)
 	m.OpenAIKey, m.AnthropicKey = types.StringNull(), types.StringNull()
@@ -231,6 +243,10 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		} else if err := a.Validate(); err != nil {
 			addError(&resp.Diagnostics, "Invalid aggregator settings for gateway "+plan.Name.ValueString(), err)
 		}
+	}
+	if plan.Kind.ValueString() == gateways.KindMCP && plan.InterceptAddress.ValueString() != "" {
+		resp.Diagnostics.AddAttributeError(path.Root("intercept_address"), "Intercept on an mcp gateway",
+			"An mcp gateway's data plane is its own zrok share, not a Ziti service; intercept_address belongs to llm gateways.")
 	}
 	var names []attr.Value
 	for _, h := range hosted {

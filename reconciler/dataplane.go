@@ -3,9 +3,11 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/openziti/edge-api/rest_management_api_client/config"
 	"github.com/openziti/edge-api/rest_management_api_client/service"
 	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
 	"github.com/openziti/edge-api/rest_model"
@@ -28,6 +30,15 @@ func DataPlaneService(gateway, identityName string) string {
 // removes those of identities no longer in the audience. It returns
 // service name -> identity name, which the gateway agent serves.
 func (e *Engine) EnsureDataPlane(ctx context.Context, gateway, gatewayIdentity string, audience map[string]string) (map[string]string, error) {
+	return e.ensureDataPlane(ctx, gateway, gatewayIdentity, audience, nil)
+}
+
+// dataPlaneIntercept names the one intercept config all of a gateway's
+// data-plane services carry: every identity dials the same address, and
+// sees only its own service, so its tunneller has one claim on it.
+func dataPlaneIntercept(gateway string) string { return "agentmesh.intercept.gw." + gateway }
+
+func (e *Engine) ensureDataPlane(ctx context.Context, gateway, gatewayIdentity string, audience map[string]string, intercept *Intercept) (map[string]string, error) {
 	owner := "gateway/" + gateway
 	want := map[string]string{} // service name -> identity id
 	out := map[string]string{}
@@ -36,15 +47,26 @@ func (e *Engine) EnsureDataPlane(ctx context.Context, gateway, gatewayIdentity s
 		want[svc] = id
 		out[svc] = name
 	}
+	configs := []string{}
+	if intercept != nil && len(want) > 0 {
+		id, err := e.ensureGatewayConfig(ctx, dataPlaneIntercept(gateway), owner, map[string]any{
+			"protocols": sortedCopy(intercept.Protocols), "addresses": sortedCopy(intercept.Addresses),
+			"portRanges": []any{map[string]any{"low": intercept.Port, "high": intercept.Port}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		configs = []string{id}
+	}
 	svcs, err := e.listManagedServices(ctx)
 	if err != nil {
 		return nil, err
 	}
-	have := map[string]string{} // name -> id
+	have := map[string]*rest_model.ServiceDetail{}
 	prefix := DataPlaneService(gateway, "")
 	for _, s := range svcs {
 		if s.Tags != nil && s.Tags.SubTags[TagOwner] == owner && strings.HasPrefix(deref(s.Name), prefix) {
-			have[deref(s.Name)] = deref(s.ID)
+			have[deref(s.Name)] = s
 		}
 	}
 	names := make([]string, 0, len(want))
@@ -53,21 +75,83 @@ func (e *Engine) EnsureDataPlane(ctx context.Context, gateway, gatewayIdentity s
 	}
 	sort.Strings(names)
 	for _, svc := range names {
-		if err := e.ensureDarkService(ctx, svc, have[svc], owner, gatewayIdentity, want[svc]); err != nil {
+		if err := e.ensureDarkService(ctx, svc, have[svc], owner, gatewayIdentity, want[svc], configs); err != nil {
 			return nil, err
 		}
 	}
-	for name, sid := range have {
+	for name, s := range have {
 		if _, ok := want[name]; !ok {
-			if err := e.dropDarkService(ctx, name, sid); err != nil {
+			if err := e.dropDarkService(ctx, name, deref(s.ID)); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if len(configs) == 0 {
+		if err := e.dropGatewayConfig(ctx, dataPlaneIntercept(gateway)); err != nil {
+			return nil, err
 		}
 	}
 	if err := e.ensureRouterPolicies(ctx); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// ensureGatewayConfig makes or corrects a gateway-owned intercept config
+// and returns its id. It is tagged as the gateway's, not as derived, so
+// the endpoint derivation leaves it alone.
+func (e *Engine) ensureGatewayConfig(ctx context.Context, name, owner string, data map[string]any) (string, error) {
+	have, err := e.findConfigByName(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if have != nil {
+		if sameJSON(have.Data, data) {
+			return deref(have.ID), nil
+		}
+		_, err := e.c.API.Config.PatchConfig(config.NewPatchConfigParamsWithContext(ctx).WithID(deref(have.ID)).WithConfig(&rest_model.ConfigPatch{Data: data}), nil)
+		return deref(have.ID), controller.Explain(err, "updating config "+name)
+	}
+	typeID, err := e.configTypeID(ctx, kindIntercept)
+	if err != nil {
+		return "", err
+	}
+	resp, err := e.c.API.Config.CreateConfig(config.NewCreateConfigParamsWithContext(ctx).WithConfig(&rest_model.ConfigCreate{
+		Name: ptr(name), ConfigTypeID: ptr(typeID), Data: data, Tags: ownTags("gateway", TagOwner, owner),
+	}), nil)
+	if err != nil {
+		return "", controller.Explain(err, "creating config "+name)
+	}
+	return resp.Payload.Data.ID, nil
+}
+
+// findConfigByName reads one config straight from the controller (nil
+// when there is none): gateway configs change outside the snapshot.
+func (e *Engine) findConfigByName(ctx context.Context, name string) (*rest_model.ConfigDetail, error) {
+	filter := fmt.Sprintf("name = %s", quoteFilter(name))
+	var l *config.ListConfigsOK
+	err := retryList(ctx, func() (err error) {
+		l, err = e.c.API.Config.ListConfigs(config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter), nil)
+		return controller.Explain(err, "looking up config "+name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range l.Payload.Data {
+		if deref(c.Name) == name {
+			return c, nil
+		}
+	}
+	return nil, nil
+}
+
+// dropGatewayConfig removes a gateway-owned config if it exists.
+func (e *Engine) dropGatewayConfig(ctx context.Context, name string) error {
+	c, err := e.findConfigByName(ctx, name)
+	if err != nil || c == nil {
+		return err
+	}
+	return e.deleteConfig(ctx, deref(c.ID), "config "+name)
 }
 
 func (e *Engine) findPolicy(ctx context.Context, name string) (*rest_model.ServicePolicyDetail, error) {
@@ -149,31 +233,38 @@ func ControlService(gateway string) string { return "agentmesh.ctl." + gateway }
 func (e *Engine) EnsureControlService(ctx context.Context, gateway, gatewayIdentity, reconcilerIdentity string) (string, error) {
 	owner := "gateway/" + gateway
 	name := ControlService(gateway)
-	var sid string
-	switch s, err := e.findService(ctx, name); {
-	case err == nil:
-		sid = deref(s.ID)
-	case !controller.IsNotFound(err):
+	have, err := e.findService(ctx, name)
+	if err != nil && !controller.IsNotFound(err) {
 		return "", err
 	}
-	if err := e.ensureDarkService(ctx, name, sid, owner, gatewayIdentity, reconcilerIdentity); err != nil {
+	if err := e.ensureDarkService(ctx, name, have, owner, gatewayIdentity, reconcilerIdentity, nil); err != nil {
 		return "", err
 	}
 	return name, e.ensureRouterPolicies(ctx)
 }
 
-// ensureDarkService makes a gateway-owned service (created when sid is
-// empty) that binder alone may bind and dialer alone may dial.
-func (e *Engine) ensureDarkService(ctx context.Context, name, sid, owner, binder, dialer string) error {
-	if sid == "" {
+// ensureDarkService makes a gateway-owned service (created when have is
+// nil) that binder alone may bind and dialer alone may dial. A non-nil
+// configs is the exact list of config ids the service carries.
+func (e *Engine) ensureDarkService(ctx context.Context, name string, have *rest_model.ServiceDetail, owner, binder, dialer string, configs []string) error {
+	var sid string
+	if have == nil {
 		resp, err := e.c.API.Service.CreateService(service.NewCreateServiceParamsWithContext(ctx).WithService(&rest_model.ServiceCreate{
-			Name: ptr(name), EncryptionRequired: ptr(true), RoleAttributes: []string{EndpointRole}, Configs: []string{},
+			Name: ptr(name), EncryptionRequired: ptr(true), RoleAttributes: []string{EndpointRole}, Configs: nonNilList(configs),
 			Tags: ownTags("derived", TagOwner, owner),
 		}), nil)
 		if err != nil {
 			return controller.Explain(err, "creating service "+name)
 		}
 		sid = resp.Payload.Data.ID
+	} else {
+		sid = deref(have.ID)
+		if configs != nil && !slices.Equal(sortedCopy(have.Configs), sortedCopy(configs)) {
+			_, err := e.c.API.Service.PatchService(service.NewPatchServiceParamsWithContext(ctx).WithID(sid).WithService(&rest_model.ServicePatch{Configs: configs}), nil)
+			if err != nil {
+				return controller.Explain(err, "attaching configs to service "+name)
+			}
+		}
 	}
 	for _, p := range []PolicySpec{
 		{Name: "agentmesh.gw.bind." + name, Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + binder}, ServiceRoles: []string{"@" + sid}, Owner: owner},
@@ -184,6 +275,13 @@ func (e *Engine) ensureDarkService(ctx context.Context, name, sid, owner, binder
 		}
 	}
 	return nil
+}
+
+func nonNilList(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // dropDarkService removes a service made by ensureDarkService, policies

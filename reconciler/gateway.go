@@ -33,6 +33,18 @@ type Gateway struct {
 	SecretsVersion int64            `json:"secrets_version,omitempty"`
 	// MCP aggregator settings.
 	MCP *MCPAggregator `json:"mcp,omitempty"`
+	// llm: the address every audience identity's tunneller intercepts
+	// (each sees only its own data-plane service, all carry this address).
+	InterceptAddress string `json:"intercept_address,omitempty"`
+	InterceptPort    int64  `json:"intercept_port,omitempty"`
+}
+
+// intercept is the data plane's tunneller address, nil when none.
+func (g *Gateway) intercept() *Intercept {
+	if g.InterceptAddress == "" {
+		return nil
+	}
+	return &Intercept{Protocols: []string{"tcp"}, Addresses: []string{g.InterceptAddress}, Port: g.InterceptPort}
 }
 
 // MCPAggregator is an mcp gateway's own settings.
@@ -128,6 +140,7 @@ var (
 				"provider": map[string]any{"enum": []string{"open_ai", "anthropic"}}, "base_url": map[string]any{"type": "string"},
 			})},
 			"secrets_version": limit,
+			"intercept_address": map[string]any{"type": "string"}, "intercept_port": port,
 			"mcp": strictObj([]string{}, map[string]any{
 				"name": map[string]any{"type": "string"}, "version": map[string]any{"type": "string"}, "separator": map[string]any{"type": "string"},
 				"share_token": map[string]any{"type": "string"}, "heartbeat_interval": map[string]any{"type": "string"},
@@ -184,6 +197,13 @@ func (g *Gateway) Validate() error {
 	}
 	if len(g.Hosted) > 0 && g.Kind != gateways.KindLLM {
 		f.add("hosted", errors.New("hosted providers belong to llm gateways"))
+	}
+	if g.InterceptAddress != "" {
+		if g.Kind != gateways.KindLLM {
+			f.add("intercept_address", errors.New("an mcp gateway's data plane is its own zrok share; only llm gateways are intercepted"))
+		}
+		f.add("intercept_address", validAddress(g.InterceptAddress))
+		f.add("intercept_port", validPort(g.InterceptPort))
 	}
 	if g.MCP != nil {
 		if g.Kind != gateways.KindMCP {
@@ -395,7 +415,21 @@ func (e *Engine) UpdateGateway(ctx context.Context, id string, g *Gateway) (*Sto
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	return updateConfig(ctx, e, kindGatewayReg, id, g.Name, *g)
+	if g.Kind == gateways.KindLLM {
+		// The routes must still be servable with the new settings (a
+		// provider removed under its routes is refused here).
+		if _, err := e.llmTable(ctx, g, false); err != nil {
+			return nil, err
+		}
+	}
+	s, err := updateConfig(ctx, e, kindGatewayReg, id, g.Name, *g)
+	if err != nil || g.Kind != gateways.KindLLM {
+		return s, err
+	}
+	// The data plane's intercept lives on the controller: apply it even
+	// when the agent is not running.
+	_, err = e.llmTable(ctx, g, true)
+	return s, err
 }
 
 // PushGatewayIfRunning pushes the gateway's table, carrying the hosted
@@ -498,6 +532,13 @@ func (e *Engine) gatewayTable(ctx context.Context, gateway string) (*gateways.Ta
 	if g.Value.Kind == gateways.KindMCP {
 		return e.mcpTable(ctx, gateway)
 	}
+	return e.llmTable(ctx, &g.Value, true)
+}
+
+// llmTable builds an llm gateway's table from its routes; with wire it
+// also makes the audience's data plane, which only a valid table gets.
+func (e *Engine) llmTable(ctx context.Context, g *Gateway, wire bool) (*gateways.Table, error) {
+	gateway := g.Name
 	routes, err := e.routesOf(ctx, gateway)
 	if err != nil {
 		return nil, err
@@ -513,13 +554,13 @@ func (e *Engine) gatewayTable(ctx context.Context, gateway string) (*gateways.Ta
 	}
 	grants := map[string]*grant{} // identity id
 	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindLLM, Generation: time.Now().UnixNano(),
-		LLM: &gateways.LLMSettings{Listen: g.Value.Listen}}
-	if g.Value.LocalBaseURL != "" {
-		t.LLM.Local = &gateways.LocalProvider{BaseURL: g.Value.LocalBaseURL}
+		LLM: &gateways.LLMSettings{Listen: g.Listen}}
+	if g.LocalBaseURL != "" {
+		t.LLM.Local = &gateways.LocalProvider{BaseURL: g.LocalBaseURL}
 	}
-	t.LLM.OpenAI, t.LLM.Anthropic = g.Value.hosted("open_ai"), g.Value.hosted("anthropic")
-	for _, h := range g.Value.Hosted {
-		t.Secrets = withSecret(t.Secrets, providerSecret(h.Provider), g.Value.SecretsVersion)
+	t.LLM.OpenAI, t.LLM.Anthropic = g.hosted("open_ai"), g.hosted("anthropic")
+	for _, h := range g.Hosted {
+		t.Secrets = withSecret(t.Secrets, providerSecret(h.Provider), g.SecretsVersion)
 	}
 	for _, r := range routes {
 		t.LLMRoutes = append(t.LLMRoutes, gateways.LLMRoute{Name: r.Value.Name, Model: r.Value.Model, Description: r.Value.Description, Examples: r.Value.Examples})
@@ -553,27 +594,23 @@ func (e *Engine) gatewayTable(ctx context.Context, gateway string) (*gateways.Ta
 		}
 		names[id] = o.Name
 	}
-	services, err := e.EnsureDataPlane(ctx, gateway, g.Value.Identity, names)
-	if err != nil {
-		return nil, err
-	}
-	for svc, name := range services {
-		for id, n := range names {
-			if n != name {
-				continue
-			}
-			gr := grants[id]
-			sort.Strings(gr.models)
-			m := gateways.Member{Identity: name, Service: svc, AllowedModels: slices.Compact(gr.models)}
-			if gr.budget > 0 {
-				m.Budget = &gateways.Budget{Tokens: gr.budget, Period: gr.period}
-			}
-			t.Members = append(t.Members, m)
+	for id, name := range names {
+		gr := grants[id]
+		sort.Strings(gr.models)
+		m := gateways.Member{Identity: name, Service: DataPlaneService(gateway, name), AllowedModels: slices.Compact(gr.models)}
+		if gr.budget > 0 {
+			m.Budget = &gateways.Budget{Tokens: gr.budget, Period: gr.period}
 		}
+		t.Members = append(t.Members, m)
 	}
 	sort.Slice(t.Members, func(i, j int) bool { return t.Members[i].Identity < t.Members[j].Identity })
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
+	}
+	if wire {
+		if _, err := e.ensureDataPlane(ctx, gateway, g.Identity, names, g.intercept()); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
