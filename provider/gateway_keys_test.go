@@ -323,6 +323,17 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 			},
 			{ResourceName: "agentmesh_gateway.llm", ImportState: true, ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"api_keys_applied_version"}},
+			{
+				// Removing the provider under a route that needs it is refused
+				// before anything changes.
+				Config: strings.NewReplacer("  openai_api_key_wo   = var.openai_key\n", "", `  openai_base_url     = "`+up.URL+`/v1"`+"\n", "").
+					Replace(hostedConfig(port, up.URL, 2, "gpt-4o-mini")),
+				ExpectError: acctest.ErrorText(`sends model "gpt-4o-mini" to provider open_ai, which this gateway does not configure`),
+			},
+			{
+				Config:   hostedConfig(port, up.URL, 2, "gpt-4o-mini"),
+				PlanOnly: true,
+			},
 		},
 	})
 }
