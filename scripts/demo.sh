@@ -10,10 +10,19 @@ demo="$root/.demo"
 ctrl_port=${AGENTMESH_DEMO_CTRL_PORT:-11280}
 router_port=${AGENTMESH_DEMO_ROUTER_PORT:-13022}
 
+model_port=${AGENTMESH_DEMO_MODEL_PORT:-11481}
+gateway_port=${AGENTMESH_DEMO_GATEWAY_PORT:-11480}
+proxy_port=${AGENTMESH_DEMO_PROXY_PORT:-11482}
+
+# stop ends a background process started with setsid, and its group.
+stop() {
+  [[ -f "$1" ]] || return 0
+  kill -- "-$(cat "$1")" 2>/dev/null || kill "$(cat "$1")" 2>/dev/null || true
+  rm -f "$1"
+}
+
 if [[ "${1:-up}" == down ]]; then
-  if [[ -f "$demo/ctrl.pid" ]]; then
-    kill -- "-$(cat "$demo/ctrl.pid")" 2>/dev/null || kill "$(cat "$demo/ctrl.pid")" 2>/dev/null || true
-  fi
+  for p in proxy agent model ctrl; do stop "$demo/$p.pid"; done
   rm -rf "$demo"
   echo "demo stopped and removed"
   exit 0
@@ -84,9 +93,71 @@ echo
 echo ">> agentmesh reconcile --dry-run (the standalone reconciler agrees nothing needs repair):"
 bin/agentmesh reconcile --dry-run 2>/dev/null
 echo
+echo ">> gateways: an LLM gateway with no reachable port (examples/gateway)"
+echo "   llm-gateway and the local model are stand-ins (the real ones are not served here; see acctest/standin)"
+mkdir -p bin/demo "$demo/gateway"
+go build -o bin/demo/llm-gateway ./acctest/standin/llmgateway/cmd/llm-gateway
+go build -o bin/demo/fake-model ./acctest/standin/fakemodel/cmd/fake-model
+cp examples/gateway/*.tf "$demo/gateway/"
+for p in proxy agent model; do stop "$demo/$p.pid"; done
+setsid bin/demo/fake-model "127.0.0.1:$model_port" > "$demo/model.log" 2>&1 < /dev/null &
+echo $! > "$demo/model.pid"
+gw_vars=(-var "gateway_listen=127.0.0.1:$gateway_port" -var "local_model_url=http://127.0.0.1:$model_port")
+tf() { bin/tofu -chdir="$demo/gateway" "$@"; }
+echo ">> phase 1: tofu apply registers the gateway and makes its dark control service"
+tf apply -auto-approve -no-color -compact-warnings "${gw_vars[@]}" > "$demo/gateway-apply1.txt" 2>&1 || { cat "$demo/gateway-apply1.txt" >&2; exit 1; }
+grep "Apply complete" "$demo/gateway-apply1.txt" | sed 's/^/   /'
+for who in gateway analyst; do
+  if [[ ! -f "$demo/$who.json" ]]; then
+    (umask 077; tf output -raw "${who}_enrollment_jwt" > "$demo/$who.jwt")
+    HOME="$demo/home" bin/ziti edge enroll -j "$demo/$who.jwt" -o "$demo/$who.json" > "$demo/enroll-$who.log" 2>&1 \
+      || { cat "$demo/enroll-$who.log" >&2; exit 1; }
+    rm -f "$demo/$who.jwt"
+  fi
+done
+cat > "$demo/llm-agent.yaml" <<YAML
+kind: llm
+identity_file: $demo/gateway.json
+control_service: $(tf output -raw control_service)
+state_dir: $demo/gateway-state
+command: [$root/bin/demo/llm-gateway, run, "{config}"]
+listen: 127.0.0.1:$gateway_port
+YAML
+echo ">> agentmesh gateway-agent --config .demo/llm-agent.yaml (beside llm-gateway, with the gateway's own identity)"
+setsid bin/agentmesh gateway-agent --config "$demo/llm-agent.yaml" > "$demo/agent.log" 2>&1 < /dev/null &
+echo $! > "$demo/agent.pid"
+echo ">> phase 2: tofu apply -var with_routes=true (returns once the running gateway reports the route applied)"
+tf apply -auto-approve -no-color -compact-warnings "${gw_vars[@]}" -var with_routes=true > "$demo/gateway-apply2.txt" 2>&1 \
+  || { cat "$demo/gateway-apply2.txt" "$demo/agent.log" >&2; exit 1; }
+grep "Apply complete\|route_applied_generation" "$demo/gateway-apply2.txt" | sed 's/^/   /'
+echo "   the agent's state on the gateway host (rendered config, virtual keys; all 0600):"
+ls -l "$demo/gateway-state" | sed 's/^/     /'
+svc=$(tf output -raw analyst_service)
+echo ">> the analyst dials its own dark service $svc (ziti tunnel proxy on 127.0.0.1:$proxy_port)"
+HOME="$demo/home" setsid bin/ziti tunnel proxy "$svc:$proxy_port" -i "$demo/analyst.json" > "$demo/proxy.log" 2>&1 < /dev/null &
+echo $! > "$demo/proxy.pid"
+ask() {
+  curl -s -m 10 -w ' (HTTP %{http_code})\n' "http://127.0.0.1:$proxy_port/v1/chat/completions" \
+    -H 'Content-Type: application/json' -d "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}"
+}
+for _ in $(seq 1 60); do
+  curl -sf -m 5 -o /dev/null "http://127.0.0.1:$proxy_port/health" && break
+  sleep 0.5
+done
+echo "   llama3, its route:"
+ask llama3 | sed 's/^/     /'
+echo "   gpt-4o, not its route:"
+ask gpt-4o | sed 's/^/     /'
+echo ">> what the agent metered (data source agentmesh_gateway_usage):"
+tf apply -refresh-only -auto-approve -no-color "${gw_vars[@]}" -var with_routes=true > "$demo/gateway-usage.txt" 2>&1 \
+  || { cat "$demo/gateway-usage.txt" >&2; exit 1; }
+tf output -no-color usage | sed 's/^/   /'
+
+echo
 cat <<MSG
 Done. Try:
   TF_CLI_CONFIG_FILE=$demo/tofurc bin/tofu -chdir=.demo/quickstart output identities
   (AGENTMESH_* settings: see scripts/demo.sh)
+  curl http://127.0.0.1:$proxy_port/v1/chat/completions -d '{"model":"llama3"}'   (the analyst, over Ziti)
 Stop and clean up with: make demo-down
 MSG
