@@ -2,12 +2,19 @@ package acctest_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/gateways/agent"
 	"github.com/agentmesh/agentmesh/reconciler"
 	"github.com/agentmesh/agentmesh/reconciler/controller"
 )
@@ -140,4 +147,81 @@ func TestExample_multiOrg(t *testing.T) {
 	if slices.Contains(got, "news-pulse") || !slices.Contains(got, "weather-feed") {
 		t.Fatalf("after leaving signals-channel pulse-agent can dial %v", got)
 	}
+}
+
+// TestExample_gateway applies examples/gateway in its two phases, with the
+// packaged gateway agent started in between on the identity the first
+// phase made, as `make demo` does.
+func TestExample_gateway(t *testing.T) {
+	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"choices":[{"message":{"content":"hi"}}],"usage":{"total_tokens":3}}`)
+	}))
+	defer model.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := l.Addr().String()
+	_ = l.Close()
+	w, err := acctest.Shared.NewWorkspace(exampleDir(t, "gateway"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := []string{"-var", "gateway_listen=" + listen, "-var", "local_model_url=" + model.URL}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := w.Run(append(args, vars...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t.Cleanup(func() {
+		if _, err := w.Run(append([]string{"destroy", "-auto-approve", "-no-color", "-input=false"}, vars...)...); err != nil {
+			t.Errorf("destroy: %v", err)
+		}
+	})
+	run("apply", "-auto-approve", "-no-color", "-input=false")
+	jwt, err := w.Run("output", "-raw", "gateway_enrollment_jwt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	identity, _, err := acctest.Enroll(jwt, dir, "gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	control, err := w.Run("output", "-raw", "control_service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := acctest.RepoRoot()
+	bin := filepath.Join(dir, "llm-gateway")
+	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/llmgateway/cmd/llm-gateway")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the stand-in: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	defer func() { cancel(); <-done }()
+	go func() {
+		defer close(done)
+		cfg := &agent.Config{Kind: "llm", IdentityFile: identity, ControlService: control, StateDir: filepath.Join(dir, "state"),
+			Command: []string{bin, "run", "{config}"}, Listen: listen}
+		if err := agent.Run(ctx, cfg, slog.New(slog.DiscardHandler)); err != nil && ctx.Err() == nil {
+			t.Errorf("the gateway agent stopped: %v", err)
+		}
+	}()
+	run("apply", "-auto-approve", "-no-color", "-input=false", "-var", "with_routes=true")
+	gen, err := w.Run("output", "-raw", "route_applied_generation")
+	if err != nil || strings.TrimSpace(gen) == "" || gen == "0" {
+		t.Fatalf("the route was not reported applied: %q %v", gen, err)
+	}
+	if out := run("plan", "-no-color", "-input=false", "-detailed-exitcode", "-var", "with_routes=true"); !strings.Contains(out, "No changes") {
+		t.Fatalf("the applied example is not converged:\n%s", out)
+	}
+	// Destroyed while the agent runs, so the route's removal reaches it.
+	run("destroy", "-auto-approve", "-no-color", "-input=false", "-var", "with_routes=true")
 }

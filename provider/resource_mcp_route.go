@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 
@@ -288,7 +289,11 @@ func (r *mcpRouteResource) Delete(ctx context.Context, req resource.DeleteReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := r.engine.DeleteMCPRoute(ctx, state.ID.ValueString()); err != nil {
+	err := r.engine.DeleteMCPRoute(ctx, state.ID.ValueString())
+	switch {
+	case errors.Is(err, reconciler.ErrGatewayDown):
+		resp.Diagnostics.AddWarning("MCP route deleted; gateway not told yet", err.Error())
+	case err != nil:
 		addError(&resp.Diagnostics, "Cannot delete MCP route "+state.Namespace.ValueString(), err)
 	}
 }
