@@ -109,8 +109,9 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Registers a running AI gateway and its agent. agentmesh makes the agent's **dark control service**: " +
 			"the gateway's identity binds it and only the identity the provider authenticates as may dial it. Routes " +
-			"(`agentmesh_llm_route`) are pushed over it; the agent renders the gateway's YAML, restarts it and reports the " +
-			"applied generation. An `llm` gateway listens on loopback only.",
+			"(`agentmesh_llm_route`, `agentmesh_mcp_route`) are pushed over it; the agent renders the gateway's YAML, restarts it and reports the " +
+			"applied generation. An `llm` gateway listens on loopback only. Hosted provider keys are write-only and reach the agent " +
+			"only once it runs: register the gateway, start `agentmesh gateway-agent`, then apply routes. See the *Running gateways* guide.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "Id of the registration's config.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
