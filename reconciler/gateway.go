@@ -139,7 +139,7 @@ var (
 			"hosted": map[string]any{"type": "array", "items": strictObj([]string{"provider"}, map[string]any{
 				"provider": map[string]any{"enum": []string{"open_ai", "anthropic"}}, "base_url": map[string]any{"type": "string"},
 			})},
-			"secrets_version": limit,
+			"secrets_version":   limit,
 			"intercept_address": map[string]any{"type": "string"}, "intercept_port": port,
 			"mcp": strictObj([]string{}, map[string]any{
 				"name": map[string]any{"type": "string"}, "version": map[string]any{"type": "string"}, "separator": map[string]any{"type": "string"},
