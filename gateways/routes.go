@@ -350,7 +350,7 @@ func (t *Table) ValidateSettings() error {
 	for name, v := range map[string]string{"name": t.MCP.Name, "version": t.MCP.Version, "separator": t.MCP.Separator, "share token": t.MCP.ShareToken} {
 		if v != "" {
 			if err := validText(v); err != nil {
-				errs = append(errs, fmt.Errorf("%w: gateway %q: aggregator %s %v", ErrInvalid, t.Gateway, name, err))
+				errs = append(errs, fmt.Errorf("%w: gateway %q: aggregator %s %w", ErrInvalid, t.Gateway, name, err))
 			}
 		}
 	}
