@@ -174,6 +174,7 @@ resource "agentmesh_mcp_route" "docs" {
   tools      = ["read_*"]
   identities = [agentmesh_identity.member.id]
 }`),
+				PlanOnly:    true, // refused at plan time: nothing is written
 				ExpectError: acctest.ErrorText(`serves routes to different audiences.*Use one gateway per audience`),
 			},
 			{
@@ -187,6 +188,7 @@ resource "agentmesh_mcp_route" "all" {
   tools      = ["*"]
   workgroups = [agentmesh_workgroup.users.name]
 }`),
+				PlanOnly:    true,
 				ExpectError: acctest.ErrorText(`mcp-gateway cannot deny every tool; leave the backend out instead`),
 			},
 		},

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -165,6 +166,17 @@ func (m *mcpRouteModel) intent(ctx context.Context, diags *diag.Diagnostics) *re
 	return in
 }
 
+// known says whether every attribute the route's checks read is known.
+func (m *mcpRouteModel) known() bool {
+	for _, v := range []attr.Value{m.Gateway, m.Namespace, m.Type, m.Command, m.Args, m.Endpoint, m.Protocol, m.ToolsMode, m.Tools,
+		m.Workgroups, m.Identities, m.Env, m.Headers, m.SecretEnvNames, m.SecretHeaderNames, m.SecretsVersion} {
+		if v.IsUnknown() {
+			return false
+		}
+	}
+	return true
+}
+
 // ModifyPlan records the names of the write-only values (a new name
 // replaces the route, so its value is delivered) and checks the route
 // against the gateway's other routes before anything is written.
@@ -188,14 +200,13 @@ func (r *mcpRouteResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		plan.SecretHeaderNames, d = types.ListValueFrom(ctx, types.StringType, nonNil(sortedKeys(sec.Headers)))
 		resp.Diagnostics.Append(d...)
 	}
-	if !plan.SecretEnvNames.IsUnknown() && !plan.Env.IsUnknown() && !plan.Headers.IsUnknown() && !plan.Type.IsUnknown() {
-		in := &reconciler.MCPRoute{Type: plan.Type.ValueString()}
-		resp.Diagnostics.Append(plan.Env.ElementsAs(ctx, &in.Env, false)...)
-		resp.Diagnostics.Append(plan.Headers.ElementsAs(ctx, &in.Headers, false)...)
-		resp.Diagnostics.Append(plan.SecretEnvNames.ElementsAs(ctx, &in.SecretEnv, false)...)
-		resp.Diagnostics.Append(plan.SecretHeaderNames.ElementsAs(ctx, &in.SecretHeaders, false)...)
-		if err := in.ValidateSecrets(); err != nil {
-			addError(&resp.Diagnostics, "Invalid secrets for MCP route "+plan.Namespace.ValueString(), err)
+	if plan.known() {
+		in := plan.intent(ctx, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		if err := r.engine.CheckMCPRoute(ctx, in); err != nil {
+			addError(&resp.Diagnostics, "MCP route "+in.Namespace+" cannot run on gateway "+in.Gateway, err)
 		}
 	}
 	if !req.State.Raw.IsNull() {

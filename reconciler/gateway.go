@@ -754,8 +754,26 @@ func (s MCPSecrets) values(namespace string) map[string]string {
 
 // checkMCPRoute validates the gateway's table as it would be with r added.
 func (e *Engine) checkMCPRoute(ctx context.Context, r *MCPRoute) error {
+	return e.checkMCPRouteBeside(ctx, r, false)
+}
+
+// CheckMCPRoute says at plan time whether r could join its gateway's
+// other routes: different audiences, deny-all filters and bad transports
+// are refused before anything is written. A stored route with the same
+// namespace is taken as the one r replaces (Terraform plans the create
+// half of a replacement without the prior state), so a duplicate
+// namespace is refused at apply. A gateway that does not exist yet (it
+// may be created in the same apply) passes.
+func (e *Engine) CheckMCPRoute(ctx context.Context, r *MCPRoute) error {
+	return e.checkMCPRouteBeside(ctx, r, true)
+}
+
+func (e *Engine) checkMCPRouteBeside(ctx context.Context, r *MCPRoute, planning bool) error {
 	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, r.Gateway)
 	if controller.IsNotFound(err) {
+		if planning {
+			return r.ValidateSecrets()
+		}
 		return fmt.Errorf("%w: gateway: %q does not exist", ErrInvalidIntent, r.Gateway)
 	}
 	if err != nil {
@@ -770,6 +788,9 @@ func (e *Engine) checkMCPRoute(ctx context.Context, r *MCPRoute) error {
 	}
 	t := &gateways.Table{Gateway: r.Gateway, Kind: gateways.KindMCP, MCP: &gateways.MCPSettings{}}
 	for _, s := range append(routes, &Stored[MCPRoute]{Value: *r}) {
+		if planning && s.ID != "" && s.Value.Namespace == r.Namespace {
+			continue
+		}
 		t.MCPRoutes = append(t.MCPRoutes, s.Value.gatewayRoute())
 	}
 	if err := t.Validate(); err != nil {
