@@ -298,8 +298,8 @@ func (t *Table) Validate() error {
 		seen := map[string]bool{}
 		audiences := map[string]string{}
 		for _, r := range t.MCPRoutes {
-			if r.Namespace == "" {
-				add("%w: a route has no namespace", ErrInvalid)
+			if err := validText(r.Namespace); err != nil {
+				add("%w: route namespace %v", ErrInvalid, err)
 			}
 			if seen[r.Namespace] {
 				add("%w: namespace %q is used twice on gateway %q; mcp-gateway needs unique backend ids", ErrInvalid, r.Namespace, t.Gateway)
