@@ -66,6 +66,11 @@ func goldenCases() []goldenCase {
 			{Name: "coding", Model: "qwen2.5-coder", Description: "Programming, debugging and code review", Examples: []string{"fix this stack trace", "write a Go test"}},
 			{Name: "chat", Model: "llama3", Description: "General conversation"},
 		}, nil)},
+		{name: "llm-semantic-router", table: llmGolden(&LLMSettings{Listen: goldenListen, Local: goldenLocal(),
+			Semantic: &SemanticRouting{Provider: "local", Model: "nomic-embed-text", Threshold: 0.75}, DefaultRoute: "chat"}, []LLMRoute{
+			{Name: "coding", Model: "qwen2.5-coder", Description: "Programming, debugging and code review", Examples: []string{"fix this stack trace"}},
+			{Name: "chat", Model: "llama3", Description: "General conversation"},
+		}, nil)},
 		{name: "llm-heuristics-rules", table: llmGolden(&LLMSettings{Listen: goldenListen, Local: goldenLocal()}, []LLMRoute{
 			{Name: "coding", Model: "qwen2.5-coder", Heuristics: []Heuristic{
 				{Keywords: []string{"code", "bug"}, Exclude: []string{"poem"}},

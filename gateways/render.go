@@ -84,8 +84,16 @@ type (
 	}
 	llmRouting struct {
 		AllowExplicitModel bool           `yaml:"allow_explicit_model"`
+		DefaultRoute       string         `yaml:"default_route,omitempty"`
 		Heuristics         *llmHeuristics `yaml:"heuristics,omitempty"`
+		Semantic           *llmSemantic   `yaml:"semantic,omitempty"`
 		Routes             []llmRoute     `yaml:"routes"`
+	}
+	llmSemantic struct {
+		Enabled   bool    `yaml:"enabled"`
+		Provider  string  `yaml:"provider"`
+		Model     string  `yaml:"model"`
+		Threshold float64 `yaml:"threshold,omitempty"`
 	}
 	llmHeuristics struct {
 		Enabled bool      `yaml:"enabled"`
@@ -137,7 +145,10 @@ func renderLLM(t *Table) *llmConfig {
 		}
 	}
 	if len(t.LLMRoutes) > 0 {
-		c.Routing = &llmRouting{AllowExplicitModel: true}
+		c.Routing = &llmRouting{AllowExplicitModel: true, DefaultRoute: s.DefaultRoute}
+		if sr := s.Semantic; sr != nil {
+			c.Routing.Semantic = &llmSemantic{Enabled: true, Provider: sr.Provider, Model: sr.Model, Threshold: sr.Threshold}
+		}
 		var rules []llmRule
 		for _, r := range t.LLMRoutes {
 			c.Routing.Routes = append(c.Routing.Routes, llmRoute{Name: r.Name, Model: r.Model, Description: r.Description, Examples: r.Examples})

@@ -107,6 +107,19 @@ type LLMSettings struct {
 	OpenAI    *ProviderCreds
 	Anthropic *ProviderCreds
 	Local     *LocalProvider
+	// Semantic turns on embedding-based routing of `auto` requests over
+	// the routes' descriptions and examples.
+	Semantic *SemanticRouting
+	// DefaultRoute takes `auto` requests nothing else matched (else the
+	// first route does).
+	DefaultRoute string
+}
+
+// SemanticRouting is llm-gateway's embedding router.
+type SemanticRouting struct {
+	Provider  string  // local | openai: who computes the embeddings
+	Model     string  // the embedding model
+	Threshold float64 // similarity needed to pick a route; 0 = the gateway's default
 }
 
 // ProviderCreds configure a hosted provider.
@@ -264,6 +277,10 @@ func (t *Table) Validate() error {
 				}
 			}
 			for _, h := range r.Heuristics {
+				if len(h.Keywords) == 0 {
+					// An empty match would take every auto request.
+					add("%w: route %q: a heuristic rule needs at least one keyword", ErrInvalid, r.Name)
+				}
 				for _, k := range append(slices.Clone(h.Keywords), h.Exclude...) {
 					if err := validText(k); err != nil {
 						add("%w: route %q: heuristic keyword %v", ErrInvalid, r.Name, err)
@@ -280,6 +297,23 @@ func (t *Table) Validate() error {
 			if b := r.Budget; b != nil && (b.Tokens <= 0 || !slices.Contains([]string{"hour", "day", "month"}, b.Period)) {
 				add("%w: route %q: budget needs tokens > 0 and a period of hour, day or month", ErrInvalid, r.Name)
 			}
+		}
+		if sr := t.LLM.Semantic; sr != nil {
+			switch {
+			case sr.Provider != "local" && sr.Provider != "openai":
+				add("%w: gateway %q: semantic routing provider %q must be local or openai", ErrInvalid, t.Gateway, sr.Provider)
+			case sr.Provider == "openai" && t.LLM.OpenAI == nil, sr.Provider == "local" && t.LLM.Local == nil:
+				add("%w: gateway %q: semantic routing computes embeddings with the %s provider, which this gateway does not configure", ErrUnsupported, t.Gateway, sr.Provider)
+			}
+			if err := validText(sr.Model); err != nil {
+				add("%w: gateway %q: semantic routing model %v", ErrInvalid, t.Gateway, err)
+			}
+			if sr.Threshold < 0 || sr.Threshold > 1 {
+				add("%w: gateway %q: semantic routing threshold %v must be between 0 and 1", ErrInvalid, t.Gateway, sr.Threshold)
+			}
+		}
+		if d := t.LLM.DefaultRoute; d != "" && !seen[d] {
+			add("%w: gateway %q: default route %q is not one of its routes", ErrInvalid, t.Gateway, d)
 		}
 		for _, k := range t.Keys {
 			for _, m := range k.AllowedModels {

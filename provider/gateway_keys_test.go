@@ -47,13 +47,19 @@ func buildStandIn(t *testing.T, name string) string {
 // over its data-plane service svc, retrying until the service's
 // terminator is up.
 func chatAs(z ziti.Context, svc, model string) (int, string, error) {
+	return chatSaying(z, svc, model, "hello")
+}
+
+// chatSaying is chatAs with the user's message.
+func chatSaying(z ziti.Context, svc, model, message string) (int, string, error) {
 	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
 		_ = z.RefreshServices()
 		return z.Dial(svc)
 	}}}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(`{"model":%q}`, model)))
+		resp, err := c.Post("http://llm/v1/chat/completions", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":%q}]}`, model, message)))
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			_ = resp.Body.Close()

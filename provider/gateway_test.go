@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -36,6 +37,14 @@ resource "agentmesh_llm_route" "chat" {
   workgroups    = [agentmesh_workgroup.users.name]
   budget_tokens = 100
   depends_on    = [agentmesh_workgroup_membership.member]
+}
+resource "agentmesh_llm_route" "coding" {
+  gateway    = agentmesh_gateway.llm.name
+  name       = "coding"
+  model      = "codellama"
+  workgroups = [agentmesh_workgroup.users.name]
+  heuristics = [{ keywords = ["code", "stack trace"], exclude = ["poem"] }]
+  depends_on = [agentmesh_workgroup_membership.member]
 }`
 	}
 	return fmt.Sprintf(`
@@ -63,6 +72,9 @@ resource "agentmesh_gateway" "llm" {
   listen            = "127.0.0.1:%s"
   local_base_url    = %q
   intercept_address = "llm.acc.ziti"
+  semantic_provider = "local"
+  semantic_model    = "nomic-embed-text"
+  default_route     = "chat"
 }
 %s`, port, upstream, route)
 }
@@ -73,8 +85,10 @@ resource "agentmesh_gateway" "llm" {
 // over its own dark data-plane service, without holding any key.
 func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Model string }
+		_ = json.NewDecoder(r.Body).Decode(&req)
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"choices":[{"message":{"content":"routed"}}],"usage":{"total_tokens":5}}`)
+		fmt.Fprintf(w, `{"choices":[{"message":{"content":"routed:%s"}}],"usage":{"total_tokens":5}}`, req.Model)
 	}))
 	defer up.Close()
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -158,6 +172,15 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 						}
 						if code, body, _ := memberAsks("gpt-4o"); code != 403 {
 							return fmt.Errorf("model outside the member's routes: %d %s", code, body)
+						}
+						// auto: the coding route's heuristic, unless excluded;
+						// then the default route.
+						svc := reconciler.DataPlaneService("acc-llm", "acc-gw-member")
+						if code, body, err := chatSaying(memberZiti, svc, "auto", "Why does this Code panic?"); err != nil || !strings.Contains(body, "routed:codellama") {
+							return fmt.Errorf("auto with a keyword: %d %s %w", code, body, err)
+						}
+						if code, body, err := chatSaying(memberZiti, svc, "auto", "a poem about code"); err != nil || !strings.Contains(body, "routed:llama3") {
+							return fmt.Errorf("auto with an excluded word goes to the default route: %d %s %w", code, body, err)
 						}
 						// A tunneller would intercept the gateway's address
 						// for the member's own service.

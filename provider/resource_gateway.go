@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
@@ -57,6 +59,11 @@ type gatewayModel struct {
 	InterceptAddress types.String `tfsdk:"intercept_address"`
 	InterceptPort    types.Int64  `tfsdk:"intercept_port"`
 
+	SemanticProvider  types.String  `tfsdk:"semantic_provider"`
+	SemanticModel     types.String  `tfsdk:"semantic_model"`
+	SemanticThreshold types.Float64 `tfsdk:"semantic_threshold"`
+	DefaultRoute      types.String  `tfsdk:"default_route"`
+
 	MCPName       types.String `tfsdk:"mcp_aggregator_name"`
 	MCPVersion    types.String `tfsdk:"mcp_aggregator_version"`
 	MCPSeparator  types.String `tfsdk:"mcp_separator"`
@@ -97,7 +104,15 @@ func (m *gatewayModel) intent() *reconciler.Gateway {
 	return &reconciler.Gateway{Name: m.Name.ValueString(), Kind: m.Kind.ValueString(),
 		Identity: m.Identity.ValueString(), Organization: m.Organization.ValueString(), Listen: m.Listen.ValueString(),
 		LocalBaseURL: m.LocalBaseURL.ValueString(), Hosted: hosted, SecretsVersion: m.KeysVersion.ValueInt64(), MCP: m.aggregator(),
-		InterceptAddress: m.InterceptAddress.ValueString(), InterceptPort: m.InterceptPort.ValueInt64()}
+		InterceptAddress: m.InterceptAddress.ValueString(), InterceptPort: m.InterceptPort.ValueInt64(),
+		Semantic: m.semantic(), DefaultRoute: m.DefaultRoute.ValueString()}
+}
+
+func (m *gatewayModel) semantic() *reconciler.SemanticRouting {
+	if m.SemanticProvider.ValueString() == "" {
+		return nil
+	}
+	return &reconciler.SemanticRouting{Provider: m.SemanticProvider.ValueString(), Model: m.SemanticModel.ValueString(), Threshold: m.SemanticThreshold.ValueFloat64()}
 }
 
 func (r *gatewayResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -144,6 +159,15 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				"intercepts; each identity sees only its own data-plane service, and all of them carry this address. Empty: callers dial with an SDK."),
 			"intercept_port": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(80),
 				MarkdownDescription: "Port of `intercept_address` (default 80).", Validators: []validator.Int64{int64validator.Between(1, 65535)}},
+			"semantic_provider": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
+				MarkdownDescription: "For `llm`: turns on semantic routing of `auto` requests over the routes' descriptions and examples, with embeddings " +
+					"from the `local` or `openai` provider (which the gateway must configure). Empty: off.",
+				Validators: []validator.String{stringvalidator.OneOf("", "local", "openai")}},
+			"semantic_model": optionalText("The embedding model of semantic routing, for example `nomic-embed-text`."),
+			"semantic_threshold": schema.Float64Attribute{Optional: true, Computed: true, Default: float64default.StaticFloat64(0),
+				MarkdownDescription: "Similarity a route needs to be picked (0 to 1); 0 keeps the gateway's default.",
+				Validators:          []validator.Float64{float64validator.Between(0, 1)}},
+			"default_route":          optionalText("For `llm`: the route that takes `auto` requests nothing else matched (while a route of that name exists); empty: the first route."),
 			"mcp_aggregator_name":    optionalText("For `mcp`: the aggregator's name as MCP clients see it; empty for the gateway's name."),
 			"mcp_aggregator_version": optionalText("For `mcp`: the aggregator's version string."),
 			"mcp_separator":          optionalText("For `mcp`: separator between namespace and tool name; empty for `_`."),
@@ -205,6 +229,11 @@ func (m *gatewayModel) observed(s *reconciler.Stored[reconciler.Gateway]) {
 	if v.InterceptPort != 0 {
 		m.InterceptPort = types.Int64Value(v.InterceptPort)
 	}
+	m.SemanticProvider, m.SemanticModel, m.SemanticThreshold = types.StringValue(""), types.StringValue(""), types.Float64Value(0)
+	if sr := v.Semantic; sr != nil {
+		m.SemanticProvider, m.SemanticModel, m.SemanticThreshold = types.StringValue(sr.Provider), types.StringValue(sr.Model), types.Float64Value(sr.Threshold)
+	}
+	m.DefaultRoute = types.StringValue(v.DefaultRoute)
 	m.MCPName, m.MCPVersion, m.MCPSeparator = types.StringValue(a.Name), types.StringValue(a.Version), types.StringValue(a.Separator)
 	m.MCPShareToken, m.MCPHeartbeat = types.StringValue(a.ShareToken), types.StringValue(a.HeartbeatInterval)
 	m.OpenAIKey, m.AnthropicKey = types.StringNull(), types.StringNull()
@@ -244,6 +273,14 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		} else if err := a.Validate(); err != nil {
 			addError(&resp.Diagnostics, "Invalid aggregator settings for gateway "+plan.Name.ValueString(), err)
 		}
+	}
+	if p := plan.SemanticProvider.ValueString(); p != "" && !plan.SemanticModel.IsUnknown() && plan.SemanticModel.ValueString() == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("semantic_model"), "Semantic routing without a model",
+			"semantic_provider "+p+" needs semantic_model, the embedding model it computes with.")
+	}
+	if plan.Kind.ValueString() == gateways.KindMCP && (plan.SemanticProvider.ValueString() != "" || plan.DefaultRoute.ValueString() != "") {
+		resp.Diagnostics.AddAttributeError(path.Root("kind"), "LLM routing on an mcp gateway",
+			"semantic_* and default_route belong to gateways with kind = \"llm\".")
 	}
 	if plan.Kind.ValueString() == gateways.KindMCP && plan.InterceptAddress.ValueString() != "" {
 		resp.Diagnostics.AddAttributeError(path.Root("intercept_address"), "Intercept on an mcp gateway",

@@ -5,8 +5,10 @@ import (
 	"errors"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -62,9 +64,20 @@ type llmRouteModel struct {
 	Identities        types.Set    `tfsdk:"identities"`
 	BudgetTokens      types.Int64  `tfsdk:"budget_tokens"`
 	BudgetPeriod      types.String `tfsdk:"budget_period"`
+	Heuristics        types.List   `tfsdk:"heuristics"`
 	AppliedGeneration types.Int64  `tfsdk:"applied_generation"`
 	ConfigSHA256      types.String `tfsdk:"config_sha256"`
 }
+
+// heuristicModel is one keyword rule.
+type heuristicModel struct {
+	Keywords []string `tfsdk:"keywords"`
+	Exclude  []string `tfsdk:"exclude"`
+}
+
+var heuristicType = types.ObjectType{AttrTypes: map[string]attr.Type{
+	"keywords": types.ListType{ElemType: types.StringType}, "exclude": types.ListType{ElemType: types.StringType},
+}}
 
 func (r *llmRouteResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_llm_route"
@@ -102,6 +115,16 @@ func (r *llmRouteResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				Validators:          []validator.Int64{int64validator.AtLeast(0)}},
 			"budget_period": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("day"),
 				MarkdownDescription: "`hour`, `day` (default) or `month`.", Validators: []validator.String{stringvalidator.OneOf("hour", "day", "month")}},
+			"heuristics": schema.ListNestedAttribute{Optional: true, Computed: true,
+				Default: listdefault.StaticValue(types.ListValueMust(heuristicType, nil)),
+				MarkdownDescription: "Keyword rules for requests with model `auto`: a request whose messages hold any keyword and none of the " +
+					"`exclude` words goes to this route (llm-gateway tries heuristics before semantic routing).",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"keywords": schema.ListAttribute{ElementType: types.StringType, Required: true, MarkdownDescription: "Words that select the route (case-insensitive).",
+						Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.ValueStringsAre(nameValidator)}},
+					"exclude": schema.ListAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: "Words that keep a request off the route.",
+						Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.ValueStringsAre(nameValidator)}},
+				}}},
 			"applied_generation": schema.Int64Attribute{Computed: true, MarkdownDescription: "Generation the gateway reported applied."},
 			"config_sha256":      schema.StringAttribute{Computed: true, MarkdownDescription: "Hash of the configuration the gateway runs."},
 		},
@@ -118,6 +141,11 @@ func (m *llmRouteModel) intent(ctx context.Context, diags *diag.Diagnostics) *re
 	diags.Append(m.Examples.ElementsAs(ctx, &in.Examples, false)...)
 	diags.Append(m.Workgroups.ElementsAs(ctx, &in.Workgroups, false)...)
 	diags.Append(m.Identities.ElementsAs(ctx, &in.Identities, false)...)
+	var rules []heuristicModel
+	diags.Append(m.Heuristics.ElementsAs(ctx, &rules, false)...)
+	for _, h := range rules {
+		in.Heuristics = append(in.Heuristics, reconciler.Heuristic{Keywords: h.Keywords, Exclude: h.Exclude})
+	}
 	return in
 }
 
@@ -131,6 +159,12 @@ func (m *llmRouteModel) observed(ctx context.Context, s *reconciler.Stored[recon
 	diags.Append(d...)
 	m.Workgroups = stringSet(ctx, v.Workgroups, diags)
 	m.Identities = stringSet(ctx, v.Identities, diags)
+	rules := []heuristicModel{}
+	for _, h := range v.Heuristics {
+		rules = append(rules, heuristicModel{Keywords: h.Keywords, Exclude: h.Exclude})
+	}
+	m.Heuristics, d = types.ListValueFrom(ctx, heuristicType, rules)
+	diags.Append(d...)
 	if rep != nil {
 		m.AppliedGeneration, m.ConfigSHA256 = types.Int64Value(rep.Generation), types.StringValue(rep.ConfigSHA256)
 	}

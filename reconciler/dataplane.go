@@ -120,6 +120,11 @@ func (e *Engine) ensureGatewayConfig(ctx context.Context, name, owner string, da
 		Name: ptr(name), ConfigTypeID: ptr(typeID), Data: data, Tags: ownTags("gateway", TagOwner, owner),
 	}), nil)
 	if err != nil {
+		// Another writer (a second state on the same gateway) may have
+		// made it first: take theirs, corrected on the next push.
+		if again, ferr := e.findConfigByName(ctx, name); ferr == nil && again != nil {
+			return deref(again.ID), nil
+		}
 		return "", controller.Explain(err, "creating config "+name)
 	}
 	return resp.Payload.Data.ID, nil

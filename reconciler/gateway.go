@@ -37,6 +37,17 @@ type Gateway struct {
 	// (each sees only its own data-plane service, all carry this address).
 	InterceptAddress string `json:"intercept_address,omitempty"`
 	InterceptPort    int64  `json:"intercept_port,omitempty"`
+	// llm: embedding routing of `auto` requests, and the route that takes
+	// what nothing else matched.
+	Semantic     *SemanticRouting `json:"semantic,omitempty"`
+	DefaultRoute string           `json:"default_route,omitempty"`
+}
+
+// SemanticRouting is the embedding router of an llm gateway.
+type SemanticRouting struct {
+	Provider  string  `json:"provider"` // local | openai
+	Model     string  `json:"model"`
+	Threshold float64 `json:"threshold,omitempty"`
 }
 
 // intercept is the data plane's tunneller address, nil when none.
@@ -124,6 +135,15 @@ type LLMRoute struct {
 	Identities   []string `json:"identities,omitempty"` // identity ids
 	BudgetTokens int64    `json:"budget_tokens,omitempty"`
 	BudgetPeriod string   `json:"budget_period,omitempty"`
+	// Heuristics send `auto` requests whose messages hold a keyword (and
+	// none of the exclusions) to this route.
+	Heuristics []Heuristic `json:"heuristics,omitempty"`
+}
+
+// Heuristic is one keyword rule of an LLM route.
+type Heuristic struct {
+	Keywords []string `json:"keywords"`
+	Exclude  []string `json:"exclude,omitempty"`
 }
 
 // ErrGatewayDown means the gateway agent did not answer a push in time;
@@ -141,6 +161,11 @@ var (
 			})},
 			"secrets_version":   limit,
 			"intercept_address": map[string]any{"type": "string"}, "intercept_port": port,
+			"semantic": strictObj([]string{"provider", "model"}, map[string]any{
+				"provider": map[string]any{"enum": []string{"local", "openai"}}, "model": map[string]any{"type": "string", "minLength": 1},
+				"threshold": map[string]any{"type": "number", "minimum": 0, "maximum": 1},
+			}),
+			"default_route": map[string]any{"type": "string"},
 			"mcp": strictObj([]string{}, map[string]any{
 				"name": map[string]any{"type": "string"}, "version": map[string]any{"type": "string"}, "separator": map[string]any{"type": "string"},
 				"share_token": map[string]any{"type": "string"}, "heartbeat_interval": map[string]any{"type": "string"},
@@ -152,6 +177,10 @@ var (
 			"description": map[string]any{"type": "string"}, "examples": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 			"workgroups": nameSet, "identities": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 			"budget_tokens": limit, "budget_period": map[string]any{"enum": []string{"", "hour", "day", "month"}},
+			"heuristics": map[string]any{"type": "array", "items": strictObj([]string{"keywords"}, map[string]any{
+				"keywords": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"type": "string", "minLength": 1}},
+				"exclude":  map[string]any{"type": "array", "items": map[string]any{"type": "string", "minLength": 1}},
+			})},
 		})}
 	kindMCPRoute = &configKind{typeName: "agentmesh.mcp-route.v1", prefix: "agentmesh.mcp-route.", label: "mcp route",
 		schema: strictObj([]string{"gateway", "namespace", "type", "tools_mode"}, map[string]any{
@@ -204,6 +233,22 @@ func (g *Gateway) Validate() error {
 		}
 		f.add("intercept_address", validAddress(g.InterceptAddress))
 		f.add("intercept_port", validPort(g.InterceptPort))
+	}
+	if sr := g.Semantic; sr != nil {
+		switch {
+		case g.Kind != gateways.KindLLM:
+			f.add("semantic", errors.New("semantic routing belongs to llm gateways"))
+		case sr.Provider == "openai" && g.hosted("open_ai") == nil, sr.Provider == "local" && g.LocalBaseURL == "":
+			f.add("semantic", fmt.Errorf("embeddings come from the %s provider, which the gateway does not configure", sr.Provider))
+		case sr.Provider != "openai" && sr.Provider != "local":
+			f.add("semantic", fmt.Errorf("provider %q must be local or openai", sr.Provider))
+		}
+		if sr.Model == "" {
+			f.add("semantic", errors.New("needs the embedding model"))
+		}
+	}
+	if g.DefaultRoute != "" && g.Kind != gateways.KindLLM {
+		f.add("default_route", errors.New("belongs to llm gateways"))
 	}
 	if g.MCP != nil {
 		if g.Kind != gateways.KindMCP {
@@ -394,6 +439,10 @@ func (e *Engine) PushGateway(ctx context.Context, gateway string) (gateways.Repo
 // secret name, see gateways.Secret*). Nothing else ever carries them: the
 // agent keeps what it is given, so later pushes name secrets only.
 func (e *Engine) PushGatewayWith(ctx context.Context, gateway string, secrets map[string]string) (gateways.Report, error) {
+	// One push at a time per gateway: concurrent route applies would
+	// otherwise race to make the same data-plane objects, and an older
+	// table could overtake a newer one on the way to the agent.
+	defer e.locks.lock(gatewayLock(gateway))()
 	t, err := e.gatewayTable(ctx, gateway)
 	if err != nil {
 		return gateways.Report{}, err
@@ -428,9 +477,12 @@ func (e *Engine) UpdateGateway(ctx context.Context, id string, g *Gateway) (*Sto
 	}
 	// The data plane's intercept lives on the controller: apply it even
 	// when the agent is not running.
+	defer e.locks.lock(gatewayLock(g.Name))()
 	_, err = e.llmTable(ctx, g, true)
 	return s, err
 }
+
+func gatewayLock(gateway string) string { return "gateway/" + gateway }
 
 // PushGatewayIfRunning pushes the gateway's table, carrying the hosted
 // providers' keys (provider name -> key), when its agent is bound to the
@@ -481,28 +533,38 @@ func (e *Engine) RepushGateways(ctx context.Context) ([]string, error) {
 	var pushed []string
 	var errs []error
 	for _, g := range regs {
-		t, err := e.gatewayTable(ctx, g.Value.Name)
+		did, err := e.repushGateway(ctx, g.Value.Name)
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		z, err := e.c.Ziti()
-		if err != nil {
-			return pushed, err
+		if did {
+			pushed = append(pushed, g.Value.Name)
 		}
-		svc := ControlService(g.Value.Name)
-		st, err := control.Status(ctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) })
-		if err == nil && st.Status == "applied" && st.TableDigest == t.Digest() {
-			continue
-		}
-		e.log.InfoContext(ctx, "gateway differs from its routes; pushing", "gateway", g.Value.Name, "running_digest", st.TableDigest)
-		if _, err := e.push(ctx, t); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		pushed = append(pushed, g.Value.Name)
 	}
 	return pushed, errors.Join(errs...)
+}
+
+// repushGateway pushes one gateway's table if its agent runs another.
+func (e *Engine) repushGateway(ctx context.Context, gateway string) (bool, error) {
+	defer e.locks.lock(gatewayLock(gateway))()
+	t, err := e.gatewayTable(ctx, gateway)
+	if err != nil {
+		return false, err
+	}
+	z, err := e.c.Ziti()
+	if err != nil {
+		return false, err
+	}
+	svc := ControlService(gateway)
+	st, err := control.Status(ctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) })
+	if err == nil && st.Status == "applied" && st.TableDigest == t.Digest() {
+		return false, nil
+	}
+	e.log.InfoContext(ctx, "gateway differs from its routes; pushing", "gateway", gateway, "running_status", st.Status, "running_digest", st.TableDigest)
+	if _, err := e.push(ctx, t); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // GatewayStatus asks a gateway's agent what it runs and what each identity
@@ -559,11 +621,23 @@ func (e *Engine) llmTable(ctx context.Context, g *Gateway, wire bool) (*gateways
 		t.LLM.Local = &gateways.LocalProvider{BaseURL: g.LocalBaseURL}
 	}
 	t.LLM.OpenAI, t.LLM.Anthropic = g.hosted("open_ai"), g.hosted("anthropic")
+	if sr := g.Semantic; sr != nil {
+		t.LLM.Semantic = &gateways.SemanticRouting{Provider: sr.Provider, Model: sr.Model, Threshold: sr.Threshold}
+	}
 	for _, h := range g.Hosted {
 		t.Secrets = withSecret(t.Secrets, providerSecret(h.Provider), g.SecretsVersion)
 	}
 	for _, r := range routes {
-		t.LLMRoutes = append(t.LLMRoutes, gateways.LLMRoute{Name: r.Value.Name, Model: r.Value.Model, Description: r.Value.Description, Examples: r.Value.Examples})
+		lr := gateways.LLMRoute{Name: r.Value.Name, Model: r.Value.Model, Description: r.Value.Description, Examples: r.Value.Examples}
+		for _, h := range r.Value.Heuristics {
+			lr.Heuristics = append(lr.Heuristics, gateways.Heuristic{Keywords: h.Keywords, Exclude: h.Exclude})
+		}
+		t.LLMRoutes = append(t.LLMRoutes, lr)
+		if r.Value.Name == g.DefaultRoute {
+			// Only while the route exists: routes and the gateway are
+			// created and destroyed in either order.
+			t.LLM.DefaultRoute = g.DefaultRoute
+		}
 		audience := slices.Clone(r.Value.Identities)
 		for _, m := range memberships {
 			if slices.Contains(r.Value.Workgroups, m.Value.Workgroup) {

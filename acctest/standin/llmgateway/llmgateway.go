@@ -125,7 +125,7 @@ func handler(c *refschema.LLM) http.Handler {
 		}
 		model, _ := req["model"].(string)
 		if model == "auto" && c.Routing != nil && len(c.Routing.Routes) > 0 {
-			model = c.Routing.Routes[0].Model
+			model = autoRoute(c, req)
 			req["model"] = model
 			if body, err = json.Marshal(req); err != nil {
 				fail(w, http.StatusInternalServerError, "internal_error", err.Error())
@@ -206,4 +206,45 @@ func upstream(c *refschema.LLM, model string) (string, map[string]string, error)
 		return "", nil, fmt.Errorf("no provider for model %s", model)
 	}
 	return strings.TrimSuffix(c.Providers.Local.BaseURL, "/") + "/v1/chat/completions", nil, nil
+}
+
+// autoRoute follows the reference cascade for model "auto" as far as a
+// stand-in can: heuristic keyword rules (case-insensitive, over the
+// messages), then default_route, then the first route. Embeddings and the
+// classifier are not imitated.
+func autoRoute(c *refschema.LLM, req map[string]any) string {
+	var text strings.Builder
+	msgs, _ := req["messages"].([]any)
+	for _, m := range msgs {
+		if mm, ok := m.(map[string]any); ok {
+			content, _ := mm["content"].(string)
+			text.WriteString(strings.ToLower(content) + "\n")
+		}
+	}
+	model := func(route string) string {
+		for _, r := range c.Routing.Routes {
+			if r.Name == route {
+				return r.Model
+			}
+		}
+		return ""
+	}
+	if h := c.Routing.Heuristics; h != nil && h.Enabled {
+		for _, rule := range h.Rules {
+			hit := false
+			for _, k := range rule.Match.Keywords {
+				hit = hit || strings.Contains(text.String(), strings.ToLower(k))
+			}
+			for _, x := range rule.Match.Exclude {
+				hit = hit && !strings.Contains(text.String(), strings.ToLower(x))
+			}
+			if m := model(rule.Route); hit && m != "" {
+				return m
+			}
+		}
+	}
+	if m := model(c.Routing.DefaultRoute); m != "" {
+		return m
+	}
+	return c.Routing.Routes[0].Model
 }

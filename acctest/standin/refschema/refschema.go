@@ -33,6 +33,10 @@ type (
 					ZrokShareToken string `yaml:"zrok_share_token"`
 					Weight         int    `yaml:"weight"`
 				} `yaml:"endpoints"`
+				HealthCheck *struct {
+					IntervalSeconds int `yaml:"interval_seconds"`
+					TimeoutSeconds  int `yaml:"timeout_seconds"`
+				} `yaml:"health_check"`
 			} `yaml:"local"`
 		} `yaml:"providers"`
 		Routing *struct {
@@ -52,6 +56,27 @@ type (
 					Route string `yaml:"route"`
 				} `yaml:"rules"`
 			} `yaml:"heuristics"`
+			Semantic *struct {
+				Enabled            bool    `yaml:"enabled"`
+				Provider           string  `yaml:"provider"`
+				Model              string  `yaml:"model"`
+				Threshold          float64 `yaml:"threshold"`
+				AmbiguousThreshold float64 `yaml:"ambiguous_threshold"`
+				Comparison         string  `yaml:"comparison"`
+				CacheEmbeddings    *bool   `yaml:"cache_embeddings"`
+				CacheTTL           string  `yaml:"cache_ttl"`
+				CacheSize          int     `yaml:"cache_size"`
+			} `yaml:"semantic"`
+			Classifier *struct {
+				Enabled             bool    `yaml:"enabled"`
+				Provider            string  `yaml:"provider"`
+				Model               string  `yaml:"model"`
+				TimeoutMS           int     `yaml:"timeout_ms"`
+				ConfidenceThreshold float64 `yaml:"confidence_threshold"`
+				CacheResults        *bool   `yaml:"cache_results"`
+				CacheTTL            string  `yaml:"cache_ttl"`
+				CacheSize           int     `yaml:"cache_size"`
+			} `yaml:"classifier"`
 			Routes []struct {
 				Name        string   `yaml:"name"`
 				Model       string   `yaml:"model"`
@@ -72,6 +97,10 @@ type (
 			Enabled bool   `yaml:"enabled"`
 			Listen  string `yaml:"listen"`
 		} `yaml:"metrics"`
+		Tracing *struct {
+			Enabled          bool `yaml:"enabled"`
+			MaxContentLength int  `yaml:"max_content_length"`
+		} `yaml:"tracing"`
 	}
 	Hosted struct {
 		APIKey         string `yaml:"api_key"`
@@ -108,6 +137,10 @@ type (
 				Protocol      string            `yaml:"protocol"`
 				Headers       map[string]string `yaml:"headers"`
 				AllowInsecure bool              `yaml:"allow_insecure"`
+				TLS           *struct {
+					InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+					CACertFile         string `yaml:"ca_cert_file"`
+				} `yaml:"tls"`
 			} `yaml:"transport"`
 			Tools struct {
 				Mode string   `yaml:"mode"`

@@ -11,6 +11,13 @@ resource "agentmesh_gateway" "llm" {
   identity       = agentmesh_identity.llm_gateway.id
   listen         = "127.0.0.1:8080"
   local_base_url = "http://127.0.0.1:11434" # e.g. Ollama
+  # Agents' tunnellers reach the gateway at http://llm.macro.ziti, each
+  # through its own dark service.
+  intercept_address = "llm.macro.ziti"
+  # Requests with model "auto" are routed by the routes' descriptions.
+  semantic_provider = "local"
+  semantic_model    = "nomic-embed-text"
+  default_route     = "analysis"
 }
 
 # Hosted providers: the key is write-only. It is never stored in the state or
