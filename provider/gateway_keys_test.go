@@ -22,6 +22,7 @@ import (
 	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/agent"
 	"github.com/agentmesh/agentmesh/reconciler"
 )
@@ -41,6 +42,22 @@ func buildStandIn(t *testing.T, name string) string {
 		t.Fatalf("building the %s stand-in: %v\n%s", name, err, out)
 	}
 	return bin
+}
+
+// usageOf is what the gateway's agent reports for one identity.
+func usageOf(t *testing.T, e *reconciler.Engine, gateway, identity string) gateways.Usage {
+	t.Helper()
+	r, err := e.GatewayStatus(context.Background(), gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range r.Usage {
+		if u.Identity == identity {
+			u.PeriodStart = u.PeriodStart.UTC()
+			return u
+		}
+	}
+	return gateways.Usage{}
 }
 
 // chatAs sends one chat completion for model as the enrolled identity z,
@@ -252,7 +269,7 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 		}
 	}
 	private := func(*terraform.State) error {
-		for _, f := range []string{"secrets.json", "keys.json", "llm-gateway.yaml"} {
+		for _, f := range []string{"secrets.json", "keys.json", "llm-gateway.yaml", "table.json"} {
 			st, err := os.Stat(filepath.Join(ag.cfg.StateDir, f))
 			if err != nil {
 				return err
@@ -260,6 +277,9 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 			if st.Mode().Perm() != 0o600 {
 				return fmt.Errorf("%s has mode %v, want 0600", f, st.Mode().Perm())
 			}
+		}
+		if b, _ := os.ReadFile(filepath.Join(ag.cfg.StateDir, "table.json")); len(b) == 0 || strings.Contains(string(b), key1) {
+			return fmt.Errorf("the kept table is missing or holds the provider key")
 		}
 		var held map[string]json.RawMessage
 		b, _ := os.ReadFile(filepath.Join(ag.cfg.StateDir, "secrets.json"))
@@ -291,14 +311,22 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 				),
 			},
 			{
-				// The agent restarts; a reconcile re-push carries no key,
-				// and the agent renders the one it kept.
+				// The agent restarts: it resumes its last table (keys from its
+				// own state) and the usage of the period, so there is nothing
+				// to re-push and budgets are not reset.
 				PreConfig: func() {
+					_, e := admin(t)
+					before := usageOf(t, e, "acc-hosted", "acc-hosted-member")
 					ag.halt()
 					ag.start(t)
-					_, e := admin(t)
-					if pushed, err := e.RepushGateways(context.Background()); err != nil || fmt.Sprint(pushed) != "[acc-hosted]" {
-						t.Fatalf("re-push after the agent restarted: %v %v", pushed, err)
+					if err := ag.answering(t); err != nil {
+						t.Fatal(err)
+					}
+					if pushed, err := e.RepushGateways(context.Background()); err != nil || len(pushed) != 0 {
+						t.Fatalf("a resumed agent was pushed again: %v %v", pushed, err)
+					}
+					if after := usageOf(t, e, "acc-hosted", "acc-hosted-member"); after != before || before.Tokens == 0 {
+						t.Fatalf("usage across the restart: %+v, then %+v", before, after)
 					}
 				},
 				Config: hostedConfig(port, up.URL, 1, "gpt-4o"),

@@ -32,12 +32,23 @@ type Agent struct {
 
 	mu      sync.Mutex
 	serving map[string]context.CancelFunc // data-plane service -> stop
+	keeps   bool                          // usage is kept in the state directory
 }
+
+// Files of the agent's state that let it resume after a restart (0600).
+const (
+	tableFile = "table.json" // the last applied table, secret values left out
+	usageFile = "usage.json" // each identity's usage in its current period
+)
 
 // Apply handles one pushed table.
 func (a *Agent) Apply(ctx context.Context, t *gateways.Table) gateways.Report {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	kept, err := json.Marshal(withoutSecretValues(t))
+	if err != nil {
+		return gateways.Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
+	}
 	if err := a.secrets(t); err != nil {
 		return gateways.Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
 	}
@@ -56,6 +67,11 @@ func (a *Agent) Apply(ctx context.Context, t *gateways.Table) gateways.Report {
 		grants[m.Identity] = g
 	}
 	r := a.Supervisor.Apply(ctx, t)
+	if r.Status == "applied" {
+		if err := gateways.WriteAtomic(filepath.Join(a.StateDir, tableFile), kept); err != nil {
+			r.Error = "applied, but not kept for a restart: " + err.Error()
+		}
+	}
 	if r.Status != "applied" || a.Front == nil {
 		// An MCP gateway has no front: its data plane is its own share.
 		return r
@@ -123,7 +139,11 @@ func (a *Agent) Stop() {
 		stop()
 	}
 	a.serving = nil
+	keeps := a.keeps
 	a.mu.Unlock()
+	if keeps {
+		a.saveUsage()
+	}
 	a.Supervisor.Stop()
 }
 
@@ -181,4 +201,75 @@ func (a *Agent) secrets(t *gateways.Table) error {
 		}
 	}
 	return store.Fill(t)
+}
+
+func withoutSecretValues(t *gateways.Table) *gateways.Table {
+	c := *t
+	c.SecretValues = nil
+	return &c
+}
+
+// Resume brings back what the agent ran before it stopped: the last
+// applied table (its keys and secrets are in the state directory) and each
+// identity's usage in the current period. A restarted agent thus serves at
+// once, without waiting for a push, and a restart does not reset budgets.
+// Usage is written behind, at most every flushEvery, and on ctx's end.
+func (a *Agent) Resume(ctx context.Context, flushEvery time.Duration) error {
+	if a.Front != nil {
+		if b, err := os.ReadFile(filepath.Join(a.StateDir, usageFile)); err == nil {
+			var us []llmfront.Usage
+			if err := json.Unmarshal(b, &us); err != nil {
+				return fmt.Errorf("reading %s: %w", usageFile, err)
+			}
+			a.Front.RestoreUsage(us)
+		}
+		dirty := make(chan struct{}, 1)
+		a.Front.OnUsage = func() {
+			select {
+			case dirty <- struct{}{}:
+			default:
+			}
+		}
+		a.mu.Lock()
+		a.keeps = true
+		a.mu.Unlock()
+		go a.keepUsage(ctx, dirty, flushEvery)
+	}
+	b, err := os.ReadFile(filepath.Join(a.StateDir, tableFile))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var t gateways.Table
+	if err := json.Unmarshal(b, &t); err != nil {
+		return fmt.Errorf("reading %s: %w", tableFile, err)
+	}
+	if r := a.Apply(ctx, &t); r.Status != "applied" {
+		return fmt.Errorf("resuming generation %d: %s: %s", t.Generation, r.Status, r.Error)
+	}
+	return nil
+}
+
+func (a *Agent) keepUsage(ctx context.Context, dirty <-chan struct{}, every time.Duration) {
+	for {
+		select {
+		case <-ctx.Done():
+			return // Stop saves the last figures
+		case <-dirty:
+			a.saveUsage()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(every):
+			}
+		}
+	}
+}
+
+func (a *Agent) saveUsage() {
+	if b, err := json.Marshal(a.Front.Usage()); err == nil {
+		_ = gateways.WriteAtomic(filepath.Join(a.StateDir, usageFile), b)
+	}
 }

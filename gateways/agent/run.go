@@ -114,6 +114,10 @@ func Run(ctx context.Context, c *Config, log *slog.Logger) error {
 	defer z.Close()
 	a := c.agent(z, log)
 	defer a.Stop()
+	if err := a.Resume(ctx, 500*time.Millisecond); err != nil {
+		// Not fatal: the reconciler's next push brings the gateway up.
+		log.WarnContext(ctx, "could not resume the last applied table", "error", err.Error())
+	}
 	log.InfoContext(ctx, "binding the control service", "service", c.ControlService)
 	ln, err := Listen(ctx, z, c.ControlService, 365*24*time.Hour)
 	if err != nil {

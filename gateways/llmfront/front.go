@@ -59,6 +59,9 @@ type Front struct {
 	mu     sync.Mutex
 	grants map[string]Grant
 	usage  map[string]*Usage
+	// OnUsage, when set before serving, is told after each metered
+	// answer, so the agent can keep usage across restarts.
+	OnUsage func()
 }
 
 // New fronts the gateway listening at upstream (its loopback address).
@@ -97,6 +100,16 @@ func (f *Front) Usage() []Usage {
 		out = append(out, *u)
 	}
 	return out
+}
+
+// RestoreUsage puts back usage kept from before a restart; periods that
+// have ended since are reset on the next request as usual.
+func (f *Front) RestoreUsage(us []Usage) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, u := range us {
+		f.usage[u.Identity] = &u
+	}
 }
 
 func writeError(w http.ResponseWriter, status int, typ, msg string) {
@@ -187,10 +200,13 @@ func (f *Front) usageLocked(id string, g Grant) *Usage {
 
 func (f *Front) record(id string, tokens int64) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	u := f.usageLocked(id, f.grants[id])
 	u.Tokens += tokens
 	u.Requests++
+	f.mu.Unlock()
+	if f.OnUsage != nil {
+		f.OnUsage()
+	}
 }
 
 // meter counts the tokens of an answer: from `usage` in a JSON body, or
