@@ -64,11 +64,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gateway-agent: --config is required")
 		return 2
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := logger(stderr, *verbose)
 	cfg, err := agent.LoadConfig(*file)
 	if err != nil {
 		fmt.Fprintln(stderr, "gateway-agent:", err)
@@ -97,11 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "--once and --watch exclude each other")
 		return 2
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := logger(stderr, *verbose)
 
 	cfg, err := controller.ConfigFromEnv()
 	if err != nil {
@@ -197,4 +189,13 @@ func report(w io.Writer, p *reconciler.Plan, dryRun bool) {
 	for _, pr := range p.Problems {
 		fmt.Fprintf(w, "  ! %s\n", pr)
 	}
+}
+
+// logger writes text logs to w, at debug level when verbose.
+func logger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

@@ -54,6 +54,17 @@ func client(z ziti.Context, svc string) *http.Client {
 	}}
 }
 
+// chat sends one chat completion for model through c.
+func chat(c *http.Client, model string) (int, string, error) {
+	resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(`{"model":%q}`, model)))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
 // runStandIn runs the strict llm-gateway stand-in in-process on a rendered
 // config (loopback, a local upstream) until ctx ends, and returns its URL.
 func runStandIn(ctx context.Context, t *testing.T, upstream string, routes []gateways.LLMRoute, keys ...gateways.VirtualKey) *url.URL {
@@ -118,15 +129,6 @@ func TestLLMDataPlaneOverZiti(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- agent.ServeDataPlane(ctx, gwZiti, services, front, 30*time.Second) }()
 
-	chat := func(c *http.Client, model string) (int, string, error) {
-		resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(`{"model":%q}`, model)))
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), nil
-	}
 	ac := client(agentZiti, svc)
 	var (
 		code int

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -153,15 +152,6 @@ func TestCallerIdSpoof(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(*s)
-	}
-	chat := func(c *http.Client, model string) (int, string, error) {
-		resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(`{"model":%q}`, model)))
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), nil
 	}
 	// The terminators may not be up yet: retry dial failures only.
 	firstChat := func(c *http.Client, model string) (code int, body string, err error) {
