@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -196,12 +195,9 @@ func TestExample_gateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, _ := acctest.RepoRoot()
-	bin := filepath.Join(dir, "llm-gateway")
-	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/llmgateway/cmd/llm-gateway")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the stand-in: %v\n%s", err, out)
+	bin, err := acctest.BuildStandIn(dir, "llm-gateway")
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

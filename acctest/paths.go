@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // RepoRoot finds the repository root from the working directory.
@@ -40,4 +42,21 @@ func Binary(name string) (string, error) {
 		return "", fmt.Errorf("%s not found at %s: run `make tools` (builds the pinned ziti and tofu once)", name, p)
 	}
 	return p, nil
+}
+
+// BuildStandIn builds a strict gateway stand-in ("llm-gateway" or
+// "mcp-gateway", from acctest/standin) into dir and returns its path: the
+// agent supervises it as a separate process, like the real gateway.
+func BuildStandIn(dir, name string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, name)
+	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/"+strings.ReplaceAll(name, "-", "")+"/cmd/"+name) //nolint:gosec // a fixed package of this repository
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the %s stand-in: %w\n%s", name, err, out)
+	}
+	return bin, nil
 }

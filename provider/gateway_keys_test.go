@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,19 +26,12 @@ import (
 	"github.com/agentmesh/agentmesh/reconciler"
 )
 
-// buildStandIn builds a strict gateway stand-in (llm-gateway or
-// mcp-gateway) into a temporary directory.
+// buildStandIn builds a strict gateway stand-in for the test.
 func buildStandIn(t *testing.T, name string) string {
 	t.Helper()
-	root, err := acctest.RepoRoot()
+	bin, err := acctest.BuildStandIn(t.TempDir(), name)
 	if err != nil {
 		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), name)
-	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/"+strings.ReplaceAll(name, "-", "")+"/cmd/"+name)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the %s stand-in: %v\n%s", name, err, out)
 	}
 	return bin
 }

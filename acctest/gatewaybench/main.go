@@ -28,7 +28,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -98,7 +97,7 @@ func run(changes, requests int) error {
 	cleanup.push(func() { os.RemoveAll(work) })
 
 	fmt.Println("building the llm-gateway stand-in...")
-	bin, err := buildStandIn(work)
+	bin, err := acctest.BuildStandIn(work, "llm-gateway")
 	if err != nil {
 		return err
 	}
@@ -216,22 +215,6 @@ func printTable(f *acctest.Figures) {
 	for _, r := range rows {
 		fmt.Printf("%-46s %10s\n", r[0], f.Get(r[1]))
 	}
-}
-
-// buildStandIn builds the llm-gateway stand-in the agent supervises: a
-// separate process, like the real gateway.
-func buildStandIn(dir string) (string, error) {
-	root, err := acctest.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "llm-gateway")
-	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/llmgateway/cmd/llm-gateway")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the stand-in: %w\n%s", err, out)
-	}
-	return bin, nil
 }
 
 // fakeUpstream is the local model: a constant answer, so the figures are

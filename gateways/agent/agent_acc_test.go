@@ -59,7 +59,7 @@ func TestAgentServesPushedMembers(t *testing.T) {
 	file := filepath.Join(state, "llm.yaml")
 	gwURL, _ := url.Parse("http://" + listen)
 	a := &agent.Agent{Ziti: gwZiti, StateDir: state, Front: llmfront.New(gwURL, nil),
-		Supervisor: &agent.Supervisor{Command: []string{standIn(t), "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
+		Supervisor: &agent.Supervisor{Command: []string{standIn(t, "llm-gateway"), "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
 			Health: agent.HTTPHealth(listen)}}
 	defer a.Stop()
 	ln, err := agent.Listen(ctx, gwZiti, ctl, 30*time.Second)

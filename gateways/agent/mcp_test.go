@@ -3,11 +3,9 @@ package agent_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
-	"github.com/agentmesh/agentmesh/acctest"
 	"github.com/agentmesh/agentmesh/acctest/standin/mcpgateway"
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/agent"
@@ -26,13 +24,7 @@ func mcpTable(gen int64, backends ...string) *gateways.Table {
 // on SIGINT (SIGTERM kills it without cleanup), so the supervisor must
 // restart it with SIGINT; the strict stand-in accepts the rendered config.
 func TestSupervisorRestartsMCPWithSIGINT(t *testing.T) {
-	root, _ := acctest.RepoRoot()
-	bin := filepath.Join(t.TempDir(), "mcp-gateway")
-	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/mcpgateway/cmd/mcp-gateway")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the stand-in: %v\n%s", err, out)
-	}
+	bin := standIn(t, "mcp-gateway")
 	dir := t.TempDir()
 	health := freePort(t)
 	marker := filepath.Join(dir, "clean")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -25,18 +24,12 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// standIn builds the llm-gateway stand-in binary.
-func standIn(t *testing.T) string {
+// standIn builds a gateway stand-in binary ("llm-gateway", "mcp-gateway").
+func standIn(t *testing.T, name string) string {
 	t.Helper()
-	root, err := acctest.RepoRoot()
+	bin, err := acctest.BuildStandIn(t.TempDir(), name)
 	if err != nil {
 		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "llm-gateway")
-	cmd := exec.Command("go", "build", "-o", bin, "./acctest/standin/llmgateway/cmd/llm-gateway")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the stand-in: %v\n%s", err, out)
 	}
 	return bin
 }
@@ -49,7 +42,7 @@ func table(gen int64, listen string) *gateways.Table {
 }
 
 func TestSupervisorAppliesAndRollsBack(t *testing.T) {
-	bin := standIn(t)
+	bin := standIn(t, "llm-gateway")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "llm.yaml")
 	listen := freePort(t)
