@@ -104,26 +104,25 @@ func (t *Table) place(name, value string) error {
 		p.APIKey = value
 		return nil
 	}
-	rest, ok := strings.CutPrefix(name, "mcp.")
-	if !ok {
-		return fmt.Errorf("%w: unknown secret %s", ErrInvalid, name)
-	}
 	for i := range t.MCPRoutes {
-		r := &t.MCPRoutes[i]
-		field, ok := strings.CutPrefix(rest, r.Namespace+".")
-		if !ok {
-			continue
-		}
-		if h, ok := strings.CutPrefix(field, "header."); ok {
-			r.Transport.Headers = withEntry(r.Transport.Headers, h, value)
-			return nil
-		}
-		if e, ok := strings.CutPrefix(field, "env."); ok {
-			r.Transport.Env = withEntry(r.Transport.Env, e, value)
+		if m, key, ok := t.MCPRoutes[i].slot(name); ok {
+			*m = withEntry(*m, key, value)
 			return nil
 		}
 	}
 	return fmt.Errorf("%w: secret %s names no backend field of this table", ErrInvalid, name)
+}
+
+// slot is where a secret of this backend goes: its headers or its env,
+// and the key there. HeaderSecret and EnvSecret define the names.
+func (r *MCPRoute) slot(name string) (*map[string]string, string, bool) {
+	if h, ok := strings.CutPrefix(name, HeaderSecret(r.Namespace, "")); ok {
+		return &r.Transport.Headers, h, true
+	}
+	if e, ok := strings.CutPrefix(name, EnvSecret(r.Namespace, "")); ok {
+		return &r.Transport.Env, e, true
+	}
+	return nil, "", false
 }
 
 // stripSecrets removes filled-in secret values, so a table digests the
@@ -139,11 +138,8 @@ func (t *Table) stripSecrets() {
 	for i := range t.MCPRoutes {
 		r := &t.MCPRoutes[i]
 		for name := range t.Secrets {
-			if h, ok := strings.CutPrefix(name, "mcp."+r.Namespace+".header."); ok {
-				delete(r.Transport.Headers, h)
-			}
-			if e, ok := strings.CutPrefix(name, "mcp."+r.Namespace+".env."); ok {
-				delete(r.Transport.Env, e)
+			if m, key, ok := r.slot(name); ok {
+				delete(*m, key)
 			}
 		}
 		if len(r.Transport.Headers) == 0 {
