@@ -89,6 +89,10 @@ func TestValidateRefusesWhatTheTargetCannotDo(t *testing.T) {
 		{"bad model glob", func(t *Table) { t.Keys[0].AllowedModels = []string{"gpt-["} }, ErrInvalid, "pattern"},
 		{"control character in a route name (found by FuzzRenderLLM)", func(t *Table) { t.LLMRoutes[0].Name = "\n" }, ErrInvalid, "non-empty"},
 		{"blank example (found by FuzzRenderLLM: YAML loses it)", func(t *Table) { t.LLMRoutes[0].Examples = []string{"\n"} }, ErrInvalid, "example"},
+		{"embeddings from an unconfigured provider", func(t *Table) { t.LLM.Semantic = &SemanticRouting{Provider: "openai", Model: "e"}; t.LLM.OpenAI = nil }, ErrUnsupported, "embeddings with the openai provider"},
+		{"semantic routing without a model", func(t *Table) { t.LLM.Semantic = &SemanticRouting{Provider: "local"} }, ErrInvalid, "semantic routing model"},
+		{"default route that is no route", func(t *Table) { t.LLM.DefaultRoute = "nowhere" }, ErrInvalid, "not one of its routes"},
+		{"base url that would be expanded", func(t *Table) { t.LLM.OpenAI.BaseURL = "https://${HOST}" }, ErrInvalid, "expands"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

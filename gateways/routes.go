@@ -253,10 +253,8 @@ func (t *Table) Validate() error {
 			add("%w: gateway %q: llm settings are missing", ErrInvalid, t.Gateway)
 			break
 		}
-		for name, p := range map[string]*ProviderCreds{"open_ai": t.LLM.OpenAI, "anthropic": t.LLM.Anthropic} {
-			if p != nil && strings.Contains(p.BaseURL, "$") {
-				add("%w: provider %s: base_url %q contains '$', which llm-gateway expands as an environment variable", ErrInvalid, name, p.BaseURL)
-			}
+		if err := t.LLM.Check(t.Gateway); err != nil {
+			errs = append(errs, err)
 		}
 		seen := map[string]bool{}
 		for _, r := range t.LLMRoutes {
@@ -296,20 +294,6 @@ func (t *Table) Validate() error {
 			}
 			if b := r.Budget; b != nil && (b.Tokens <= 0 || !slices.Contains([]string{"hour", "day", "month"}, b.Period)) {
 				add("%w: route %q: budget needs tokens > 0 and a period of hour, day or month", ErrInvalid, r.Name)
-			}
-		}
-		if sr := t.LLM.Semantic; sr != nil {
-			switch {
-			case sr.Provider != "local" && sr.Provider != "openai":
-				add("%w: gateway %q: semantic routing provider %q must be local or openai", ErrInvalid, t.Gateway, sr.Provider)
-			case sr.Provider == "openai" && t.LLM.OpenAI == nil, sr.Provider == "local" && t.LLM.Local == nil:
-				add("%w: gateway %q: semantic routing computes embeddings with the %s provider, which this gateway does not configure", ErrUnsupported, t.Gateway, sr.Provider)
-			}
-			if err := validText(sr.Model); err != nil {
-				add("%w: gateway %q: semantic routing model %v", ErrInvalid, t.Gateway, err)
-			}
-			if sr.Threshold < 0 || sr.Threshold > 1 {
-				add("%w: gateway %q: semantic routing threshold %v must be between 0 and 1", ErrInvalid, t.Gateway, sr.Threshold)
 			}
 		}
 		if d := t.LLM.DefaultRoute; d != "" && !seen[d] {
@@ -365,6 +349,34 @@ func (t *Table) Validate() error {
 		}
 	default:
 		add("%w: unknown gateway kind %q", ErrInvalid, t.Kind)
+	}
+	return errors.Join(errs...)
+}
+
+// Check validates an llm gateway's own settings, routes aside: the hosted
+// providers' base URLs and semantic routing. The reconciler checks a
+// registration with it before anything is written.
+func (s *LLMSettings) Check(gateway string) error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	for name, p := range map[string]*ProviderCreds{"open_ai": s.OpenAI, "anthropic": s.Anthropic} {
+		if p != nil && strings.Contains(p.BaseURL, "$") {
+			add("%w: provider %s: base_url %q contains '$', which llm-gateway expands as an environment variable", ErrInvalid, name, p.BaseURL)
+		}
+	}
+	if sr := s.Semantic; sr != nil {
+		switch {
+		case sr.Provider != "local" && sr.Provider != "openai":
+			add("%w: gateway %q: semantic routing provider %q must be local or openai", ErrInvalid, gateway, sr.Provider)
+		case sr.Provider == "openai" && s.OpenAI == nil, sr.Provider == "local" && s.Local == nil:
+			add("%w: gateway %q: semantic routing computes embeddings with the %s provider, which this gateway does not configure", ErrUnsupported, gateway, sr.Provider)
+		}
+		if err := validText(sr.Model); err != nil {
+			add("%w: gateway %q: semantic routing model %w", ErrInvalid, gateway, err)
+		}
+		if sr.Threshold < 0 || sr.Threshold > 1 {
+			add("%w: gateway %q: semantic routing threshold %v must be between 0 and 1", ErrInvalid, gateway, sr.Threshold)
+		}
 	}
 	return errors.Join(errs...)
 }

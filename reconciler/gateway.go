@@ -91,6 +91,18 @@ type HostedProvider struct {
 	BaseURL  string `json:"base_url,omitempty"`
 }
 
+// llmSettings are the registration's settings as a table carries them.
+func (g *Gateway) llmSettings() *gateways.LLMSettings {
+	s := &gateways.LLMSettings{Listen: g.Listen, OpenAI: g.hosted("open_ai"), Anthropic: g.hosted("anthropic")}
+	if g.LocalBaseURL != "" {
+		s.Local = &gateways.LocalProvider{BaseURL: g.LocalBaseURL}
+	}
+	if sr := g.Semantic; sr != nil {
+		s.Semantic = &gateways.SemanticRouting{Provider: sr.Provider, Model: sr.Model, Threshold: sr.Threshold}
+	}
+	return s
+}
+
 // hosted returns the gateway's settings for a hosted provider, nil when
 // it does not configure it.
 func (g *Gateway) hosted(provider string) *gateways.ProviderCreds {
@@ -220,9 +232,6 @@ func (g *Gateway) Validate() error {
 			f.add("hosted", fmt.Errorf("provider %q is configured twice", h.Provider))
 		}
 		seen[h.Provider] = true
-		if strings.Contains(h.BaseURL, "$") {
-			f.add("hosted", fmt.Errorf("base_url %q of %s contains '$', which llm-gateway expands as an environment variable", h.BaseURL, h.Provider))
-		}
 	}
 	if len(g.Hosted) > 0 && g.Kind != gateways.KindLLM {
 		f.add("hosted", errors.New("hosted providers belong to llm gateways"))
@@ -234,18 +243,11 @@ func (g *Gateway) Validate() error {
 		f.add("intercept_address", validAddress(g.InterceptAddress))
 		f.add("intercept_port", validPort(g.InterceptPort))
 	}
-	if sr := g.Semantic; sr != nil {
-		switch {
-		case g.Kind != gateways.KindLLM:
-			f.add("semantic", errors.New("semantic routing belongs to llm gateways"))
-		case sr.Provider == "openai" && g.hosted("open_ai") == nil, sr.Provider == "local" && g.LocalBaseURL == "":
-			f.add("semantic", fmt.Errorf("embeddings come from the %s provider, which the gateway does not configure", sr.Provider))
-		case sr.Provider != "openai" && sr.Provider != "local":
-			f.add("semantic", fmt.Errorf("provider %q must be local or openai", sr.Provider))
-		}
-		if sr.Model == "" {
-			f.add("semantic", errors.New("needs the embedding model"))
-		}
+	if g.Semantic != nil && g.Kind != gateways.KindLLM {
+		f.add("semantic", errors.New("semantic routing belongs to llm gateways"))
+	}
+	if g.Kind == gateways.KindLLM {
+		f.add("settings", g.llmSettings().Check(g.Name))
 	}
 	if g.DefaultRoute != "" && g.Kind != gateways.KindLLM {
 		f.add("default_route", errors.New("belongs to llm gateways"))
@@ -500,18 +502,19 @@ func (e *Engine) PushGatewayIfRunning(ctx context.Context, gateway string, keys 
 	if len(r.Payload.Data) == 0 {
 		return false, gateways.Report{}, nil
 	}
-	if mcp, err := e.mcpRoutesOf(ctx, gateway); err != nil || (len(mcp) == 0 && len(keys) == 0 && e.isMCP(ctx, gateway)) {
+	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
+	if err != nil {
+		return true, gateways.Report{}, err
+	}
+	if g.Value.Kind == gateways.KindMCP {
 		// An mcp gateway without routes has nothing it could start with;
 		// its first route delivers the settings.
-		return true, gateways.Report{}, err
+		if routes, err := e.mcpRoutesOf(ctx, gateway); err != nil || len(routes) == 0 {
+			return true, gateways.Report{}, err
+		}
 	}
 	rep, err := e.PushGatewayWith(ctx, gateway, providerSecrets(keys))
 	return err == nil, rep, err
-}
-
-func (e *Engine) isMCP(ctx context.Context, gateway string) bool {
-	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
-	return err == nil && g.Value.Kind == gateways.KindMCP
 }
 
 func providerSecrets(keys map[string]string) map[string]string {
@@ -615,15 +618,7 @@ func (e *Engine) llmTable(ctx context.Context, g *Gateway, wire bool) (*gateways
 		period string
 	}
 	grants := map[string]*grant{} // identity id
-	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindLLM, Generation: time.Now().UnixNano(),
-		LLM: &gateways.LLMSettings{Listen: g.Listen}}
-	if g.LocalBaseURL != "" {
-		t.LLM.Local = &gateways.LocalProvider{BaseURL: g.LocalBaseURL}
-	}
-	t.LLM.OpenAI, t.LLM.Anthropic = g.hosted("open_ai"), g.hosted("anthropic")
-	if sr := g.Semantic; sr != nil {
-		t.LLM.Semantic = &gateways.SemanticRouting{Provider: sr.Provider, Model: sr.Model, Threshold: sr.Threshold}
-	}
+	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindLLM, Generation: time.Now().UnixNano(), LLM: g.llmSettings()}
 	for _, h := range g.Hosted {
 		t.Secrets = withSecret(t.Secrets, providerSecret(h.Provider), g.SecretsVersion)
 	}
