@@ -466,21 +466,23 @@ func (e *Engine) UpdateGateway(ctx context.Context, id string, g *Gateway) (*Sto
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	if g.Kind == gateways.KindLLM {
-		// The routes must still be servable with the new settings (a
-		// provider removed under its routes is refused here).
-		if _, err := e.llmTable(ctx, g, false); err != nil {
-			return nil, err
-		}
+	if g.Kind != gateways.KindLLM {
+		return updateConfig(ctx, e, kindGatewayReg, id, g.Name, *g)
+	}
+	defer e.locks.lock(gatewayLock(g.Name))()
+	// The routes must still be servable with the new settings (a provider
+	// removed under its routes is refused here, before anything changes).
+	_, audience, err := e.llmTable(ctx, g)
+	if err != nil {
+		return nil, err
 	}
 	s, err := updateConfig(ctx, e, kindGatewayReg, id, g.Name, *g)
-	if err != nil || g.Kind != gateways.KindLLM {
+	if err != nil {
 		return s, err
 	}
 	// The data plane's intercept lives on the controller: apply it even
 	// when the agent is not running.
-	defer e.locks.lock(gatewayLock(g.Name))()
-	_, err = e.llmTable(ctx, g, true)
+	_, err = e.ensureDataPlane(ctx, g.Name, g.Identity, audience, g.intercept())
 	return s, err
 }
 
@@ -597,20 +599,28 @@ func (e *Engine) gatewayTable(ctx context.Context, gateway string) (*gateways.Ta
 	if g.Value.Kind == gateways.KindMCP {
 		return e.mcpTable(ctx, gateway)
 	}
-	return e.llmTable(ctx, &g.Value, true)
-}
-
-// llmTable builds an llm gateway's table from its routes; with wire it
-// also makes the audience's data plane, which only a valid table gets.
-func (e *Engine) llmTable(ctx context.Context, g *Gateway, wire bool) (*gateways.Table, error) {
-	gateway := g.Name
-	routes, err := e.routesOf(ctx, gateway)
+	t, audience, err := e.llmTable(ctx, &g.Value)
 	if err != nil {
 		return nil, err
 	}
+	// Only a valid table gets its audience's data plane.
+	if _, err := e.ensureDataPlane(ctx, gateway, g.Value.Identity, audience, g.Value.intercept()); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// llmTable builds and validates an llm gateway's table from its routes,
+// with its audience (identity id -> name).
+func (e *Engine) llmTable(ctx context.Context, g *Gateway) (*gateways.Table, map[string]string, error) {
+	gateway := g.Name
+	routes, err := e.routesOf(ctx, gateway)
+	if err != nil {
+		return nil, nil, err
+	}
 	memberships, err := configsOf[Membership](ctx, e, kindMembership)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	type grant struct {
 		models []string
@@ -659,7 +669,7 @@ func (e *Engine) llmTable(ctx context.Context, g *Gateway, wire bool) (*gateways
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		names[id] = o.Name
 	}
@@ -674,14 +684,9 @@ func (e *Engine) llmTable(ctx context.Context, g *Gateway, wire bool) (*gateways
 	}
 	sort.Slice(t.Members, func(i, j int) bool { return t.Members[i].Identity < t.Members[j].Identity })
 	if err := t.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
 	}
-	if wire {
-		if _, err := e.ensureDataPlane(ctx, gateway, g.Identity, names, g.intercept()); err != nil {
-			return nil, err
-		}
-	}
-	return t, nil
+	return t, names, nil
 }
 
 // push delivers a table, waiting a bounded time for the agent.
