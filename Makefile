@@ -39,10 +39,10 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 fuzz:
-	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzValidateName -fuzztime 10s
-	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzDerive -fuzztime 15s
-	$(GO) test ./gateways/ -run '^$$' -fuzz FuzzRenderLLM -fuzztime 10s
-	$(GO) test ./gateways/ -run '^$$' -fuzz FuzzRenderMCP -fuzztime 10s
+	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzValidateName -fuzztime 20000x
+	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzDerive -fuzztime 30000x
+	$(GO) test ./gateways/ -run '^$$' -fuzz FuzzRenderLLM -fuzztime 20000x
+	$(GO) test ./gateways/ -run '^$$' -fuzz FuzzRenderMCP -fuzztime 20000x
 
 docs: tools build
 	scripts/docs.sh generate
