@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/openziti/edge-api/rest_management_api_client/config"
 	"github.com/openziti/edge-api/rest_model"
@@ -103,15 +102,17 @@ func (e *Engine) configTypeID(ctx context.Context, k *configKind) (string, error
 		return id, nil
 	}
 	filter := fmt.Sprintf("name = %s", quoteFilter(k.typeName))
-	var l *config.ListConfigTypesOK
-	err := retryList(ctx, func() (err error) {
-		l, err = e.c.API.Config.ListConfigTypes(config.NewListConfigTypesParamsWithContext(ctx).WithFilter(&filter), nil)
-		return controller.Explain(err, "looking up config type "+k.typeName)
+	types, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.ConfigTypeDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.Config.ListConfigTypes(config.NewListConfigTypesParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, "looking up config type "+k.typeName)
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
 	})
 	if err != nil {
 		return "", err
 	}
-	for _, t := range l.Payload.Data {
+	for _, t := range types {
 		if deref(t.Name) != k.typeName {
 			continue
 		}
@@ -238,15 +239,17 @@ func createConfig[T any](ctx context.Context, e *Engine, k *configKind, key stri
 
 func findConfig[T any](ctx context.Context, e *Engine, k *configKind, key string) (*Stored[T], error) {
 	filter := fmt.Sprintf("name = %s", quoteFilter(k.prefix+key))
-	var l *config.ListConfigsOK
-	err := retryList(ctx, func() (err error) {
-		l, err = e.c.API.Config.ListConfigs(config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter), nil)
-		return controller.Explain(err, fmt.Sprintf("looking up %s %q", k.label, key))
+	items, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.ConfigDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.Config.ListConfigs(config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, fmt.Sprintf("looking up %s %q", k.label, key))
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range l.Payload.Data {
+	for _, d := range items {
 		if deref(d.Name) == k.prefix+key {
 			return decodeConfig[T](d)
 		}
@@ -300,8 +303,8 @@ func (e *Engine) deleteConfig(ctx context.Context, id, what string) error {
 // listManagedConfigs reads every agentmesh config with one paged list.
 func (e *Engine) listManagedConfigs(ctx context.Context) ([]*rest_model.ConfigDetail, error) {
 	filter := managedFilter
-	return listAll(ctx, func(offset int64) ([]*rest_model.ConfigDetail, *rest_model.Meta, error) {
-		p := config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset)
+	return listAll(ctx, func(limit, offset *int64) ([]*rest_model.ConfigDetail, *rest_model.Meta, error) {
+		p := config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset)
 		r, err := e.c.API.Config.ListConfigs(p, nil)
 		if err != nil {
 			return nil, nil, controller.Explain(err, "listing agentmesh configs")
@@ -333,42 +336,4 @@ func configsOf[T any](ctx context.Context, e *Engine, k *configKind) ([]*Stored[
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// retryList runs a list call again when it answers 404: Ziti v1.6.0 fails
-// a list with NOT_FOUND when an object it matched is deleted while the page
-// is assembled (measured: 36 of 200 lists during a parallel destroy).
-func retryList(ctx context.Context, call func() error) error {
-	err := call()
-	for retry := 1; retry <= 6 && controller.IsNotFound(err); retry++ {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(25*retry) * time.Millisecond):
-		}
-		err = call()
-	}
-	return err
-}
-
-// listAll pages through a list endpoint at the controller's maximum page.
-func listAll[T any](ctx context.Context, page func(offset int64) ([]T, *rest_model.Meta, error)) ([]T, error) {
-	var out []T
-	for offset := int64(0); ; offset += pageSize {
-		var (
-			items []T
-			meta  *rest_model.Meta
-		)
-		err := retryList(ctx, func() (err error) {
-			items, meta, err = page(offset)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, items...)
-		if len(items) < pageSize || !more(meta, offset) {
-			return out, nil
-		}
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
 	"github.com/openziti/edge-api/rest_model"
 
+	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/reconciler/controller"
 )
 
@@ -49,6 +50,9 @@ type Plan struct {
 	Lost     []Grant
 	Problems []string
 	network  *Network
+	// labels names the gateway services grants refer to, by id or
+	// pending marker.
+	labels map[string]string
 }
 
 // Observe reads the whole governed network: every intent and every derived
@@ -59,7 +63,8 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 	n := &Network{Identities: map[string]*ObservedIdentity{}, Workgroups: map[string]*Stored[Workgroup]{},
 		Contracts: map[string]*Stored[Contract]{}, Endpoints: map[string]*ObservedEndpoint{},
 		Policies: map[string]PolicySpec{}, RouterPolicies: map[string]bool{},
-		Configs: map[string]ObservedConfig{}, ConfigNames: map[string]string{}}
+		Configs: map[string]ObservedConfig{}, ConfigNames: map[string]string{},
+		Gateways: map[string]*Stored[Gateway]{}, GatewayServices: map[string]GatewayService{}}
 
 	ids, err := e.identities.all(ctx)
 	if err != nil {
@@ -104,7 +109,9 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 			oc.TypeName = d.ConfigType.Name
 		}
 		if d.Tags != nil {
-			oc.Derived = d.Tags.SubTags[TagKind] == "derived"
+			// Earlier versions tagged a gateway's intercept config "gateway".
+			kind := d.Tags.SubTags[TagKind]
+			oc.Derived = kind == "derived" || kind == "gateway"
 		}
 		n.Configs[oc.Name] = oc
 		n.ConfigNames[oc.ID] = oc.Name
@@ -114,16 +121,38 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 		return nil, err
 	}
 	for _, s := range svcs {
+		if owner := tagOf(s.Tags, TagOwner); strings.HasPrefix(owner, "gateway/") {
+			n.GatewayServices[deref(s.Name)] = GatewayService{ID: deref(s.ID), Owner: owner, Configs: sortedCopy(s.Configs), TableDigest: tagOf(s.Tags, TagTableDigest)}
+		}
 		for _, cid := range s.Configs {
 			if ep, ok := byConfig[cid]; ok {
 				n.Endpoints[deref(s.ID)] = &ObservedEndpoint{ServiceID: deref(s.ID), ConfigID: cid, Configs: sortedCopy(s.Configs), Endpoint: ep.Value}
 			}
 		}
 	}
-	// Memberships may name identities agentmesh did not create.
+	gws, err := configsOf[Gateway](ctx, e, kindGatewayReg)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range gws {
+		n.Gateways[g.Value.Name] = g
+	}
+	if n.LLMRoutes, err = configsOf[LLMRoute](ctx, e, kindLLMRoute); err != nil {
+		return nil, err
+	}
+	// Memberships and routes may name identities agentmesh did not create.
+	var named []string
 	for _, m := range n.Memberships {
-		if _, ok := n.Identities[m.Value.Identity]; !ok {
-			if o, err := e.fetchIdentity(ctx, m.Value.Identity); err == nil {
+		named = append(named, m.Value.Identity)
+	}
+	for _, r := range n.LLMRoutes {
+		named = append(named, r.Value.Identities...)
+	}
+	tried := map[string]bool{}
+	for _, id := range named {
+		if _, ok := n.Identities[id]; !ok && !tried[id] {
+			tried[id] = true
+			if o, err := e.fetchIdentity(ctx, id); err == nil {
 				n.Identities[o.ID] = o
 			} else if !controller.IsNotFound(err) {
 				return nil, err
@@ -147,6 +176,18 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 // TagOwner names the intent a derived object belongs to.
 const TagOwner = "agentmesh_owner"
 
+// TagTableDigest, on a gateway's control service, records the digest of
+// the last table its agent applied, so a plan can tell which gateways a
+// change of audience has left behind.
+const TagTableDigest = "agentmesh_table_digest"
+
+func tagOf(t *rest_model.Tags, key string) string {
+	if t == nil || t.SubTags[key] == nil {
+		return ""
+	}
+	return fmt.Sprint(t.SubTags[key])
+}
+
 func sortedCopy(s []string) []string {
 	out := slices.Clone(s)
 	sort.Strings(out)
@@ -161,7 +202,8 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		return nil, err
 	}
 	d := Derive(n)
-	p := &Plan{Problems: d.Problems, network: n}
+	p := &Plan{Problems: d.Problems, network: n, labels: map[string]string{}}
+	e.keepTables(d)
 
 	// Identity roles.
 	for _, id := range sortedKeys(n.Identities) {
@@ -234,6 +276,74 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 				return controller.Explain(err, "attaching configs to service "+sid)
 			}})
 	}
+	// Gateways' data-plane services, before the policies that grant them.
+	svcIDs := map[string]string{} // service name -> id, completed as services are created
+	for name, gs := range n.GatewayServices {
+		svcIDs[name] = gs.ID
+	}
+	configIDs := func(names []string) ([]string, error) {
+		out := make([]string, 0, len(names))
+		for _, name := range names {
+			id, ok := ids[name]
+			if !ok {
+				return nil, fmt.Errorf("config %s does not exist", name)
+			}
+			out = append(out, id)
+		}
+		return out, nil
+	}
+	for _, name := range sortedKeys(d.DarkServices) {
+		want := d.DarkServices[name]
+		have, ok := n.GatewayServices[name]
+		if !ok {
+			p.Changes = append(p.Changes, Change{Action: "create", Kind: "service", Name: name, Owner: want.Owner, Detail: "data plane of gateway " + want.Gateway,
+				apply: func(ctx context.Context) error {
+					cfgs, err := configIDs(want.Configs)
+					if err != nil {
+						return err
+					}
+					id, err := e.createGatewayService(ctx, name, want.Owner, cfgs)
+					svcIDs[name] = id
+					return err
+				}})
+			continue
+		}
+		var names []string
+		for _, id := range have.Configs {
+			if cn, ok := n.ConfigNames[id]; ok {
+				names = append(names, cn)
+			} else {
+				names = append(names, "id:"+id)
+			}
+		}
+		sort.Strings(names)
+		if !slices.Equal(names, want.Configs) {
+			p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-configs", Name: name, Owner: want.Owner, Detail: fmt.Sprintf("configs %v", want.Configs),
+				apply: func(ctx context.Context) error {
+					cfgs, err := configIDs(want.Configs)
+					if err != nil {
+						return err
+					}
+					return e.setServiceConfigs(ctx, have.ID, cfgs)
+				}})
+		}
+	}
+	// resolved fills in the ids of services this pass created.
+	resolved := func(want PolicySpec) (PolicySpec, error) {
+		roles := make([]string, len(want.ServiceRoles))
+		for i, r := range want.ServiceRoles {
+			roles[i] = r
+			if name, ok := strings.CutPrefix(r, "@"+pendingService); ok {
+				id, ok := svcIDs[name]
+				if !ok {
+					return want, fmt.Errorf("service %s does not exist", name)
+				}
+				roles[i] = "@" + id
+			}
+		}
+		want.ServiceRoles = roles
+		return want, nil
+	}
 	// Service policies.
 	for _, name := range sortedKeys(d.Policies) {
 		want := d.Policies[name]
@@ -241,24 +351,45 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		switch {
 		case !ok:
 			p.Changes = append(p.Changes, Change{Action: "create", Kind: "service-policy", Name: name, Detail: policyDetail(want), Owner: want.Owner,
-				apply: func(ctx context.Context) error { return e.createPolicy(ctx, want) }})
+				apply: func(ctx context.Context) error {
+					want, err := resolved(want)
+					if err != nil {
+						return err
+					}
+					return e.createPolicy(ctx, want)
+				}})
 		case !have.same(want):
 			p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-policy", Name: name, Detail: policyDetail(want), Owner: want.Owner,
-				apply: func(ctx context.Context) error { return e.updatePolicy(ctx, have.ID, want) }})
+				apply: func(ctx context.Context) error {
+					want, err := resolved(want)
+					if err != nil {
+						return err
+					}
+					return e.updatePolicy(ctx, have.ID, want)
+				}})
 		}
 	}
 	for _, name := range sortedKeys(n.Policies) {
 		have := n.Policies[name]
-		// The derivation owns endpoint policies only; a gateway's
-		// data-plane policies are kept by EnsureDataPlane.
-		if _, ok := d.Policies[name]; ok || !strings.HasPrefix(have.Owner, "endpoint/") {
+		// The derivation owns endpoint and data-plane policies; a
+		// gateway's control-service policies are kept with its
+		// registration.
+		if _, ok := d.Policies[name]; ok || !(strings.HasPrefix(have.Owner, "endpoint/") || isDataPlanePolicy(name)) {
 			continue
 		}
 		p.Changes = append(p.Changes, Change{Action: "delete", Kind: "service-policy", Name: name, Owner: have.Owner,
 			apply: func(ctx context.Context) error { return e.deletePolicy(ctx, have.ID) }})
 	}
+	for _, name := range sortedKeys(n.GatewayServices) {
+		have := n.GatewayServices[name]
+		if _, ok := d.DarkServices[name]; ok || !isDataPlaneService(name) {
+			continue
+		}
+		p.Changes = append(p.Changes, Change{Action: "delete", Kind: "service", Name: name, Owner: have.Owner,
+			apply: func(ctx context.Context) error { return e.dropDarkService(ctx, name, have.ID) }})
+	}
 	// Network-wide router policies, once there is anything to route.
-	if len(n.Endpoints) > 0 {
+	if len(n.Endpoints)+len(d.DarkServices) > 0 {
 		if !n.RouterPolicies[RouterPolicyIdentities] {
 			p.Changes = append(p.Changes, Change{Action: "create", Kind: "router-policy", Name: RouterPolicyIdentities, apply: e.createIdentityRouterPolicy})
 		}
@@ -278,10 +409,35 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 			apply: func(ctx context.Context) error { return e.deleteConfig(ctx, oc.ID, "config "+name) }})
 	}
 
+	// Tables last: a gateway is pushed once its data plane is right.
+	for _, name := range sortedKeys(d.Tables) {
+		t := d.Tables[name]
+		ctl, ok := n.GatewayServices[ControlService(name)]
+		if !ok || ctl.TableDigest == t.Digest() || (ctl.TableDigest == "" && len(t.LLMRoutes) == 0) {
+			// A gateway without routes that never had a table is as
+			// its agent starts: there is nothing to deliver.
+			continue
+		}
+		p.Changes = append(p.Changes, Change{Action: "update", Kind: "gateway-table", Name: name, Owner: "gateway/" + name, Detail: "serves " + describeMembers(t),
+			apply: func(ctx context.Context) error { return e.pushStale(ctx, t) }})
+	}
+
 	// Access diff: evaluate the policies now and after the changes.
 	services := map[string]bool{}
 	for sid := range n.Endpoints {
 		services[sid] = true
+	}
+	for name, gs := range n.GatewayServices {
+		if isDataPlaneService(name) {
+			services[gs.ID] = true
+			p.labels[gs.ID] = "llm " + strings.TrimPrefix(gs.Owner, "gateway/")
+		}
+	}
+	for name, ds := range d.DarkServices {
+		if _, ok := n.GatewayServices[name]; !ok {
+			services[pendingService+name] = true
+			p.labels[pendingService+name] = "llm " + ds.Gateway
+		}
 	}
 	before := map[string][]string{}
 	after := map[string][]string{}
@@ -309,6 +465,17 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 	sortGrants(p.Gained)
 	sortGrants(p.Lost)
 	return p, nil
+}
+
+func describeMembers(t *gateways.Table) string {
+	if len(t.Members) == 0 {
+		return "nobody"
+	}
+	names := make([]string, len(t.Members))
+	for i, m := range t.Members {
+		names[i] = m.Identity
+	}
+	return strings.Join(names, ", ")
 }
 
 func trimWG(roles []string) []string {
@@ -340,6 +507,8 @@ func (p *Plan) Describe(g Grant) string {
 	}
 	if ep, ok := p.network.Endpoints[g.Service]; ok {
 		what = ep.Name
+	} else if l, ok := p.labels[g.Service]; ok {
+		what = l
 	}
 	return fmt.Sprintf("%s -> %s", who, what)
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
-	"github.com/openziti/edge-api/rest_management_api_client/config"
 	"github.com/openziti/edge-api/rest_management_api_client/service"
 	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
 	"github.com/openziti/edge-api/rest_model"
@@ -24,13 +22,39 @@ func DataPlaneService(gateway, identityName string) string {
 	return "agentmesh.llm." + gateway + "." + identityName
 }
 
-// EnsureDataPlane makes, for every audience identity (id -> name), a
-// per-identity data-plane service of the gateway with a Bind policy for
-// the gateway's identity and a Dial policy for that identity alone, and
-// removes those of identities no longer in the audience. It returns
-// service name -> identity name, which the gateway agent serves.
+// EnsureDataPlane writes, for a gateway that is not registered, a data
+// plane for the given audience (identity id -> name) and removes the rest
+// of that gateway's data-plane services; it returns service name ->
+// identity name. It exists for tests of the agent on its own: a registered
+// gateway's data plane is derived from its routes (see Derive), and the
+// next convergence removes what this wrote.
 func (e *Engine) EnsureDataPlane(ctx context.Context, gateway, gatewayIdentity string, audience map[string]string) (map[string]string, error) {
-	return e.ensureDataPlane(ctx, gateway, gatewayIdentity, audience, nil)
+	owner := "gateway/" + gateway
+	out := map[string]string{}
+	for id, name := range audience {
+		svc := DataPlaneService(gateway, name)
+		out[svc] = name
+		have, err := e.findService(ctx, svc)
+		if err != nil && !controller.IsNotFound(err) {
+			return nil, err
+		}
+		if err := e.ensureDarkService(ctx, svc, have, owner, gatewayIdentity, id, nil); err != nil {
+			return nil, err
+		}
+	}
+	svcs, err := e.listManagedServices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range svcs {
+		name := deref(s.Name)
+		if _, ok := out[name]; !ok && strings.HasPrefix(name, DataPlaneService(gateway, "")) {
+			if err := e.dropDarkService(ctx, name, deref(s.ID)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, e.ensureRouterPolicies(ctx)
 }
 
 // dataPlaneIntercept names the one intercept config all of a gateway's
@@ -38,138 +62,37 @@ func (e *Engine) EnsureDataPlane(ctx context.Context, gateway, gatewayIdentity s
 // sees only its own service, so its tunneller has one claim on it.
 func dataPlaneIntercept(gateway string) string { return "agentmesh.intercept.gw." + gateway }
 
-func (e *Engine) ensureDataPlane(ctx context.Context, gateway, gatewayIdentity string, audience map[string]string, intercept *Intercept) (map[string]string, error) {
-	owner := "gateway/" + gateway
-	want := map[string]string{} // service name -> identity id
-	out := map[string]string{}
-	for id, name := range audience {
-		svc := DataPlaneService(gateway, name)
-		want[svc] = id
-		out[svc] = name
-	}
-	configs := []string{}
-	if intercept != nil && len(want) > 0 {
-		id, err := e.ensureGatewayConfig(ctx, dataPlaneIntercept(gateway), owner, map[string]any{
-			"protocols": sortedCopy(intercept.Protocols), "addresses": sortedCopy(intercept.Addresses),
-			"portRanges": []any{map[string]any{"low": intercept.Port, "high": intercept.Port}},
-		})
-		if err != nil {
-			return nil, err
-		}
-		configs = []string{id}
-	}
-	svcs, err := e.listManagedServices(ctx)
-	if err != nil {
-		return nil, err
-	}
-	have := map[string]*rest_model.ServiceDetail{}
-	prefix := DataPlaneService(gateway, "")
-	for _, s := range svcs {
-		if s.Tags != nil && s.Tags.SubTags[TagOwner] == owner && strings.HasPrefix(deref(s.Name), prefix) {
-			have[deref(s.Name)] = s
-		}
-	}
-	names := make([]string, 0, len(want))
-	for n := range want {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, svc := range names {
-		if err := e.ensureDarkService(ctx, svc, have[svc], owner, gatewayIdentity, want[svc], configs); err != nil {
-			return nil, err
-		}
-	}
-	for name, s := range have {
-		if _, ok := want[name]; !ok {
-			if err := e.dropDarkService(ctx, name, deref(s.ID)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if len(configs) == 0 {
-		if err := e.dropGatewayConfig(ctx, dataPlaneIntercept(gateway)); err != nil {
-			return nil, err
-		}
-	}
-	if err := e.ensureRouterPolicies(ctx); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
+// isDataPlaneService says whether a gateway-owned service is a
+// per-identity data-plane service (and not a control service).
+func isDataPlaneService(name string) bool { return strings.HasPrefix(name, "agentmesh.llm.") }
 
-// ensureGatewayConfig makes or corrects a gateway-owned intercept config
-// and returns its id. It is tagged as the gateway's, not as derived, so
-// the endpoint derivation leaves it alone.
-func (e *Engine) ensureGatewayConfig(ctx context.Context, name, owner string, data map[string]any) (string, error) {
-	have, err := e.findConfigByName(ctx, name)
-	if err != nil {
-		return "", err
-	}
-	if have != nil {
-		if sameJSON(have.Data, data) {
-			return deref(have.ID), nil
-		}
-		_, err := e.c.API.Config.PatchConfig(config.NewPatchConfigParamsWithContext(ctx).WithID(deref(have.ID)).WithConfig(&rest_model.ConfigPatch{Data: data}), nil)
-		return deref(have.ID), controller.Explain(err, "updating config "+name)
-	}
-	typeID, err := e.configTypeID(ctx, kindIntercept)
-	if err != nil {
-		return "", err
-	}
-	resp, err := e.c.API.Config.CreateConfig(config.NewCreateConfigParamsWithContext(ctx).WithConfig(&rest_model.ConfigCreate{
-		Name: ptr(name), ConfigTypeID: ptr(typeID), Data: data, Tags: ownTags("gateway", TagOwner, owner),
-	}), nil)
-	if err != nil {
-		// Another writer (a second state on the same gateway) may have
-		// made it first: take theirs, corrected on the next push.
-		if again, ferr := e.findConfigByName(ctx, name); ferr == nil && again != nil {
-			return deref(again.ID), nil
-		}
-		return "", controller.Explain(err, "creating config "+name)
-	}
-	return resp.Payload.Data.ID, nil
-}
+func darkBindPolicy(service string) string { return "agentmesh.gw.bind." + service }
+func darkDialPolicy(service string) string { return "agentmesh.gw.dial." + service }
 
-// findConfigByName reads one config straight from the controller (nil
-// when there is none): gateway configs change outside the snapshot.
-func (e *Engine) findConfigByName(ctx context.Context, name string) (*rest_model.ConfigDetail, error) {
-	filter := fmt.Sprintf("name = %s", quoteFilter(name))
-	var l *config.ListConfigsOK
-	err := retryList(ctx, func() (err error) {
-		l, err = e.c.API.Config.ListConfigs(config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter), nil)
-		return controller.Explain(err, "looking up config "+name)
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range l.Payload.Data {
-		if deref(c.Name) == name {
-			return c, nil
+// isDataPlanePolicy says whether a gateway-owned policy grants a
+// data-plane service; those are derived, control-service ones are not.
+func isDataPlanePolicy(name string) bool {
+	for _, svc := range []string{darkBindPolicy(""), darkDialPolicy("")} {
+		if rest, ok := strings.CutPrefix(name, svc); ok && isDataPlaneService(rest) {
+			return true
 		}
 	}
-	return nil, nil
-}
-
-// dropGatewayConfig removes a gateway-owned config if it exists.
-func (e *Engine) dropGatewayConfig(ctx context.Context, name string) error {
-	c, err := e.findConfigByName(ctx, name)
-	if err != nil || c == nil {
-		return err
-	}
-	return e.deleteConfig(ctx, deref(c.ID), "config "+name)
+	return false
 }
 
 func (e *Engine) findPolicy(ctx context.Context, name string) (*rest_model.ServicePolicyDetail, error) {
 	filter := fmt.Sprintf("name = %s", quoteFilter(name))
-	var l *service_policy.ListServicePoliciesOK
-	err := retryList(ctx, func() (err error) {
-		l, err = e.c.API.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
-		return controller.Explain(err, "looking up service policy "+name)
+	items, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.ServicePolicyDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, "looking up service policy "+name)
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range l.Payload.Data {
+	for _, p := range items {
 		if deref(p.Name) == name {
 			return p, nil
 		}
@@ -254,32 +177,48 @@ func (e *Engine) EnsureControlService(ctx context.Context, gateway, gatewayIdent
 func (e *Engine) ensureDarkService(ctx context.Context, name string, have *rest_model.ServiceDetail, owner, binder, dialer string, configs []string) error {
 	var sid string
 	if have == nil {
-		resp, err := e.c.API.Service.CreateService(service.NewCreateServiceParamsWithContext(ctx).WithService(&rest_model.ServiceCreate{
-			Name: ptr(name), EncryptionRequired: ptr(true), RoleAttributes: []string{EndpointRole}, Configs: nonNilList(configs),
-			Tags: ownTags("derived", TagOwner, owner),
-		}), nil)
+		id, err := e.createGatewayService(ctx, name, owner, configs)
 		if err != nil {
-			return controller.Explain(err, "creating service "+name)
+			return err
 		}
-		sid = resp.Payload.Data.ID
+		sid = id
 	} else {
 		sid = deref(have.ID)
 		if configs != nil && !slices.Equal(sortedCopy(have.Configs), sortedCopy(configs)) {
-			_, err := e.c.API.Service.PatchService(service.NewPatchServiceParamsWithContext(ctx).WithID(sid).WithService(&rest_model.ServicePatch{Configs: configs}), nil)
-			if err != nil {
-				return controller.Explain(err, "attaching configs to service "+name)
+			if err := e.setServiceConfigs(ctx, sid, configs); err != nil {
+				return err
 			}
 		}
 	}
 	for _, p := range []PolicySpec{
-		{Name: "agentmesh.gw.bind." + name, Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + binder}, ServiceRoles: []string{"@" + sid}, Owner: owner},
-		{Name: "agentmesh.gw.dial." + name, Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + dialer}, ServiceRoles: []string{"@" + sid}, Owner: owner},
+		{Name: darkBindPolicy(name), Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + binder}, ServiceRoles: []string{"@" + sid}, Owner: owner},
+		{Name: darkDialPolicy(name), Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + dialer}, ServiceRoles: []string{"@" + sid}, Owner: owner},
 	} {
 		if err := e.ensurePolicy(ctx, p); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// createGatewayService makes a gateway-owned service carrying the given
+// config ids and returns its id.
+func (e *Engine) createGatewayService(ctx context.Context, name, owner string, configs []string) (string, error) {
+	resp, err := e.c.API.Service.CreateService(service.NewCreateServiceParamsWithContext(ctx).WithService(&rest_model.ServiceCreate{
+		Name: ptr(name), EncryptionRequired: ptr(true), RoleAttributes: []string{EndpointRole}, Configs: nonNilList(configs),
+		Tags: ownTags("derived", TagOwner, owner),
+	}), nil)
+	if err != nil {
+		return "", controller.Explain(err, "creating service "+name)
+	}
+	return resp.Payload.Data.ID, nil
+}
+
+// setServiceConfigs replaces the config list a service carries.
+func (e *Engine) setServiceConfigs(ctx context.Context, sid string, configs []string) error {
+	_, err := e.c.API.Service.PatchService(service.NewPatchServiceParamsWithContext(ctx).WithID(sid).WithService(&rest_model.ServicePatch{Configs: nonNilList(configs)}), nil)
+	e.services.forget(sid)
+	return controller.Explain(err, "attaching configs to service "+sid)
 }
 
 func nonNilList(s []string) []string {
@@ -292,7 +231,7 @@ func nonNilList(s []string) []string {
 // dropDarkService removes a service made by ensureDarkService, policies
 // first.
 func (e *Engine) dropDarkService(ctx context.Context, name, sid string) error {
-	for _, p := range []string{"agentmesh.gw.bind." + name, "agentmesh.gw.dial." + name} {
+	for _, p := range []string{darkBindPolicy(name), darkDialPolicy(name)} {
 		if err := e.deletePolicyByName(ctx, p); err != nil {
 			return err
 		}

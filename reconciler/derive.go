@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/agentmesh/agentmesh/gateways"
 )
 
 // EndpointRole marks every endpoint service, so one service-edge-router
@@ -31,6 +33,45 @@ type Network struct {
 	// tunneller configs alike. ConfigNames maps their ids to names.
 	Configs     map[string]ObservedConfig
 	ConfigNames map[string]string
+	// Gateways are the gateway registrations by name, with their routes.
+	Gateways  map[string]*Stored[Gateway]
+	LLMRoutes []*Stored[LLMRoute]
+	// GatewayServices are the services gateways own, by name: each
+	// gateway's control service and its per-identity data-plane services.
+	GatewayServices map[string]GatewayService
+}
+
+// GatewayService is a service a gateway owns, as observed.
+type GatewayService struct {
+	ID      string
+	Owner   string   // gateway/<name>
+	Configs []string // config ids attached
+	// TableDigest, on a control service, is the digest of the last table
+	// the gateway's agent reported applied.
+	TableDigest string
+}
+
+// DarkService is a per-identity data-plane service the derivation wants:
+// Binder (the gateway agent's identity) alone binds it and Dialer (one
+// audience identity) alone dials it.
+type DarkService struct {
+	Name, Gateway, Owner string
+	Binder, Dialer       string   // identity ids
+	Configs              []string // config names, sorted
+}
+
+// pendingService marks, in a derived policy's service roles, a service
+// the same pass creates; its id replaces the marker when the policy is
+// written.
+const pendingService = "pending:"
+
+// serviceRef is the role that selects a gateway service: its id once it
+// exists, a pending marker until then.
+func (n *Network) serviceRef(name string) string {
+	if s, ok := n.GatewayServices[name]; ok {
+		return "@" + s.ID
+	}
+	return "@" + pendingService + name
 }
 
 // ObservedConfig is a config as the derivation compares it.
@@ -82,6 +123,13 @@ type Desired struct {
 	ServiceConfigs map[string][]string
 	// Configs are the derived tunneller configs, by name.
 	Configs map[string]DerivedConfig
+	// DarkServices are the gateways' per-identity data-plane services,
+	// by name; their Bind and Dial policies are in Policies.
+	DarkServices map[string]DarkService
+	// Tables are the llm gateways' route tables (Generation 0), by
+	// gateway; TableErrors holds why a gateway has none.
+	Tables      map[string]*gateways.Table
+	TableErrors map[string]error
 	// Problems are intents that grant nothing because they are invalid
 	// against the rest of the network; they are reported, not applied.
 	Problems []string
@@ -94,7 +142,8 @@ type Desired struct {
 // by (members of S1 ∪ .. ∪ Sn) ∩ R1 ∩ .. ∩ Rm: one AllOf Dial policy per
 // scope, each requiring #wg.S and every #wg.R.
 func Derive(n *Network) *Desired {
-	d := &Desired{WorkgroupRoles: map[string][]string{}, Policies: map[string]PolicySpec{}, ServiceConfigs: map[string][]string{}, Configs: map[string]DerivedConfig{}}
+	d := &Desired{WorkgroupRoles: map[string][]string{}, Policies: map[string]PolicySpec{}, ServiceConfigs: map[string][]string{}, Configs: map[string]DerivedConfig{},
+		DarkServices: map[string]DarkService{}, Tables: map[string]*gateways.Table{}, TableErrors: map[string]error{}}
 
 	for _, m := range n.Memberships {
 		wg, ok := n.Workgroups[m.Value.Workgroup]
@@ -138,10 +187,7 @@ func Derive(n *Network) *Desired {
 			cfgs = append(cfgs, con.Name)
 		}
 		if i := ep.Intercept; i != nil {
-			c := DerivedConfig{Name: kindIntercept.prefix + ep.Name, Kind: kindIntercept, Owner: owner, Data: map[string]any{
-				"protocols": sortedCopy(i.Protocols), "addresses": sortedCopy(i.Addresses),
-				"portRanges": []any{map[string]any{"low": i.Port, "high": i.Port}},
-			}}
+			c := DerivedConfig{Name: kindIntercept.prefix + ep.Name, Kind: kindIntercept, Owner: owner, Data: i.configData()}
 			d.Configs[c.Name] = c
 			cfgs = append(cfgs, c.Name)
 		}
@@ -179,8 +225,60 @@ func Derive(n *Network) *Desired {
 			d.Policies[name] = PolicySpec{Name: name, Type: "Dial", Semantic: "AllOf", IdentityRoles: roles, ServiceRoles: []string{"@" + sid}, Owner: owner}
 		}
 	}
+	for _, name := range sortedKeys(n.Gateways) {
+		deriveDataPlane(n, d, &n.Gateways[name].Value)
+	}
 	sort.Strings(d.Problems)
+	d.Problems = slices.Compact(d.Problems)
 	return d
+}
+
+// deriveDataPlane adds an llm gateway's table and, for every identity its
+// routes serve, a dark data-plane service with its own Bind and Dial
+// policies. An invalid table is reported and not pushed, but the data
+// plane still follows the audience, so leaving it always revokes.
+func deriveDataPlane(n *Network, d *Desired, g *Gateway) {
+	if g.Kind != gateways.KindLLM {
+		return
+	}
+	owner := "gateway/" + g.Name
+	t, audience, problems, err := LLMTable(n, g)
+	d.Problems = append(d.Problems, problems...)
+	if err != nil {
+		d.TableErrors[g.Name] = err
+		d.Problems = append(d.Problems, fmt.Sprintf("gateway %q: %v; its table is not pushed", g.Name, err))
+	} else {
+		d.Tables[g.Name] = t
+	}
+	if _, ok := n.Identities[g.Identity]; !ok {
+		d.Problems = append(d.Problems, fmt.Sprintf("gateway %q: its identity %s does not exist; nobody can host its data plane", g.Name, g.Identity))
+		return
+	}
+	var cfgs []string
+	if i := g.intercept(); i != nil && len(audience) > 0 {
+		c := DerivedConfig{Name: dataPlaneIntercept(g.Name), Kind: kindIntercept, Owner: owner, Data: i.configData()}
+		d.Configs[c.Name] = c
+		cfgs = []string{c.Name}
+	}
+	for id, who := range audience {
+		svc := DataPlaneService(g.Name, who)
+		d.DarkServices[svc] = DarkService{Name: svc, Gateway: g.Name, Owner: owner, Binder: g.Identity, Dialer: id, Configs: cfgs}
+		ref := n.serviceRef(svc)
+		for _, p := range []PolicySpec{
+			{Name: darkBindPolicy(svc), Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + g.Identity}, ServiceRoles: []string{ref}, Owner: owner},
+			{Name: darkDialPolicy(svc), Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + id}, ServiceRoles: []string{ref}, Owner: owner},
+		} {
+			d.Policies[p.Name] = p
+		}
+	}
+}
+
+// configData is an intercept as Ziti's intercept.v1 config holds it.
+func (i *Intercept) configData() map[string]any {
+	return map[string]any{
+		"protocols": sortedCopy(i.Protocols), "addresses": sortedCopy(i.Addresses),
+		"portRanges": []any{map[string]any{"low": i.Port, "high": i.Port}},
+	}
 }
 
 func bindPolicyName(endpoint string) string { return "agentmesh.bind." + endpoint }

@@ -15,8 +15,8 @@ import (
 
 func (e *Engine) listManagedServices(ctx context.Context) ([]*rest_model.ServiceDetail, error) {
 	filter := managedFilter
-	return listAll(ctx, func(offset int64) ([]*rest_model.ServiceDetail, *rest_model.Meta, error) {
-		r, err := e.c.API.Service.ListServices(service.NewListServicesParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset), nil)
+	return listAll(ctx, func(limit, offset *int64) ([]*rest_model.ServiceDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.Service.ListServices(service.NewListServicesParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
 		if err != nil {
 			return nil, nil, controller.Explain(err, "listing agentmesh services")
 		}
@@ -98,15 +98,17 @@ func (e *Engine) CreateEndpoint(ctx context.Context, ep *Endpoint) (*ObservedEnd
 
 func (e *Engine) findService(ctx context.Context, name string) (*rest_model.ServiceDetail, error) {
 	filter := fmt.Sprintf("name = %s", quoteFilter(name))
-	var r *service.ListServicesOK
-	err := retryList(ctx, func() (err error) {
-		r, err = e.c.API.Service.ListServices(service.NewListServicesParamsWithContext(ctx).WithFilter(&filter), nil)
-		return controller.Explain(err, "looking up service "+name)
+	items, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.ServiceDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.Service.ListServices(service.NewListServicesParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, "looking up service "+name)
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range r.Payload.Data {
+	for _, s := range items {
 		if deref(s.Name) == name {
 			return s, nil
 		}
@@ -226,9 +228,9 @@ func inUse(what string, users []string) error {
 // Dialers asks the controller, from its own evaluation of the live
 // policies, which identities may dial a service. It answers with names.
 func (e *Engine) Dialers(ctx context.Context, serviceID string) ([]string, error) {
-	items, err := listAll(ctx, func(offset int64) ([]*rest_model.IdentityDetail, *rest_model.Meta, error) {
+	items, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.IdentityDetail, *rest_model.Meta, error) {
 		r, err := e.c.API.Service.ListServiceIdentities(service.NewListServiceIdentitiesParamsWithContext(ctx).WithID(serviceID).
-			WithPolicyType(ptr("dial")).WithLimit(ptr(int64(pageSize))).WithOffset(&offset), nil)
+			WithPolicyType(ptr("dial")).WithLimit(limit).WithOffset(offset), nil)
 		if err != nil {
 			return nil, nil, controller.Explain(err, "asking the controller who may dial service "+serviceID)
 		}
@@ -247,12 +249,22 @@ func (e *Engine) Dialers(ctx context.Context, serviceID string) ([]string, error
 
 // Dialable asks the controller which services an identity may dial.
 func (e *Engine) Dialable(ctx context.Context, identityID string) ([]string, error) {
-	r, err := e.c.API.Identity.ListIdentityServices(identity.NewListIdentityServicesParamsWithContext(ctx).WithID(identityID).WithPolicyType(ptr("dial")), nil)
+	items, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.ServiceDetail, *rest_model.Meta, error) {
+		// This sub-list takes no limit parameter: the page goes in the
+		// filter, which the controller reads the same way.
+		page := fmt.Sprintf("skip %d limit %d", *offset, *limit)
+		r, err := e.c.API.Identity.ListIdentityServices(identity.NewListIdentityServicesParamsWithContext(ctx).WithID(identityID).
+			WithPolicyType(ptr("dial")).WithFilter(&page), nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, "asking the controller what identity "+identityID+" may dial")
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
+	})
 	if err != nil {
-		return nil, controller.Explain(err, "asking the controller what identity "+identityID+" may dial")
+		return nil, err
 	}
-	names := make([]string, 0, len(r.Payload.Data))
-	for _, s := range r.Payload.Data {
+	names := make([]string, 0, len(items))
+	for _, s := range items {
 		names = append(names, deref(s.Name))
 	}
 	sort.Strings(names)

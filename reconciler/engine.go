@@ -27,6 +27,7 @@ type Engine struct {
 	leaving    departures
 	drift      driftCache
 	claims     claims
+	tables     tableMemo
 	// beforeApply, when set, runs between observing and writing.
 	beforeApply func()
 	// gatewayTimeout bounds waiting for a gateway agent.
@@ -49,26 +50,16 @@ func New(c *controller.Client, log *slog.Logger) *Engine {
 // Client is the engine's controller connection.
 func (e *Engine) Client() *controller.Client { return e.c }
 
-// pageSize is the controller's maximum page; it clamps larger limits.
-const pageSize = 500
-
 func (e *Engine) listManagedIdentities(ctx context.Context) ([]*rest_model.IdentityDetail, error) {
 	filter := managedFilter
-	return listAll(ctx, func(offset int64) ([]*rest_model.IdentityDetail, *rest_model.Meta, error) {
-		p := identity.NewListIdentitiesParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset)
+	return listAll(ctx, func(limit, offset *int64) ([]*rest_model.IdentityDetail, *rest_model.Meta, error) {
+		p := identity.NewListIdentitiesParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset)
 		r, err := e.c.API.Identity.ListIdentities(p, nil)
 		if err != nil {
 			return nil, nil, controller.Explain(err, "listing agentmesh identities")
 		}
 		return r.Payload.Data, r.Payload.Meta, nil
 	})
-}
-
-func more(m *rest_model.Meta, offset int64) bool {
-	if m == nil || m.Pagination == nil || m.Pagination.TotalCount == nil {
-		return true
-	}
-	return offset+pageSize < *m.Pagination.TotalCount
 }
 
 // snapshot is a lazily loaded, run-scoped index of one kind of object. The

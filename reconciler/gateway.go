@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openziti/edge-api/rest_management_api_client/current_identity"
 	"github.com/openziti/edge-api/rest_management_api_client/service"
+	"github.com/openziti/edge-api/rest_model"
 
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/control"
@@ -325,15 +326,17 @@ func (e *Engine) DeleteGateway(ctx context.Context, id string) error {
 		}
 		return inUse(fmt.Sprintf("gateway %q", g.Value.Name), names)
 	}
-	if _, err := e.EnsureDataPlane(ctx, g.Value.Name, g.Value.Identity, nil); err != nil {
-		return err
-	}
 	if s, err := e.findService(ctx, ControlService(g.Value.Name)); err == nil {
 		if err := e.dropDarkService(ctx, ControlService(g.Value.Name), deref(s.ID)); err != nil {
 			return err
 		}
 	}
-	return e.deleteConfig(ctx, id, "gateway "+g.Value.Name)
+	if err := e.deleteConfig(ctx, id, "gateway "+g.Value.Name); err != nil {
+		return err
+	}
+	// Whatever data plane is left belongs to no gateway: the derivation
+	// removes it.
+	return e.Converge(ctx)
 }
 
 func (e *Engine) routesOf(ctx context.Context, gateway string) ([]*Stored[LLMRoute], error) {
@@ -358,6 +361,9 @@ func routeKey(r *LLMRoute) string { return r.Gateway + "." + r.Name }
 func (e *Engine) CreateLLMRoute(ctx context.Context, r *LLMRoute) (*Stored[LLMRoute], gateways.Report, error) {
 	if _, err := findConfig[Gateway](ctx, e, kindGatewayReg, r.Gateway); controller.IsNotFound(err) {
 		return nil, gateways.Report{}, fmt.Errorf("%w: gateway: %q does not exist", ErrInvalidIntent, r.Gateway)
+	}
+	if err := e.checkRouteWorkgroups(ctx, r); err != nil {
+		return nil, gateways.Report{}, err
 	}
 	s, err := createConfig(ctx, e, kindLLMRoute, routeKey(r), *r)
 	if err != nil {
@@ -399,6 +405,23 @@ func describeProviders(g Gateway) string {
 	return strings.Join(have, ", ")
 }
 
+// checkRouteWorkgroups refuses a route that names a workgroup the network
+// does not have, before anything is written or pushed.
+func (e *Engine) checkRouteWorkgroups(ctx context.Context, r *LLMRoute) error {
+	wgs, err := configsOf[Workgroup](ctx, e, kindWorkgroup)
+	if err != nil {
+		return err
+	}
+	n := &Network{Workgroups: map[string]*Stored[Workgroup]{}}
+	for _, w := range wgs {
+		n.Workgroups[w.Value.Name] = w
+	}
+	if missing := r.MissingWorkgroups(n); len(missing) > 0 {
+		return fmt.Errorf("%w: workgroups: route %q names %s, which do not exist; create them first or remove them from the route", ErrInvalidIntent, r.Name, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // ReadLLMRoute reads a route by config id.
 func (e *Engine) ReadLLMRoute(ctx context.Context, id string) (*Stored[LLMRoute], error) {
 	return readKind[LLMRoute](ctx, e, kindLLMRoute, id)
@@ -406,6 +429,9 @@ func (e *Engine) ReadLLMRoute(ctx context.Context, id string) (*Stored[LLMRoute]
 
 // UpdateLLMRoute changes a route and pushes the gateway.
 func (e *Engine) UpdateLLMRoute(ctx context.Context, id string, r *LLMRoute) (*Stored[LLMRoute], gateways.Report, error) {
+	if err := e.checkRouteWorkgroups(ctx, r); err != nil {
+		return nil, gateways.Report{}, err
+	}
 	s, err := updateConfig(ctx, e, kindLLMRoute, id, routeKey(r), *r)
 	if err != nil {
 		return nil, gateways.Report{}, err
@@ -440,14 +466,34 @@ func (e *Engine) PushGateway(ctx context.Context, gateway string) (gateways.Repo
 // PushGatewayWith pushes the gateway's table carrying secret values (by
 // secret name, see gateways.Secret*). Nothing else ever carries them: the
 // agent keeps what it is given, so later pushes name secrets only.
+//
+// An llm gateway's table and data plane come from the derivation: the
+// network is converged first (a new audience gets its data-plane services
+// in that pass), then the pass's table is pushed here, with the secrets,
+// instead of by the pass.
 func (e *Engine) PushGatewayWith(ctx context.Context, gateway string, secrets map[string]string) (gateways.Report, error) {
-	// One push at a time per gateway: concurrent route applies would
-	// otherwise race to make the same data-plane objects, and an older
-	// table could overtake a newer one on the way to the agent.
-	defer e.locks.lock(gatewayLock(gateway))()
-	t, err := e.gatewayTable(ctx, gateway)
+	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
 	if err != nil {
 		return gateways.Report{}, err
+	}
+	var t *gateways.Table
+	if g.Value.Kind == gateways.KindMCP {
+		defer e.locks.lock(gatewayLock(gateway))()
+		if t, err = e.mcpTable(ctx, gateway); err != nil {
+			return gateways.Report{}, err
+		}
+	} else {
+		release := e.tables.claim(gateway)
+		defer release()
+		if err := e.Converge(ctx); err != nil {
+			return gateways.Report{}, err
+		}
+		// One push at a time per gateway: an older table must not
+		// overtake a newer one on the way to the agent.
+		defer e.locks.lock(gatewayLock(gateway))()
+		if t, err = e.tables.get(gateway); err != nil {
+			return gateways.Report{}, err
+		}
 	}
 	for name := range secrets {
 		if _, ok := t.Secrets[name]; !ok {
@@ -457,33 +503,164 @@ func (e *Engine) PushGatewayWith(ctx context.Context, gateway string, secrets ma
 	if len(secrets) > 0 {
 		t.SecretValues = secrets
 	}
-	return e.push(ctx, t)
+	return e.pushAndRecord(ctx, t)
+}
+
+// pushAndRecord pushes a table and, once the agent reports it applied,
+// records its digest on the gateway's control service.
+func (e *Engine) pushAndRecord(ctx context.Context, t *gateways.Table) (gateways.Report, error) {
+	rep, err := e.push(ctx, t)
+	if err != nil {
+		return rep, err
+	}
+	if rep.Status != "" && rep.Status != "applied" {
+		return rep, nil
+	}
+	return rep, e.recordDigest(ctx, t.Gateway, t.Digest())
+}
+
+// recordDigest notes on the control service which table the agent runs.
+func (e *Engine) recordDigest(ctx context.Context, gateway, digest string) error {
+	s, err := e.findService(ctx, ControlService(gateway))
+	if err != nil {
+		return err
+	}
+	_, err = e.c.API.Service.PatchService(service.NewPatchServiceParamsWithContext(ctx).WithID(deref(s.ID)).WithService(&rest_model.ServicePatch{
+		Tags: ownTags("derived", TagOwner, "gateway/"+gateway, TagTableDigest, digest),
+	}), nil)
+	e.services.forget(deref(s.ID))
+	return controller.Explain(err, "recording the table of gateway "+gateway)
+}
+
+// pushStale delivers a table a convergence pass found the gateway lacks.
+// A gateway whose agent is not running keeps its stale table, and shows
+// as not converged, until the agent is back and reconcile or an apply
+// pushes: the network has already revoked what the table would.
+func (e *Engine) pushStale(ctx context.Context, t *gateways.Table) error {
+	if e.tables.claimed(t.Gateway) {
+		return nil // its caller pushes it, with secrets
+	}
+	defer e.locks.lock(gatewayLock(t.Gateway))()
+	running, err := e.agentRunning(ctx, t.Gateway)
+	if err != nil {
+		return err
+	}
+	if !running {
+		e.log.WarnContext(ctx, "gateway agent not running; its table is stale until it is back and reconcile pushes", "gateway", t.Gateway)
+		return nil
+	}
+	c := *t
+	if _, err := e.pushAndRecord(ctx, &c); err != nil {
+		if errors.Is(err, ErrGatewayDown) {
+			e.log.WarnContext(ctx, "gateway agent did not answer; its table is stale until reconcile pushes", "gateway", t.Gateway, "error", err.Error())
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// agentRunning says whether the gateway's agent is bound to its control
+// service.
+func (e *Engine) agentRunning(ctx context.Context, gateway string) (bool, error) {
+	s, err := e.findService(ctx, ControlService(gateway))
+	if err != nil {
+		return false, err
+	}
+	terms, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.TerminatorDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.Service.ListServiceTerminators(service.NewListServiceTerminatorsParamsWithContext(ctx).WithID(deref(s.ID)).WithLimit(limit).WithOffset(offset), nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, "looking for the agent of gateway "+gateway)
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
+	})
+	return len(terms) > 0, err
+}
+
+// tableMemo holds the tables of the latest plan, and which gateways a
+// caller is about to push itself.
+type tableMemo struct {
+	mu     sync.Mutex
+	tables map[string]*gateways.Table
+	errs   map[string]error
+	claims map[string]int
+}
+
+func (e *Engine) keepTables(d *Desired) {
+	m := &e.tables
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tables, m.errs = d.Tables, d.TableErrors
+}
+
+// get returns a copy of the gateway's table from the latest plan.
+func (m *tableMemo) get(gateway string) (*gateways.Table, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.errs[gateway]; err != nil {
+		return nil, err
+	}
+	t, ok := m.tables[gateway]
+	if !ok {
+		return nil, fmt.Errorf("gateway %q: %w", gateway, controller.ErrNotFound)
+	}
+	c := *t
+	return &c, nil
+}
+
+func (m *tableMemo) planned() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.tables != nil
+}
+
+func (m *tableMemo) claim(gateway string) func() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.claims == nil {
+		m.claims = map[string]int{}
+	}
+	m.claims[gateway]++
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.claims[gateway]--
+	}
+}
+
+func (m *tableMemo) claimed(gateway string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.claims[gateway] > 0
 }
 
 // UpdateGateway changes a registration's settings (providers, their
-// secrets version, the local upstream); PushGatewayIfRunning delivers them.
+// secrets version, the local upstream, the intercept);
+// PushGatewayIfRunning delivers them.
 func (e *Engine) UpdateGateway(ctx context.Context, id string, g *Gateway) (*Stored[Gateway], error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	if g.Kind != gateways.KindLLM {
-		return updateConfig(ctx, e, kindGatewayReg, id, g.Name, *g)
-	}
-	defer e.locks.lock(gatewayLock(g.Name))()
-	// The routes must still be servable with the new settings (a provider
-	// removed under its routes is refused here, before anything changes).
-	_, audience, err := e.llmTable(ctx, g)
-	if err != nil {
-		return nil, err
+	if g.Kind == gateways.KindLLM {
+		// The routes must still be servable with the new settings (a
+		// provider removed under its routes is refused here, before
+		// anything changes).
+		n, err := e.Observe(ctx)
+		if err != nil {
+			return nil, err
+		}
+		n.Gateways[g.Name] = &Stored[Gateway]{ID: id, Value: *g}
+		if _, _, _, err := LLMTable(n, g); err != nil {
+			return nil, err
+		}
 	}
 	s, err := updateConfig(ctx, e, kindGatewayReg, id, g.Name, *g)
 	if err != nil {
 		return s, err
 	}
-	// The data plane's intercept lives on the controller: apply it even
-	// when the agent is not running.
-	_, err = e.ensureDataPlane(ctx, g.Name, g.Identity, audience, g.intercept())
-	return s, err
+	// The data plane's intercept lives on the controller: converge it
+	// even when the agent is not running.
+	return s, e.Converge(ctx)
 }
 
 func gatewayLock(gateway string) string { return "gateway/" + gateway }
@@ -493,16 +670,9 @@ func gatewayLock(gateway string) string { return "gateway/" + gateway }
 // control service. It answers false at once when no agent is there yet:
 // a gateway is usually registered before its agent starts.
 func (e *Engine) PushGatewayIfRunning(ctx context.Context, gateway string, keys map[string]string) (bool, gateways.Report, error) {
-	s, err := e.findService(ctx, ControlService(gateway))
-	if err != nil {
+	running, err := e.agentRunning(ctx, gateway)
+	if err != nil || !running {
 		return false, gateways.Report{}, err
-	}
-	r, err := e.c.API.Service.ListServiceTerminators(service.NewListServiceTerminatorsParamsWithContext(ctx).WithID(deref(s.ID)), nil)
-	if err != nil {
-		return false, gateways.Report{}, controller.Explain(err, "looking for the agent of gateway "+gateway)
-	}
-	if len(r.Payload.Data) == 0 {
-		return false, gateways.Report{}, nil
 	}
 	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
 	if err != nil {
@@ -531,6 +701,11 @@ func providerSecrets(keys map[string]string) map[string]string {
 // current table to each one that differs (restarted, or missed a push).
 // It returns the gateways it pushed to.
 func (e *Engine) RepushGateways(ctx context.Context) ([]string, error) {
+	if !e.tables.planned() {
+		if _, err := e.PlanChanges(ctx); err != nil {
+			return nil, err
+		}
+	}
 	regs, err := configsOf[Gateway](ctx, e, kindGatewayReg)
 	if err != nil {
 		return nil, err
@@ -538,7 +713,7 @@ func (e *Engine) RepushGateways(ctx context.Context) ([]string, error) {
 	var pushed []string
 	var errs []error
 	for _, g := range regs {
-		did, err := e.repushGateway(ctx, g.Value.Name)
+		did, err := e.repushGateway(ctx, &g.Value)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -550,23 +725,31 @@ func (e *Engine) RepushGateways(ctx context.Context) ([]string, error) {
 }
 
 // repushGateway pushes one gateway's table if its agent runs another.
-func (e *Engine) repushGateway(ctx context.Context, gateway string) (bool, error) {
-	defer e.locks.lock(gatewayLock(gateway))()
-	t, err := e.gatewayTable(ctx, gateway)
+func (e *Engine) repushGateway(ctx context.Context, g *Gateway) (bool, error) {
+	var (
+		t   *gateways.Table
+		err error
+	)
+	if g.Kind == gateways.KindMCP {
+		t, err = e.mcpTable(ctx, g.Name)
+	} else {
+		t, err = e.tables.get(g.Name)
+	}
 	if err != nil {
 		return false, err
 	}
+	defer e.locks.lock(gatewayLock(g.Name))()
 	z, err := e.c.Ziti()
 	if err != nil {
 		return false, err
 	}
-	svc := ControlService(gateway)
+	svc := ControlService(g.Name)
 	st, err := control.Status(ctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) })
 	if err == nil && st.Status == "applied" && st.TableDigest == t.Digest() {
 		return false, nil
 	}
-	e.log.InfoContext(ctx, "gateway differs from its routes; pushing", "gateway", gateway, "running_status", st.Status, "running_digest", st.TableDigest)
-	if _, err := e.push(ctx, t); err != nil {
+	e.log.InfoContext(ctx, "gateway differs from its routes; pushing", "gateway", g.Name, "running_status", st.Status, "running_digest", st.TableDigest)
+	if _, err := e.pushAndRecord(ctx, t); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -590,105 +773,6 @@ func (e *Engine) GatewayStatus(ctx context.Context, gateway string) (gateways.Re
 	return r, nil
 }
 
-// gatewayTable builds a gateway's table and its audience's data plane.
-func (e *Engine) gatewayTable(ctx context.Context, gateway string) (*gateways.Table, error) {
-	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
-	if err != nil {
-		return nil, err
-	}
-	if g.Value.Kind == gateways.KindMCP {
-		return e.mcpTable(ctx, gateway)
-	}
-	t, audience, err := e.llmTable(ctx, &g.Value)
-	if err != nil {
-		return nil, err
-	}
-	// Only a valid table gets its audience's data plane.
-	if _, err := e.ensureDataPlane(ctx, gateway, g.Value.Identity, audience, g.Value.intercept()); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-// llmTable builds and validates an llm gateway's table from its routes,
-// with its audience (identity id -> name).
-func (e *Engine) llmTable(ctx context.Context, g *Gateway) (*gateways.Table, map[string]string, error) {
-	gateway := g.Name
-	routes, err := e.routesOf(ctx, gateway)
-	if err != nil {
-		return nil, nil, err
-	}
-	memberships, err := configsOf[Membership](ctx, e, kindMembership)
-	if err != nil {
-		return nil, nil, err
-	}
-	type grant struct {
-		models []string
-		budget int64
-		period string
-	}
-	grants := map[string]*grant{} // identity id
-	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindLLM, Generation: time.Now().UnixNano(), LLM: g.llmSettings()}
-	for _, h := range g.Hosted {
-		t.Secrets = withSecret(t.Secrets, providerSecret(h.Provider), g.SecretsVersion)
-	}
-	for _, r := range routes {
-		lr := gateways.LLMRoute{Name: r.Value.Name, Model: r.Value.Model, Description: r.Value.Description, Examples: r.Value.Examples}
-		for _, h := range r.Value.Heuristics {
-			lr.Heuristics = append(lr.Heuristics, gateways.Heuristic{Keywords: h.Keywords, Exclude: h.Exclude})
-		}
-		t.LLMRoutes = append(t.LLMRoutes, lr)
-		if r.Value.Name == g.DefaultRoute {
-			// Only while the route exists: routes and the gateway are
-			// created and destroyed in either order.
-			t.LLM.DefaultRoute = g.DefaultRoute
-		}
-		audience := slices.Clone(r.Value.Identities)
-		for _, m := range memberships {
-			if slices.Contains(r.Value.Workgroups, m.Value.Workgroup) {
-				audience = append(audience, m.Value.Identity)
-			}
-		}
-		for _, id := range audience {
-			gr := grants[id]
-			if gr == nil {
-				gr = &grant{}
-				grants[id] = gr
-			}
-			gr.models = append(gr.models, r.Value.Model)
-			// Several budgeted routes: the largest allowance applies.
-			if r.Value.BudgetTokens > gr.budget {
-				gr.budget, gr.period = r.Value.BudgetTokens, r.Value.BudgetPeriod
-			}
-		}
-	}
-	names := map[string]string{}
-	for id := range grants {
-		o, err := e.ObserveIdentity(ctx, id)
-		if controller.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		names[id] = o.Name
-	}
-	for id, name := range names {
-		gr := grants[id]
-		sort.Strings(gr.models)
-		m := gateways.Member{Identity: name, Service: DataPlaneService(gateway, name), AllowedModels: slices.Compact(gr.models)}
-		if gr.budget > 0 {
-			m.Budget = &gateways.Budget{Tokens: gr.budget, Period: gr.period}
-		}
-		t.Members = append(t.Members, m)
-	}
-	sort.Slice(t.Members, func(i, j int) bool { return t.Members[i].Identity < t.Members[j].Identity })
-	if err := t.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
-	}
-	return t, names, nil
-}
-
 // push delivers a table, waiting a bounded time for the agent.
 func (e *Engine) push(ctx context.Context, t *gateways.Table) (gateways.Report, error) {
 	gateway := t.Gateway
@@ -697,6 +781,7 @@ func (e *Engine) push(ctx context.Context, t *gateways.Table) (gateways.Report, 
 		return gateways.Report{}, err
 	}
 	svc := ControlService(gateway)
+	t.Generation = time.Now().UnixNano()
 	deadline := time.Now().Add(e.pushTimeout())
 	for {
 		rep, err := control.Push(ctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) }, t)
@@ -755,7 +840,7 @@ func (e *Engine) mcpTable(ctx context.Context, gateway string) (*gateways.Table,
 	if err != nil {
 		return nil, err
 	}
-	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindMCP, Generation: time.Now().UnixNano(), MCP: g.Value.MCP.settings()}
+	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindMCP, MCP: g.Value.MCP.settings()}
 	for _, r := range routes {
 		t.MCPRoutes = append(t.MCPRoutes, r.Value.gatewayRoute())
 		for name, v := range r.Value.secrets() {

@@ -186,16 +186,18 @@ func (e *Engine) fetchIdentity(ctx context.Context, id string) (*ObservedIdentit
 // FindIdentityByName returns the identity with this exact name, or
 // controller.ErrNotFound.
 func (e *Engine) FindIdentityByName(ctx context.Context, name string) (*ObservedIdentity, error) {
-	params := identity.NewListIdentitiesParamsWithContext(ctx).WithFilter(ptr(fmt.Sprintf("name = %s", quoteFilter(name))))
-	var resp *identity.ListIdentitiesOK
-	err := retryList(ctx, func() (err error) {
-		resp, err = e.c.API.Identity.ListIdentities(params, nil)
-		return controller.Explain(err, fmt.Sprintf("looking up identity %q", name))
+	filter := fmt.Sprintf("name = %s", quoteFilter(name))
+	items, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.IdentityDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.Identity.ListIdentities(identity.NewListIdentitiesParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, fmt.Sprintf("looking up identity %q", name))
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range resp.Payload.Data {
+	for _, d := range items {
 		if deref(d.Name) == name {
 			return observeIdentity(d), nil
 		}

@@ -83,8 +83,8 @@ var managedFilter = fmt.Sprintf("tags.%s = %s", TagManagedBy, quoteFilter(TagMan
 // its router policies.
 func (e *Engine) derivedPolicies(ctx context.Context) ([]PolicySpec, []Object, error) {
 	filter := managedFilter
-	pols, err := listAll(ctx, func(offset int64) ([]*rest_model.ServicePolicyDetail, *rest_model.Meta, error) {
-		r, err := e.c.API.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParamsWithContext(ctx).WithFilter(&filter).WithLimit(ptr(int64(pageSize))).WithOffset(&offset), nil)
+	pols, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.ServicePolicyDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
 		if err != nil {
 			return nil, nil, controller.Explain(err, "listing agentmesh service policies")
 		}
@@ -108,26 +108,30 @@ func (e *Engine) derivedPolicies(ctx context.Context) ([]PolicySpec, []Object, e
 		specs = append(specs, spec)
 	}
 	var routers []Object
-	var erps *edge_router_policy.ListEdgeRouterPoliciesOK
-	err = retryList(ctx, func() (err error) {
-		erps, err = e.c.API.EdgeRouterPolicy.ListEdgeRouterPolicies(edge_router_policy.NewListEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
-		return controller.Explain(err, "listing agentmesh edge router policies")
+	erps, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.EdgeRouterPolicyDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.EdgeRouterPolicy.ListEdgeRouterPolicies(edge_router_policy.NewListEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, "listing agentmesh edge router policies")
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, p := range erps.Payload.Data {
+	for _, p := range erps {
 		routers = append(routers, Object{ID: deref(p.ID), Name: deref(p.Name), Kind: "edge-router-policy"})
 	}
-	var serps *service_edge_router_policy.ListServiceEdgeRouterPoliciesOK
-	err = retryList(ctx, func() (err error) {
-		serps, err = e.c.API.ServiceEdgeRouterPolicy.ListServiceEdgeRouterPolicies(service_edge_router_policy.NewListServiceEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter), nil)
-		return controller.Explain(err, "listing agentmesh service edge router policies")
+	serps, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.ServiceEdgeRouterPolicyDetail, *rest_model.Meta, error) {
+		r, err := e.c.API.ServiceEdgeRouterPolicy.ListServiceEdgeRouterPolicies(service_edge_router_policy.NewListServiceEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
+		if err != nil {
+			return nil, nil, controller.Explain(err, "listing agentmesh service edge router policies")
+		}
+		return r.Payload.Data, r.Payload.Meta, nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, p := range serps.Payload.Data {
+	for _, p := range serps {
 		routers = append(routers, Object{ID: deref(p.ID), Name: deref(p.Name), Kind: "service-edge-router-policy"})
 	}
 	return specs, routers, nil
