@@ -3,6 +3,7 @@
 //	agentmesh reconcile --once       one pass: repair drift on derived objects, then exit
 //	agentmesh reconcile --watch      repeat every --interval until interrupted
 //	agentmesh reconcile --dry-run    print the changes and the access diff, change nothing
+//	    --detailed-exitcode          like terraform plan: 0 nothing to change, 2 changes, 1 error
 //	agentmesh gateway-agent --config agent.yaml
 //	                                 run beside a gateway: bind its dark control service,
 //	                                 apply pushed route tables, serve the LLM data plane
@@ -31,7 +32,7 @@ import (
 )
 
 const usage = `usage:
-  agentmesh reconcile [--once | --watch [--interval 30s]] [--dry-run] [--verbose]
+  agentmesh reconcile [--once | --watch [--interval 30s]] [--dry-run] [--detailed-exitcode] [--verbose]
   agentmesh gateway-agent --config agent.yaml [--verbose]`
 
 func main() {
@@ -86,11 +87,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	interval := fs.Duration("interval", 30*time.Second, "time between passes with --watch")
 	dryRun := fs.Bool("dry-run", false, "print the changes and the access diff; change nothing")
 	verbose := fs.Bool("verbose", false, "log every management API request")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would change (or changed), 2 when something would (or did), 1 on error")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *once && *watch {
 		fmt.Fprintln(stderr, "--once and --watch exclude each other")
+		return 2
+	}
+	if *detailed && *watch {
+		fmt.Fprintln(stderr, "--detailed-exitcode needs a single pass; it excludes --watch")
 		return 2
 	}
 	log := logger(stderr, *verbose)
@@ -108,6 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer client.Close()
 	engine := reconciler.New(client, log)
 
+	changed := false
 	pass := func() error {
 		before := client.Stats().Requests.Load()
 		var (
@@ -121,6 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if plan != nil {
 			report(stdout, plan, *dryRun)
+			changed = changed || len(plan.Changes) > 0
 		}
 		if err == nil && !*dryRun {
 			// Gateways read their config once: one that restarted or
@@ -130,6 +138,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			for _, g := range pushed {
 				fmt.Fprintf(stdout, "Re-pushed the route table to gateway %s.\n", g)
 			}
+			changed = changed || len(pushed) > 0
 		}
 		log.Info("pass finished", "changes", lenChanges(plan), "requests", client.Stats().Requests.Load()-before, "dry_run", *dryRun)
 		return err
@@ -138,6 +147,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := pass(); err != nil {
 			fmt.Fprintln(stderr, "agentmesh:", err)
 			return 1
+		}
+		if *detailed && changed {
+			return 2
 		}
 		return 0
 	}
@@ -178,7 +190,7 @@ func report(w io.Writer, p *reconciler.Plan, dryRun bool) {
 		}
 	}
 	if len(p.Gained)+len(p.Lost) > 0 {
-		fmt.Fprintln(w, "Access diff (identity -> endpoint):")
+		fmt.Fprintln(w, "Access diff (identity -> endpoint, or llm <gateway>):")
 		for _, g := range p.Gained {
 			fmt.Fprintf(w, "  + %s\n", p.Describe(g))
 		}

@@ -101,6 +101,9 @@ func TestReconcileOnceRepairsDrift(t *testing.T) {
 	if got := dialers(t, e, sid); got != "[]" {
 		t.Fatalf("dry-run changed something: %s", got)
 	}
+	if rc := run(context.Background(), []string{"--dry-run", "--detailed-exitcode"}, &bytes.Buffer{}, &errOut); rc != 2 {
+		t.Fatalf("--detailed-exitcode with drift: rc=%d, want 2: %s", rc, errOut.String())
+	}
 
 	out.Reset()
 	if rc := run(context.Background(), []string{"--once"}, &out, &errOut); rc != 0 {
@@ -112,6 +115,9 @@ func TestReconcileOnceRepairsDrift(t *testing.T) {
 	out.Reset()
 	if rc := run(context.Background(), []string{"--dry-run"}, &out, &errOut); rc != 0 || !strings.Contains(out.String(), "No changes") {
 		t.Fatalf("a converged network must plan nothing (rc=%d):\n%s", rc, out.String())
+	}
+	if rc := run(context.Background(), []string{"--dry-run", "--detailed-exitcode"}, &bytes.Buffer{}, &errOut); rc != 0 {
+		t.Fatalf("--detailed-exitcode when converged: rc=%d, want 0: %s", rc, errOut.String())
 	}
 
 	// --watch repairs within one interval.
@@ -129,6 +135,19 @@ func TestReconcileOnceRepairsDrift(t *testing.T) {
 	cancel()
 	if rc := <-done; rc != 0 {
 		t.Fatalf("--watch exited with %d after interrupt", rc)
+	}
+}
+
+// TestDetailedExitcodeError: a pass that cannot run exits 1, never 0 or 2.
+func TestDetailedExitcodeError(t *testing.T) {
+	t.Setenv("AGENTMESH_ENDPOINT", "https://127.0.0.1:1")
+	t.Setenv("AGENTMESH_MAX_RETRIES", "0")
+	var errOut bytes.Buffer
+	if rc := run(context.Background(), []string{"--dry-run", "--detailed-exitcode"}, &bytes.Buffer{}, &errOut); rc != 1 {
+		t.Fatalf("unreachable controller: rc=%d, want 1: %s", rc, errOut.String())
+	}
+	if rc := run(context.Background(), []string{"--watch", "--detailed-exitcode"}, &bytes.Buffer{}, &errOut); rc != 2 || !strings.Contains(errOut.String(), "excludes --watch") {
+		t.Fatalf("--detailed-exitcode with --watch: rc=%d: %s", rc, errOut.String())
 	}
 }
 
