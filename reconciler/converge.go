@@ -109,9 +109,10 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 			oc.TypeName = d.ConfigType.Name
 		}
 		if d.Tags != nil {
-			// Earlier versions tagged a gateway's intercept config "gateway".
+			// Earlier versions tagged a gateway's data-plane intercept
+			// config "gateway", like gateway registrations.
 			kind := d.Tags.SubTags[TagKind]
-			oc.Derived = kind == "derived" || kind == "gateway"
+			oc.Derived = kind == "derived" || (kind == kindGatewayReg.label && oc.TypeName == kindIntercept.typeName)
 		}
 		n.Configs[oc.Name] = oc
 		n.ConfigNames[oc.ID] = oc.Name

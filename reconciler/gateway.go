@@ -1041,3 +1041,10 @@ func (v MCPRoute) gatewayRoute() gateways.MCPRoute {
 		Tools:     gateways.ToolFilter{Mode: v.ToolsMode, List: v.Tools},
 		Audience:  gateways.Audience{Workgroups: v.Workgroups, Identities: v.Identities}}
 }
+
+// servesGateways says whether any gateway is registered: only then can an
+// identity's departure change a data plane.
+func (e *Engine) servesGateways(ctx context.Context) bool {
+	regs, err := configsOf[Gateway](ctx, e, kindGatewayReg)
+	return err != nil || len(regs) > 0
+}

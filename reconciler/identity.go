@@ -276,15 +276,26 @@ func (e *Engine) undoCreate(ctx context.Context, id string, cause error) error {
 }
 
 // UpdateIdentity makes the identity match the intent. Reconciler-owned role
-// attributes already on the identity are kept.
+// attributes already on the identity are kept. Disabling or renaming an
+// identity changes the gateway audiences it is in (a disabled identity is
+// served nothing; data-plane services are named after identities), so
+// those converge in the same call.
 func (e *Engine) UpdateIdentity(ctx context.Context, id string, in *Identity) (*ObservedIdentity, error) {
+	o, before, err := e.updateIdentity(ctx, id, in)
+	if err != nil || (before.Disabled == in.Disabled && before.Name == in.Name) {
+		return o, err
+	}
+	return o, e.Converge(ctx)
+}
+
+func (e *Engine) updateIdentity(ctx context.Context, id string, in *Identity) (*ObservedIdentity, *ObservedIdentity, error) {
 	if err := in.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer e.locks.lock(id)()
 	cur, err := e.fetchIdentity(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	patch := &rest_model.IdentityPatch{
 		Name:           ptr(in.Name),
@@ -299,14 +310,15 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id string, in *Identity) (*
 	}
 	_, err = e.c.API.Identity.PatchIdentity(identity.NewPatchIdentityParamsWithContext(ctx).WithID(id).WithIdentity(patch), nil)
 	if err != nil {
-		return nil, controller.Explain(err, fmt.Sprintf("updating identity %q (%s)", in.Name, id))
+		return nil, nil, controller.Explain(err, fmt.Sprintf("updating identity %q (%s)", in.Name, id))
 	}
 	if cur.Disabled != in.Disabled {
 		if err := e.setIdentityDisabled(ctx, id, in.Disabled); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return e.fetchIdentity(ctx, id)
+	o, err := e.fetchIdentity(ctx, id)
+	return o, cur, err
 }
 
 // setIdentityDisabled disables indefinitely or re-enables. Disabling takes
@@ -327,6 +339,7 @@ func (e *Engine) setIdentityDisabled(ctx context.Context, id string, disabled bo
 }
 
 // DeleteIdentity deletes the identity; deleting one that is gone succeeds.
+// A gateway data plane that served it is removed in the same call.
 func (e *Engine) DeleteIdentity(ctx context.Context, id string) error {
 	_, err := e.c.API.Identity.DeleteIdentity(identity.NewDeleteIdentityParamsWithContext(ctx).WithID(id), nil)
 	e.identities.forget(id)
@@ -336,6 +349,9 @@ func (e *Engine) DeleteIdentity(ctx context.Context, id string) error {
 			return nil
 		}
 		return err
+	}
+	if e.servesGateways(ctx) {
+		return e.Converge(ctx)
 	}
 	return nil
 }
