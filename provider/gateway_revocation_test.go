@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
 	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/acctest"
@@ -288,6 +289,34 @@ func TestAccGateway_revocationIsImmediate(t *testing.T) {
 						if err := has(n, true); err != nil {
 							return err
 						}
+					}
+					return nil
+				},
+			},
+			{
+				// Drift on the data plane: the member's Dial policy deleted
+				// by hand shows as converged false -> true on the gateway,
+				// and the apply restores it.
+				PreConfig: func() {
+					_, e := admin(t)
+					api := e.Client().API
+					name := "agentmesh.gw.dial." + who["member"].svc("member")
+					l, err := api.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParams().WithFilter(ptr(`name = "`+name+`"`)), nil)
+					if err != nil || len(l.Payload.Data) != 1 {
+						t.Fatalf("dial policy %s: %v", name, err)
+					}
+					if _, err := api.ServicePolicy.DeleteServicePolicy(service_policy.NewDeleteServicePolicyParams().WithID(*l.Payload.Data[0].ID), nil); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: net0.config(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction("agentmesh_gateway.llm", plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: func(*terraform.State) error {
+					if err := has("member", true); err != nil {
+						return err
 					}
 					c, err := openExchange(who["member"].z, who["member"].svc("member"))
 					open = c

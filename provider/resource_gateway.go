@@ -47,6 +47,7 @@ type gatewayModel struct {
 	LocalBaseURL   types.String `tfsdk:"local_base_url"`
 	ControlService types.String `tfsdk:"control_service"`
 	DataPlane      types.String `tfsdk:"data_plane_service_prefix"`
+	Converged      types.Bool   `tfsdk:"converged"`
 
 	OpenAIKey        types.String `tfsdk:"openai_api_key_wo"`
 	OpenAIBaseURL    types.String `tfsdk:"openai_base_url"`
@@ -182,6 +183,7 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"api_keys_applied_version": schema.Int64Attribute{Computed: true,
 				MarkdownDescription: "Key version the running agent confirmed; null until the agent has received the keys (for example when it was not running at apply). " +
 					"While it differs from `api_keys_wo_version` the plan shows an update that delivers them."},
+			"converged": gatewayConvergedAttribute(),
 			"control_service": schema.StringAttribute{Computed: true, MarkdownDescription: "Name of the agent's dark control service.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"data_plane_service_prefix": schema.StringAttribute{Computed: true,
@@ -353,6 +355,7 @@ func (r *gatewayResource) Create(ctx context.Context, req resource.CreateRequest
 	s, err := r.engine.CreateGateway(ctx, config.withPlan(&plan).intent())
 	if s != nil {
 		plan.observed(s)
+		plan.Converged = types.BoolValue(true)
 		plan.KeysApplied = types.Int64Null()
 		if err == nil {
 			r.deliver(ctx, &config, &plan, &resp.Diagnostics)
@@ -394,6 +397,7 @@ func (r *gatewayResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if len(s.Value.Hosted) == 0 {
 		state.KeysApplied = state.KeysVersion
 	}
+	state.Converged = converged(ctx, r.engine, "gateway/"+s.Value.Name, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -412,6 +416,7 @@ func (r *gatewayResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	plan.observed(s)
+	plan.Converged = types.BoolValue(true)
 	r.deliver(ctx, &config, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }

@@ -64,6 +64,18 @@ func convergedAttribute() rschema.BoolAttribute {
 	}
 }
 
+// gatewayConvergedAttribute is convergedAttribute for a gateway, whose
+// derived objects are its data plane and the table its agent runs.
+func gatewayConvergedAttribute() rschema.BoolAttribute {
+	return rschema.BoolAttribute{
+		Computed: true,
+		MarkdownDescription: "Whether the gateway's data plane (each audience identity's dark service, its policies, the shared intercept) " +
+			"and the table its running agent last applied match the routes, memberships and identities. `false` after someone edits " +
+			"the data plane by hand, or when an audience changed while the agent was not running; the next apply (or `agentmesh reconcile`) repairs it.",
+		PlanModifiers: []planmodifier.Bool{plannedTrue{}},
+	}
+}
+
 func converged(ctx context.Context, e *reconciler.Engine, owner string, diags *diag.Diagnostics) types.Bool {
 	drifted, err := e.Drifted(ctx, owner)
 	if err != nil {
