@@ -33,13 +33,13 @@ import (
 // one audience identity per way of leaving the audience; each step of the
 // test takes one of them away.
 type revocation struct {
-	port, upstream  string
-	dropMembership  bool // rv-member's membership deleted
-	dropPartnerOrg  bool // partner-co no longer participates in rv-users
-	disable         bool // rv-disabled disabled
-	destroy         bool // rv-doomed destroyed
-	deskToUsers     bool // the desk route's workgroups changed from rv-desk to rv-users
-	noRoutes        bool // before the gateway agent runs
+	port, upstream string
+	dropMembership bool // rv-member's membership deleted
+	dropPartnerOrg bool // partner-co no longer participates in rv-users
+	disable        bool // rv-disabled disabled
+	destroy        bool // rv-doomed destroyed
+	deskToUsers    bool // the desk route's workgroups changed from rv-desk to rv-users
+	noRoutes       bool // before the gateway agent runs
 }
 
 func (r revocation) config() string {
@@ -189,7 +189,7 @@ func TestAccGateway_revocationIsImmediate(t *testing.T) {
 			return err
 		}
 		for _, n := range names {
-			_, cfg, err := acctest.Enroll(attrs("agentmesh_identity."+n)["enrollment_jwt"], dir, n)
+			_, cfg, err := acctest.Enroll(attrs("agentmesh_identity." + n)["enrollment_jwt"], dir, n)
 			if err != nil {
 				return err
 			}
