@@ -739,6 +739,12 @@ func (e *Engine) repushGateway(ctx context.Context, g *Gateway) (bool, error) {
 		return false, err
 	}
 	defer e.locks.lock(gatewayLock(g.Name))()
+	if running, err := e.agentRunning(ctx, g.Name); err != nil || !running {
+		if err == nil {
+			e.log.WarnContext(ctx, "gateway agent not running; its table is pushed once it is back", "gateway", g.Name)
+		}
+		return false, err
+	}
 	z, err := e.c.Ziti()
 	if err != nil {
 		return false, err

@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/openziti/edge-api/rest_management_api_client/config"
 	"github.com/openziti/edge-api/rest_management_api_client/identity"
+	"github.com/openziti/edge-api/rest_management_api_client/service"
 	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
 	"github.com/openziti/edge-api/rest_model"
 
@@ -136,6 +139,81 @@ func TestReconcileOnceRepairsDrift(t *testing.T) {
 	if rc := <-done; rc != 0 {
 		t.Fatalf("--watch exited with %d after interrupt", rc)
 	}
+}
+
+// TestDryRunShowsGatewayAccess: a membership removed behind the
+// reconciler's back shows in the dry run as the identity losing its LLM
+// gateway, in the same diff as endpoints, and --once removes the
+// data-plane service.
+func TestDryRunShowsGatewayAccess(t *testing.T) {
+	ctx := context.Background()
+	e := acctest.Engine(t)
+	e.SetGatewayTimeout(time.Second)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	gw, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: "cli-gw", Organization: "desk-co", Kind: reconciler.KindGateway})
+	must(err)
+	analyst, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: "cli-analyst", Organization: "desk-co", Kind: reconciler.KindAgent})
+	must(err)
+	_, err = e.CreateWorkgroup(ctx, &reconciler.Workgroup{Name: "cli-desk", OwnerOrganization: "desk-co"})
+	must(err)
+	m, err := e.CreateMembership(ctx, &reconciler.Membership{Workgroup: "cli-desk", Identity: analyst.ID, Role: "admin"})
+	must(err)
+	_, err = e.CreateGateway(ctx, &reconciler.Gateway{Name: "cli-llm", Kind: "llm", Identity: gw.ID, Listen: "127.0.0.1:18998", LocalBaseURL: "http://127.0.0.1:9"})
+	must(err)
+	// No agent runs: the route is recorded and its push times out.
+	if _, _, err := e.CreateLLMRoute(ctx, &reconciler.LLMRoute{Gateway: "cli-llm", Name: "chat", Model: "llama3", Workgroups: []string{"cli-desk"}}); !errors.Is(err, reconciler.ErrGatewayDown) {
+		t.Fatalf("route without an agent: %v", err)
+	}
+	svc := reconciler.DataPlaneService("cli-llm", "cli-analyst")
+	if got := dialersOfName(t, e, svc); got != "[cli-analyst]" {
+		t.Fatalf("data plane before: %s", got)
+	}
+	if _, err := e.Client().API.Config.DeleteConfig(config.NewDeleteConfigParams().WithID(m.ID), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errOut bytes.Buffer
+	if rc := run(ctx, []string{"--dry-run", "--detailed-exitcode"}, &out, &errOut); rc != 2 {
+		t.Fatalf("dry-run rc=%d: %s\n%s", rc, errOut.String(), out.String())
+	}
+	for _, want := range []string{
+		"delete service " + svc,
+		"- cli-analyst -> llm cli-llm",
+		"update gateway-table cli-llm (serves nobody)",
+	} {
+		if !strings.Contains(strings.Join(strings.Fields(out.String()), " "), want) {
+			t.Errorf("dry-run output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if rc := run(ctx, []string{"--once"}, &out, &errOut); rc != 0 {
+		t.Fatalf("--once rc=%d: %s\n%s", rc, errOut.String(), out.String())
+	}
+	l, err := e.Client().API.Service.ListServices(service.NewListServicesParams().WithFilter(ptr(`name = "`+svc+`"`)), nil)
+	if err != nil || len(l.Payload.Data) != 0 {
+		t.Fatalf("the data-plane service outlived the membership: %v", err)
+	}
+	// The network is repaired; the table cannot reach an agent that does
+	// not run, so the gateway stays not converged, and says so.
+	out.Reset()
+	if rc := run(ctx, []string{"--dry-run", "--detailed-exitcode"}, &out, &errOut); rc != 2 || !strings.Contains(strings.Join(strings.Fields(out.String()), " "), "update gateway-table cli-llm") || strings.Contains(out.String(), "service-policy") {
+		t.Fatalf("after --once without an agent: rc=%d\n%s", rc, out.String())
+	}
+}
+
+// dialersOfName asks the controller who may dial a service, by name.
+func dialersOfName(t *testing.T, e *reconciler.Engine, name string) string {
+	t.Helper()
+	l, err := e.Client().API.Service.ListServices(service.NewListServicesParams().WithFilter(ptr(`name = "`+name+`"`)), nil)
+	if err != nil || len(l.Payload.Data) != 1 {
+		t.Fatalf("service %s: %v", name, err)
+	}
+	return dialers(t, e, *l.Payload.Data[0].ID)
 }
 
 // TestDetailedExitcodeError: a pass that cannot run exits 1, never 0 or 2.
