@@ -659,7 +659,11 @@ func (e *Engine) UpdateGateway(ctx context.Context, id string, g *Gateway) (*Sto
 		return s, err
 	}
 	// The data plane's intercept lives on the controller: converge it
-	// even when the agent is not running.
+	// even when the agent is not running. The table is not pushed by
+	// that pass: new settings may name secrets only the caller's push
+	// (PushGatewayIfRunning) carries.
+	release := e.tables.claim(g.Name)
+	defer release()
 	return s, e.Converge(ctx)
 }
 
