@@ -39,8 +39,8 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 fuzz:
-	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzValidateName -fuzztime 20000x
-	$(GO) test ./reconciler/ -run '^$$' -fuzz FuzzDerive -fuzztime 30000x
+	$(GO) test ./reconciler/intent/ -run '^$$' -fuzz FuzzValidateName -fuzztime 20000x
+	$(GO) test ./reconciler/derive/ -run '^$$' -fuzz FuzzDerive -fuzztime 30000x
 	$(GO) test ./gateways/ -run '^$$' -fuzz FuzzRenderLLM -fuzztime 20000x
 	$(GO) test ./gateways/ -run '^$$' -fuzz FuzzRenderMCP -fuzztime 20000x
 

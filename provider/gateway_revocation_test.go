@@ -236,7 +236,7 @@ func TestAccGateway_revocationIsImmediate(t *testing.T) {
 			return fmt.Errorf("rv-%s lists its data plane %t and the endpoint %t, want %t", name, dp, ep, want)
 		}
 		if in, err := served(name); err != nil || in != want {
-			return fmt.Errorf("rv-%s has a key in the running gateway's config: %t (%v), want %t", name, in, err, want)
+			return fmt.Errorf("rv-%s has a key in the running gateway's config: %t, want %t (%w)", name, in, want, err)
 		}
 		if want {
 			if code, body, err := chatAs(r.z, r.svc(name), map[bool]string{true: "codellama", false: "llama3"}[name == "desk"]); err != nil || code != 200 {

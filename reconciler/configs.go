@@ -11,6 +11,7 @@ import (
 	"github.com/openziti/edge-api/rest_model"
 
 	"github.com/agentmesh/agentmesh/reconciler/controller"
+	"github.com/agentmesh/agentmesh/reconciler/derive"
 )
 
 // configKind is one kind of intent stored as a Ziti config. The config type
@@ -56,7 +57,7 @@ var (
 		}),
 	}
 	kindEndpoint = &configKind{
-		typeName: "agentmesh.endpoint.v1", prefix: "agentmesh.endpoint.", label: "endpoint",
+		typeName: "agentmesh.endpoint.v1", prefix: derive.EndpointConfigPrefix, label: "endpoint",
 		schema: strictObj([]string{"name", "host", "workgroups", "contract"}, map[string]any{
 			"name": map[string]any{"type": "string", "minLength": 1}, "host": map[string]any{"type": "string", "minLength": 1},
 			"workgroups": map[string]any{"type": "array", "items": orgSchema, "minItems": 1, "uniqueItems": true},
@@ -76,17 +77,17 @@ var (
 		}),
 	}
 	// Ziti's own tunneller config types; they exist on every controller.
-	kindIntercept = &configKind{typeName: "intercept.v1", prefix: "agentmesh.intercept.", label: "intercept config"}
-	kindHost      = &configKind{typeName: "host.v1", prefix: "agentmesh.host.", label: "host config"}
+	kindIntercept = &configKind{typeName: derive.InterceptType, prefix: derive.InterceptConfigPrefix, label: "intercept config"}
+	kindHost      = &configKind{typeName: derive.HostType, prefix: derive.HostConfigPrefix, label: "host config"}
 	configKinds   = []*configKind{kindWorkgroup, kindMembership, kindContract, kindEndpoint, kindGatewayReg, kindLLMRoute, kindMCPRoute}
 )
 
-// Stored is an intent object read back from the controller.
-type Stored[T any] struct {
-	ID      string
-	Name    string // the config's name
-	Managed bool
-	Value   T
+// tunnellerKind is the config kind of a derived tunneller config's type.
+func tunnellerKind(typeName string) *configKind {
+	if typeName == kindHost.typeName {
+		return kindHost
+	}
+	return kindIntercept
 }
 
 // configTypes resolves (and on first use creates) agentmesh's config types.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/reconciler/controller"
+	"github.com/agentmesh/agentmesh/reconciler/derive"
 )
 
 // Change is one write the engine makes to bring derived objects in line.
@@ -234,14 +235,14 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		have, ok := n.Configs[name]
 		switch {
 		case !ok:
-			p.Changes = append(p.Changes, Change{Action: "create", Kind: want.Kind.label, Name: name, Owner: want.Owner,
+			p.Changes = append(p.Changes, Change{Action: "create", Kind: tunnellerKind(want.Type).label, Name: name, Owner: want.Owner,
 				apply: func(ctx context.Context) error {
 					id, err := e.createDerivedConfig(ctx, want)
 					ids[name] = id
 					return err
 				}})
 		case !sameJSON(have.Data, want.Data):
-			p.Changes = append(p.Changes, Change{Action: "update", Kind: want.Kind.label, Name: name, Owner: want.Owner,
+			p.Changes = append(p.Changes, Change{Action: "update", Kind: tunnellerKind(want.Type).label, Name: name, Owner: want.Owner,
 				apply: func(ctx context.Context) error { return e.updateDerivedConfig(ctx, have.ID, want) }})
 		}
 	}
@@ -334,7 +335,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		roles := make([]string, len(want.ServiceRoles))
 		for i, r := range want.ServiceRoles {
 			roles[i] = r
-			if name, ok := strings.CutPrefix(r, "@"+pendingService); ok {
+			if name, ok := strings.CutPrefix(r, "@"+derive.PendingService); ok {
 				id, ok := svcIDs[name]
 				if !ok {
 					return want, fmt.Errorf("service %s does not exist", name)
@@ -359,7 +360,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 					}
 					return e.createPolicy(ctx, want)
 				}})
-		case !have.same(want):
+		case !have.Same(want):
 			p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-policy", Name: name, Detail: policyDetail(want), Owner: want.Owner,
 				apply: func(ctx context.Context) error {
 					want, err := resolved(want)
@@ -375,7 +376,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		// The derivation owns endpoint and data-plane policies; a
 		// gateway's control-service policies are kept with its
 		// registration.
-		if _, ok := d.Policies[name]; ok || !(strings.HasPrefix(have.Owner, "endpoint/") || isDataPlanePolicy(name)) {
+		if _, ok := d.Policies[name]; ok || (!strings.HasPrefix(have.Owner, "endpoint/") && !derive.IsDataPlanePolicy(name)) {
 			continue
 		}
 		p.Changes = append(p.Changes, Change{Action: "delete", Kind: "service-policy", Name: name, Owner: have.Owner,
@@ -383,7 +384,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 	}
 	for _, name := range sortedKeys(n.GatewayServices) {
 		have := n.GatewayServices[name]
-		if _, ok := d.DarkServices[name]; ok || !isDataPlaneService(name) {
+		if _, ok := d.DarkServices[name]; ok || !derive.IsDataPlaneService(name) {
 			continue
 		}
 		p.Changes = append(p.Changes, Change{Action: "delete", Kind: "service", Name: name, Owner: have.Owner,
@@ -429,15 +430,15 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		services[sid] = true
 	}
 	for name, gs := range n.GatewayServices {
-		if isDataPlaneService(name) {
+		if derive.IsDataPlaneService(name) {
 			services[gs.ID] = true
 			p.labels[gs.ID] = "llm " + strings.TrimPrefix(gs.Owner, "gateway/")
 		}
 	}
 	for name, ds := range d.DarkServices {
 		if _, ok := n.GatewayServices[name]; !ok {
-			services[pendingService+name] = true
-			p.labels[pendingService+name] = "llm " + ds.Gateway
+			services[derive.PendingService+name] = true
+			p.labels[derive.PendingService+name] = "llm " + ds.Gateway
 		}
 	}
 	before := map[string][]string{}
@@ -723,7 +724,7 @@ func (e *Engine) Drifted(ctx context.Context, owner string) (bool, error) {
 }
 
 func (e *Engine) createDerivedConfig(ctx context.Context, c DerivedConfig) (string, error) {
-	typeID, err := e.configTypeID(ctx, c.Kind)
+	typeID, err := e.configTypeID(ctx, tunnellerKind(c.Type))
 	if err != nil {
 		return "", err
 	}
@@ -748,3 +749,12 @@ func (e *Engine) updateDerivedConfig(ctx context.Context, id string, c DerivedCo
 // its writes. Fault-injection tests use it to make another writer act in
 // exactly that window.
 func (e *Engine) SetBeforeApply(f func()) { e.beforeApply = f }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -11,16 +11,8 @@ import (
 	"github.com/openziti/edge-api/rest_model"
 
 	"github.com/agentmesh/agentmesh/reconciler/controller"
+	"github.com/agentmesh/agentmesh/reconciler/derive"
 )
-
-// DataPlaneService names the dark service through which one identity
-// reaches one gateway. The edge router passes the dialer's CallerId
-// through unverified, so the gateway learns who is calling from *which
-// service* was dialed instead: each service is granted to exactly one
-// identity by its own Dial policy.
-func DataPlaneService(gateway, identityName string) string {
-	return "agentmesh.llm." + gateway + "." + identityName
-}
 
 // EnsureDataPlane writes, for a gateway that is not registered, a data
 // plane for the given audience (identity id -> name) and removes the rest
@@ -55,29 +47,6 @@ func (e *Engine) EnsureDataPlane(ctx context.Context, gateway, gatewayIdentity s
 		}
 	}
 	return out, e.ensureRouterPolicies(ctx)
-}
-
-// dataPlaneIntercept names the one intercept config all of a gateway's
-// data-plane services carry: every identity dials the same address, and
-// sees only its own service, so its tunneller has one claim on it.
-func dataPlaneIntercept(gateway string) string { return "agentmesh.intercept.gw." + gateway }
-
-// isDataPlaneService says whether a gateway-owned service is a
-// per-identity data-plane service (and not a control service).
-func isDataPlaneService(name string) bool { return strings.HasPrefix(name, "agentmesh.llm.") }
-
-func darkBindPolicy(service string) string { return "agentmesh.gw.bind." + service }
-func darkDialPolicy(service string) string { return "agentmesh.gw.dial." + service }
-
-// isDataPlanePolicy says whether a gateway-owned policy grants a
-// data-plane service; those are derived, control-service ones are not.
-func isDataPlanePolicy(name string) bool {
-	for _, svc := range []string{darkBindPolicy(""), darkDialPolicy("")} {
-		if rest, ok := strings.CutPrefix(name, svc); ok && isDataPlaneService(rest) {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *Engine) findPolicy(ctx context.Context, name string) (*rest_model.ServicePolicyDetail, error) {
@@ -115,7 +84,7 @@ func (e *Engine) ensurePolicy(ctx context.Context, want PolicySpec) error {
 	if p.Semantic != nil {
 		have.Semantic = string(*p.Semantic)
 	}
-	if have.same(want) {
+	if have.Same(want) {
 		return nil
 	}
 	return e.updatePolicy(ctx, deref(p.ID), want)
@@ -153,9 +122,6 @@ func (e *Engine) ensureRouterPolicies(ctx context.Context) error {
 	return nil
 }
 
-// ControlService names a gateway agent's dark control service.
-func ControlService(gateway string) string { return "agentmesh.ctl." + gateway }
-
 // EnsureControlService makes the gateway agent's control service: the
 // gateway's identity binds it and only the reconciler's identity may dial.
 func (e *Engine) EnsureControlService(ctx context.Context, gateway, gatewayIdentity, reconcilerIdentity string) (string, error) {
@@ -191,8 +157,8 @@ func (e *Engine) ensureDarkService(ctx context.Context, name string, have *rest_
 		}
 	}
 	for _, p := range []PolicySpec{
-		{Name: darkBindPolicy(name), Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + binder}, ServiceRoles: []string{"@" + sid}, Owner: owner},
-		{Name: darkDialPolicy(name), Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + dialer}, ServiceRoles: []string{"@" + sid}, Owner: owner},
+		{Name: derive.DarkBindPolicy(name), Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + binder}, ServiceRoles: []string{"@" + sid}, Owner: owner},
+		{Name: derive.DarkDialPolicy(name), Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + dialer}, ServiceRoles: []string{"@" + sid}, Owner: owner},
 	} {
 		if err := e.ensurePolicy(ctx, p); err != nil {
 			return err
@@ -231,7 +197,7 @@ func nonNilList(s []string) []string {
 // dropDarkService removes a service made by ensureDarkService, policies
 // first.
 func (e *Engine) dropDarkService(ctx context.Context, name, sid string) error {
-	for _, p := range []string{darkBindPolicy(name), darkDialPolicy(name)} {
+	for _, p := range []string{derive.DarkBindPolicy(name), derive.DarkDialPolicy(name)} {
 		if err := e.deletePolicyByName(ctx, p); err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/openziti/edge-api/rest_model"
 
 	"github.com/agentmesh/agentmesh/reconciler/controller"
+	"github.com/agentmesh/agentmesh/reconciler/intent"
 )
 
 func (e *Engine) listManagedServices(ctx context.Context) ([]*rest_model.ServiceDetail, error) {
@@ -30,26 +31,26 @@ func (e *Engine) checkEndpointRefs(ctx context.Context, ep *Endpoint) (*Stored[C
 	if err := ep.Validate(); err != nil {
 		return nil, err
 	}
-	var f fieldErrs
+	var f intent.FieldErrs
 	if _, err := e.ObserveIdentity(ctx, ep.Host); controller.IsNotFound(err) {
-		f.add("host", fmt.Errorf("identity %s does not exist", ep.Host))
+		f.Add("host", fmt.Errorf("identity %s does not exist", ep.Host))
 	} else if err != nil {
 		return nil, err
 	}
 	for _, w := range ep.Workgroups {
 		if _, err := e.FindWorkgroup(ctx, w); controller.IsNotFound(err) {
-			f.add("workgroups", fmt.Errorf("workgroup %q does not exist; create it first (agentmesh_workgroup)", w))
+			f.Add("workgroups", fmt.Errorf("workgroup %q does not exist; create it first (agentmesh_workgroup)", w))
 		} else if err != nil {
 			return nil, err
 		}
 	}
 	con, err := e.FindContract(ctx, ep.Contract)
 	if controller.IsNotFound(err) {
-		f.add("contract", fmt.Errorf("contract %q does not exist; create it first (agentmesh_contract)", ep.Contract))
+		f.Add("contract", fmt.Errorf("contract %q does not exist; create it first (agentmesh_contract)", ep.Contract))
 	} else if err != nil {
 		return nil, err
 	}
-	return con, f.result()
+	return con, f.Err()
 }
 
 func normalizeEndpoint(ep *Endpoint) {

@@ -17,147 +17,9 @@ import (
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/control"
 	"github.com/agentmesh/agentmesh/reconciler/controller"
+	"github.com/agentmesh/agentmesh/reconciler/derive"
+	"github.com/agentmesh/agentmesh/reconciler/intent"
 )
-
-// Gateway registers a running gateway: its kind, the identity its agent
-// runs with, and the gateway's own settings.
-type Gateway struct {
-	Name         string `json:"name"`
-	Kind         string `json:"kind"`
-	Identity     string `json:"identity"` // identity id of the gateway agent
-	Organization string `json:"organization,omitempty"`
-	Listen       string `json:"listen,omitempty"`         // llm: the gateway's loopback address
-	LocalBaseURL string `json:"local_base_url,omitempty"` // llm: OpenAI-compatible local upstream
-	// Hosted providers (open_ai, anthropic). Their API keys are write-only:
-	// never stored here, only pushed to the agent, which keeps them.
-	Hosted         []HostedProvider `json:"hosted,omitempty"`
-	SecretsVersion int64            `json:"secrets_version,omitempty"`
-	// MCP aggregator settings.
-	MCP *MCPAggregator `json:"mcp,omitempty"`
-	// llm: the address every audience identity's tunneller intercepts
-	// (each sees only its own data-plane service, all carry this address).
-	InterceptAddress string `json:"intercept_address,omitempty"`
-	InterceptPort    int64  `json:"intercept_port,omitempty"`
-	// llm: embedding routing of `auto` requests, and the route that takes
-	// what nothing else matched.
-	Semantic     *SemanticRouting `json:"semantic,omitempty"`
-	DefaultRoute string           `json:"default_route,omitempty"`
-}
-
-// SemanticRouting is the embedding router of an llm gateway.
-type SemanticRouting struct {
-	Provider  string  `json:"provider"` // local | openai
-	Model     string  `json:"model"`
-	Threshold float64 `json:"threshold,omitempty"`
-}
-
-// intercept is the data plane's tunneller address, nil when none.
-func (g *Gateway) intercept() *Intercept {
-	if g.InterceptAddress == "" {
-		return nil
-	}
-	return &Intercept{Protocols: []string{"tcp"}, Addresses: []string{g.InterceptAddress}, Port: g.InterceptPort}
-}
-
-// MCPAggregator is an mcp gateway's own settings.
-type MCPAggregator struct {
-	Name              string `json:"name,omitempty"`
-	Version           string `json:"version,omitempty"`
-	Separator         string `json:"separator,omitempty"`
-	ShareToken        string `json:"share_token,omitempty"`
-	HeartbeatInterval string `json:"heartbeat_interval,omitempty"`
-}
-
-// Validate checks the settings as mcp-gateway will read them.
-func (a *MCPAggregator) Validate() error {
-	return (&gateways.Table{Kind: gateways.KindMCP, MCP: a.settings()}).ValidateSettings()
-}
-
-// settings are the aggregator settings as the table carries them; the
-// heartbeat defaults to 10s (mcp-gateway v0.1.3 panics on 0).
-func (a *MCPAggregator) settings() *gateways.MCPSettings {
-	s := &gateways.MCPSettings{HeartbeatInterval: "10s"}
-	if a != nil {
-		s.Name, s.Version, s.Separator, s.ShareToken = a.Name, a.Version, a.Separator, a.ShareToken
-		if a.HeartbeatInterval != "" {
-			s.HeartbeatInterval = a.HeartbeatInterval
-		}
-	}
-	return s
-}
-
-// HostedProvider is a hosted LLM provider the gateway sends models to.
-type HostedProvider struct {
-	Provider string `json:"provider"` // open_ai | anthropic
-	BaseURL  string `json:"base_url,omitempty"`
-}
-
-// llmSettings are the registration's settings as a table carries them.
-func (g *Gateway) llmSettings() *gateways.LLMSettings {
-	s := &gateways.LLMSettings{Listen: g.Listen, OpenAI: g.hosted("open_ai"), Anthropic: g.hosted("anthropic")}
-	if g.LocalBaseURL != "" {
-		s.Local = &gateways.LocalProvider{BaseURL: g.LocalBaseURL}
-	}
-	if sr := g.Semantic; sr != nil {
-		s.Semantic = &gateways.SemanticRouting{Provider: sr.Provider, Model: sr.Model, Threshold: sr.Threshold}
-	}
-	return s
-}
-
-// hosted returns the gateway's settings for a hosted provider, nil when
-// it does not configure it.
-func (g *Gateway) hosted(provider string) *gateways.ProviderCreds {
-	for _, h := range g.Hosted {
-		if h.Provider == provider {
-			return &gateways.ProviderCreds{BaseURL: h.BaseURL}
-		}
-	}
-	return nil
-}
-
-// MCPRoute is one MCP backend of an MCP gateway and who may use it.
-type MCPRoute struct {
-	Gateway   string            `json:"gateway"`
-	Namespace string            `json:"namespace"`
-	Type      string            `json:"type"` // stdio | http | https | zrok
-	Command   string            `json:"command,omitempty"`
-	Args      []string          `json:"args,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-	Endpoint  string            `json:"endpoint,omitempty"`
-	Protocol  string            `json:"protocol,omitempty"`
-	Headers   map[string]string `json:"headers,omitempty"`
-	// Names of the write-only env variables and headers; their values
-	// only travel to the agent in a push.
-	SecretEnv      []string `json:"secret_env,omitempty"`
-	SecretHeaders  []string `json:"secret_headers,omitempty"`
-	SecretsVersion int64    `json:"secrets_version,omitempty"`
-	ToolsMode      string   `json:"tools_mode"`
-	Tools          []string `json:"tools,omitempty"`
-	Workgroups     []string `json:"workgroups,omitempty"`
-	Identities     []string `json:"identities,omitempty"`
-}
-
-// LLMRoute is one route of an LLM gateway and who may use it.
-type LLMRoute struct {
-	Gateway      string   `json:"gateway"`
-	Name         string   `json:"name"`
-	Model        string   `json:"model"`
-	Description  string   `json:"description,omitempty"`
-	Examples     []string `json:"examples,omitempty"`
-	Workgroups   []string `json:"workgroups,omitempty"`
-	Identities   []string `json:"identities,omitempty"` // identity ids
-	BudgetTokens int64    `json:"budget_tokens,omitempty"`
-	BudgetPeriod string   `json:"budget_period,omitempty"`
-	// Heuristics send `auto` requests whose messages hold a keyword (and
-	// none of the exclusions) to this route.
-	Heuristics []Heuristic `json:"heuristics,omitempty"`
-}
-
-// Heuristic is one keyword rule of an LLM route.
-type Heuristic struct {
-	Keywords []string `json:"keywords"`
-	Exclude  []string `json:"exclude,omitempty"`
-}
 
 // ErrGatewayDown means the gateway agent did not answer a push in time;
 // the intent is recorded and the next push delivers it.
@@ -210,57 +72,6 @@ var (
 	stringMap  = map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}
 	stringList = map[string]any{"type": "array", "items": map[string]any{"type": "string", "minLength": 1}}
 )
-
-// Validate checks a gateway registration.
-func (g *Gateway) Validate() error {
-	var f fieldErrs
-	f.add("name", ValidateWorkgroupName(g.Name))
-	f.add("kind", oneOf(g.Kind, []string{gateways.KindLLM, gateways.KindMCP}))
-	if g.Identity == "" {
-		f.add("identity", errors.New("must not be empty"))
-	}
-	if g.Kind == gateways.KindLLM {
-		if host, _, err := net.SplitHostPort(g.Listen); err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
-			f.add("listen", fmt.Errorf("%q must be a loopback host:port: the gateway must have no reachable port", g.Listen))
-		}
-	}
-	seen := map[string]bool{}
-	for _, h := range g.Hosted {
-		if h.Provider != "open_ai" && h.Provider != "anthropic" {
-			f.add("hosted", fmt.Errorf("provider %q is not open_ai or anthropic", h.Provider))
-		}
-		if seen[h.Provider] {
-			f.add("hosted", fmt.Errorf("provider %q is configured twice", h.Provider))
-		}
-		seen[h.Provider] = true
-	}
-	if len(g.Hosted) > 0 && g.Kind != gateways.KindLLM {
-		f.add("hosted", errors.New("hosted providers belong to llm gateways"))
-	}
-	if g.InterceptAddress != "" {
-		if g.Kind != gateways.KindLLM {
-			f.add("intercept_address", errors.New("an mcp gateway's data plane is its own zrok share; only llm gateways are intercepted"))
-		}
-		f.add("intercept_address", validAddress(g.InterceptAddress))
-		f.add("intercept_port", validPort(g.InterceptPort))
-	}
-	if g.Semantic != nil && g.Kind != gateways.KindLLM {
-		f.add("semantic", errors.New("semantic routing belongs to llm gateways"))
-	}
-	if g.Kind == gateways.KindLLM {
-		f.add("settings", g.llmSettings().Check(g.Name))
-	}
-	if g.DefaultRoute != "" && g.Kind != gateways.KindLLM {
-		f.add("default_route", errors.New("belongs to llm gateways"))
-	}
-	if g.MCP != nil {
-		if g.Kind != gateways.KindMCP {
-			f.add("mcp", errors.New("aggregator settings belong to mcp gateways"))
-		}
-		f.add("mcp", g.MCP.Validate())
-	}
-	return f.result()
-}
 
 // CreateGateway records the gateway and makes its dark control service,
 // dialable only by the identity this engine runs as.
@@ -385,7 +196,7 @@ func (e *Engine) CheckLLMRoute(ctx context.Context, gateway, model string) error
 		return err
 	}
 	p := gateways.ProviderFor(model)
-	if (p == "local" && g.Value.LocalBaseURL == "") || (p != "local" && g.Value.hosted(p) == nil) {
+	if (p == "local" && g.Value.LocalBaseURL == "") || (p != "local" && g.Value.HostedCreds(p) == nil) {
 		return fmt.Errorf("%w: llm-gateway sends model %q to provider %s, which gateway %q does not configure (it has %s)", gateways.ErrUnsupported, model, p, gateway, describeProviders(g.Value))
 	}
 	return nil
@@ -416,7 +227,7 @@ func (e *Engine) checkRouteWorkgroups(ctx context.Context, r *LLMRoute) error {
 	for _, w := range wgs {
 		n.Workgroups[w.Value.Name] = w
 	}
-	if missing := r.MissingWorkgroups(n); len(missing) > 0 {
+	if missing := derive.MissingWorkgroups(n, r); len(missing) > 0 {
 		return fmt.Errorf("%w: workgroups: route %q names %s, which do not exist; create them first or remove them from the route", ErrInvalidIntent, r.Name, strings.Join(missing, ", "))
 	}
 	return nil
@@ -650,7 +461,7 @@ func (e *Engine) UpdateGateway(ctx context.Context, id string, g *Gateway) (*Sto
 			return nil, err
 		}
 		n.Gateways[g.Name] = &Stored[Gateway]{ID: id, Value: *g}
-		if _, _, _, err := LLMTable(n, g); err != nil {
+		if _, _, _, err := derive.LLMTable(n, g); err != nil {
 			return nil, err
 		}
 	}
@@ -696,7 +507,7 @@ func (e *Engine) PushGatewayIfRunning(ctx context.Context, gateway string, keys 
 func providerSecrets(keys map[string]string) map[string]string {
 	out := map[string]string{}
 	for p, k := range keys {
-		out[providerSecret(p)] = k
+		out[intent.ProviderSecret(p)] = k
 	}
 	return out
 }
@@ -850,11 +661,11 @@ func (e *Engine) mcpTable(ctx context.Context, gateway string) (*gateways.Table,
 	if err != nil {
 		return nil, err
 	}
-	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindMCP, MCP: g.Value.MCP.settings()}
+	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindMCP, MCP: g.Value.MCP.Settings()}
 	for _, r := range routes {
-		t.MCPRoutes = append(t.MCPRoutes, r.Value.gatewayRoute())
-		for name, v := range r.Value.secrets() {
-			t.Secrets = withSecret(t.Secrets, name, v)
+		t.MCPRoutes = append(t.MCPRoutes, r.Value.GatewayRoute())
+		for name, v := range r.Value.SecretVersions() {
+			t.Secrets = intent.WithSecret(t.Secrets, name, v)
 		}
 	}
 	if err := t.Validate(); err != nil {
@@ -960,62 +771,12 @@ func (e *Engine) checkMCPRouteBeside(ctx context.Context, r *MCPRoute, planning 
 		if planning && s.ID != "" && s.Value.Namespace == r.Namespace {
 			continue
 		}
-		t.MCPRoutes = append(t.MCPRoutes, s.Value.gatewayRoute())
+		t.MCPRoutes = append(t.MCPRoutes, s.Value.GatewayRoute())
 	}
 	if err := t.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidIntent, err)
 	}
 	return r.ValidateSecrets()
-}
-
-// ValidateSecrets refuses a secret that is also a plain value, or a name
-// the gateway's config cannot hold.
-func (v *MCPRoute) ValidateSecrets() error {
-	var f fieldErrs
-	for _, h := range v.SecretHeaders {
-		if _, ok := v.Headers[h]; ok {
-			f.add("secret_headers", fmt.Errorf("header %q is also set in headers; give it in one place", h))
-		}
-		if v.Type != "http" && v.Type != "https" {
-			f.add("secret_headers", fmt.Errorf("a %s transport sends no headers", v.Type))
-		}
-	}
-	for _, n := range v.SecretEnv {
-		if _, ok := v.Env[n]; ok {
-			f.add("secret_env", fmt.Errorf("variable %q is also set in env; give it in one place", n))
-		}
-		if v.Type != "stdio" {
-			f.add("secret_env", fmt.Errorf("a %s transport has no environment", v.Type))
-		}
-	}
-	return f.result()
-}
-
-// secrets names the route's write-only values with their version.
-func (v *MCPRoute) secrets() map[string]int64 {
-	out := map[string]int64{}
-	for _, h := range v.SecretHeaders {
-		out[gateways.HeaderSecret(v.Namespace, h)] = v.SecretsVersion
-	}
-	for _, n := range v.SecretEnv {
-		out[gateways.EnvSecret(v.Namespace, n)] = v.SecretsVersion
-	}
-	return out
-}
-
-func withSecret(m map[string]int64, name string, version int64) map[string]int64 {
-	if m == nil {
-		m = map[string]int64{}
-	}
-	m[name] = version
-	return m
-}
-
-func providerSecret(provider string) string {
-	if provider == "anthropic" {
-		return gateways.SecretAnthropicKey
-	}
-	return gateways.SecretOpenAIKey
 }
 
 // ReadMCPRoute reads an MCP route by config id.
@@ -1043,13 +804,6 @@ func (e *Engine) DeleteMCPRoute(ctx context.Context, id string) error {
 	}
 	_, err = e.PushGateway(ctx, r.Value.Gateway)
 	return err
-}
-
-func (v MCPRoute) gatewayRoute() gateways.MCPRoute {
-	return gateways.MCPRoute{Namespace: v.Namespace,
-		Transport: gateways.MCPTransport{Type: v.Type, Command: v.Command, Args: v.Args, Env: v.Env, Endpoint: v.Endpoint, Protocol: v.Protocol, Headers: v.Headers},
-		Tools:     gateways.ToolFilter{Mode: v.ToolsMode, List: v.Tools},
-		Audience:  gateways.Audience{Workgroups: v.Workgroups, Identities: v.Identities}}
 }
 
 // servesGateways says whether any gateway is registered: only then can an

@@ -16,23 +16,9 @@ import (
 	"github.com/agentmesh/agentmesh/reconciler/controller"
 )
 
-// ObservedIdentity is an identity as the controller holds it, in intent
-// terms: reserved role attributes and ownership tags are split off.
-type ObservedIdentity struct {
-	ID string
-	Identity
-	// Managed says the object carries agentmesh's ownership tags.
-	Managed bool
-	// Reserved holds the reconciler-owned role attributes (org.*, wg.*).
-	Reserved []string
-
-	EnrollmentJWT       string
-	EnrollmentExpiresAt time.Time
-	Enrolled            bool
-}
-
-// matches reports whether the observed identity already holds the intent.
-func (o *ObservedIdentity) matches(in *Identity) bool {
+// identityMatches reports whether the observed identity already holds the
+// intent.
+func identityMatches(o *ObservedIdentity, in *Identity) bool {
 	policy := in.AuthPolicyID
 	if policy == "" {
 		policy = "default"
@@ -246,7 +232,7 @@ func (e *Engine) CreateIdentity(ctx context.Context, in *Identity) (*ObservedIde
 		}
 		// Adopt only our own identity holding this very intent: a re-apply
 		// after a lost response, not a second declaration elsewhere.
-		if !existing.Managed || !existing.matches(in) {
+		if !existing.Managed || !identityMatches(existing, in) {
 			return nil, fmt.Errorf("creating identity %q: %w (id %s). To manage it with agentmesh, import it: terraform import agentmesh_identity.<name> %s", in.Name, ErrNameTaken, existing.ID, existing.ID)
 		}
 		e.log.InfoContext(ctx, "adopting an identical agentmesh identity of the same name", "name", in.Name, "id", existing.ID)

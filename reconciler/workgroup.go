@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentmesh/agentmesh/reconciler/controller"
+	"github.com/agentmesh/agentmesh/reconciler/intent"
 )
 
 func normalizeWorkgroup(w *Workgroup) {
@@ -290,15 +291,15 @@ func (e *Engine) CreateContract(ctx context.Context, c *Contract) (*Stored[Contr
 }
 
 func (e *Engine) checkRequiredWorkgroups(ctx context.Context, c *Contract) error {
-	var f fieldErrs
+	var f intent.FieldErrs
 	for _, w := range c.RequiredWorkgroups {
 		if _, err := e.FindWorkgroup(ctx, w); controller.IsNotFound(err) {
-			f.add("required_workgroups", fmt.Errorf("workgroup %q does not exist", w))
+			f.Add("required_workgroups", fmt.Errorf("workgroup %q does not exist", w))
 		} else if err != nil {
 			return err
 		}
 	}
-	return f.result()
+	return f.Err()
 }
 
 // ReadContract reads a contract by its config id.

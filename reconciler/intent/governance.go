@@ -1,4 +1,4 @@
-package reconciler
+package intent
 
 import (
 	"errors"
@@ -100,15 +100,19 @@ var (
 	InteractionPatterns = []string{"request-response", "stream", "broadcast", "custom"}
 )
 
-type fieldErrs []error
+// FieldErrs collects one error per invalid field; Err joins them as an
+// ErrInvalidIntent.
+type FieldErrs []error
 
-func (f *fieldErrs) add(field string, err error) {
+// Add records err against field, if it is not nil.
+func (f *FieldErrs) Add(field string, err error) {
 	if err != nil {
 		*f = append(*f, fmt.Errorf("%s: %w", field, err))
 	}
 }
 
-func (f fieldErrs) result() error {
+// Err is nil when no field was invalid.
+func (f FieldErrs) Err() error {
 	if len(f) == 0 {
 		return nil
 	}
@@ -140,16 +144,16 @@ func ValidateWorkgroupName(name string) error {
 
 // Validate checks a workgroup.
 func (w *Workgroup) Validate() error {
-	var f fieldErrs
-	f.add("name", ValidateWorkgroupName(w.Name))
-	f.add("owner_organization", requiredOrg(w.OwnerOrganization))
+	var f FieldErrs
+	f.Add("name", ValidateWorkgroupName(w.Name))
+	f.Add("owner_organization", requiredOrg(w.OwnerOrganization))
 	for _, o := range w.ParticipatingOrganizations {
-		f.add("participating_organizations", requiredOrg(o))
+		f.Add("participating_organizations", requiredOrg(o))
 		if o == w.OwnerOrganization {
-			f.add("participating_organizations", fmt.Errorf("%q is the owner; list only other organisations", o))
+			f.Add("participating_organizations", fmt.Errorf("%q is the owner; list only other organisations", o))
 		}
 	}
-	return f.result()
+	return f.Err()
 }
 
 // Admits reports whether members of org may join.
@@ -159,75 +163,75 @@ func (w *Workgroup) Admits(org string) bool {
 
 // Validate checks a membership.
 func (m *Membership) Validate() error {
-	var f fieldErrs
-	f.add("workgroup", ValidateWorkgroupName(m.Workgroup))
+	var f FieldErrs
+	f.Add("workgroup", ValidateWorkgroupName(m.Workgroup))
 	if m.Identity == "" {
-		f.add("identity", errors.New("must not be empty"))
+		f.Add("identity", errors.New("must not be empty"))
 	}
-	f.add("role", oneOf(m.Role, MembershipRoles))
-	return f.result()
+	f.Add("role", oneOf(m.Role, MembershipRoles))
+	return f.Err()
 }
 
 // Validate checks a contract.
 func (c *Contract) Validate() error {
-	var f fieldErrs
-	f.add("name", ValidateWorkgroupName(c.Name))
-	f.add("owner_organization", requiredOrg(c.OwnerOrganization))
+	var f FieldErrs
+	f.Add("name", ValidateWorkgroupName(c.Name))
+	f.Add("owner_organization", requiredOrg(c.OwnerOrganization))
 	for field, v := range map[string]int64{"max_duration_seconds": c.MaxDurationSeconds, "max_message_count": c.MaxMessageCount, "max_message_bytes": c.MaxMessageBytes} {
 		if v < 0 {
-			f.add(field, fmt.Errorf("must be 0 (no cap) or positive, got %d", v))
+			f.Add(field, fmt.Errorf("must be 0 (no cap) or positive, got %d", v))
 		}
 	}
 	for _, t := range c.AllowedMessageTypes {
-		f.add("allowed_message_types", ValidateMessageType(t))
+		f.Add("allowed_message_types", ValidateMessageType(t))
 	}
 	for _, w := range c.RequiredWorkgroups {
-		f.add("required_workgroups", ValidateWorkgroupName(w))
+		f.Add("required_workgroups", ValidateWorkgroupName(w))
 	}
-	f.add("access_mode", oneOf(c.AccessMode, AccessModes))
-	return f.result()
+	f.Add("access_mode", oneOf(c.AccessMode, AccessModes))
+	return f.Err()
 }
 
 // Validate checks an endpoint on its own; references are checked against
 // the network by the engine.
 func (e *Endpoint) Validate() error {
-	var f fieldErrs
-	f.add("name", ValidateName(e.Name))
+	var f FieldErrs
+	f.Add("name", ValidateName(e.Name))
 	if e.Host == "" {
-		f.add("host", errors.New("must not be empty"))
+		f.Add("host", errors.New("must not be empty"))
 	}
 	if len(e.Workgroups) == 0 {
-		f.add("workgroups", errors.New("must name at least one workgroup: an endpoint without a scope is visible to nobody"))
+		f.Add("workgroups", errors.New("must name at least one workgroup: an endpoint without a scope is visible to nobody"))
 	}
 	for _, w := range e.Workgroups {
-		f.add("workgroups", ValidateWorkgroupName(w))
+		f.Add("workgroups", ValidateWorkgroupName(w))
 	}
-	f.add("contract", ValidateWorkgroupName(e.Contract))
+	f.Add("contract", ValidateWorkgroupName(e.Contract))
 	for _, c := range e.Capabilities {
-		f.add("capabilities.name", ValidateName(c.Name))
+		f.Add("capabilities.name", ValidateName(c.Name))
 	}
 	for _, p := range e.InteractionPatterns {
-		f.add("interaction_patterns", oneOf(p, InteractionPatterns))
+		f.Add("interaction_patterns", oneOf(p, InteractionPatterns))
 	}
 	if i := e.Intercept; i != nil {
 		if len(i.Protocols) == 0 {
-			f.add("intercept.protocols", errors.New("must name tcp, udp or both"))
+			f.Add("intercept.protocols", errors.New("must name tcp, udp or both"))
 		}
 		for _, p := range i.Protocols {
-			f.add("intercept.protocols", oneOf(p, Protocols))
+			f.Add("intercept.protocols", oneOf(p, Protocols))
 		}
 		if len(i.Addresses) == 0 {
-			f.add("intercept.addresses", errors.New("must name at least one address"))
+			f.Add("intercept.addresses", errors.New("must name at least one address"))
 		}
 		for _, a := range i.Addresses {
-			f.add("intercept.addresses", validAddress(a))
+			f.Add("intercept.addresses", validAddress(a))
 		}
-		f.add("intercept.port", validPort(i.Port))
+		f.Add("intercept.port", validPort(i.Port))
 	}
 	if h := e.HostAddress; h != nil {
-		f.add("host_address.protocol", oneOf(h.Protocol, Protocols))
-		f.add("host_address.address", validAddress(h.Address))
-		f.add("host_address.port", validPort(h.Port))
+		f.Add("host_address.protocol", oneOf(h.Protocol, Protocols))
+		f.Add("host_address.address", validAddress(h.Address))
+		f.Add("host_address.port", validPort(h.Port))
 	}
-	return f.result()
+	return f.Err()
 }

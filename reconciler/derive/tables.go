@@ -1,4 +1,4 @@
-package reconciler
+package derive
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/agentmesh/agentmesh/gateways"
+	"github.com/agentmesh/agentmesh/reconciler/intent"
 )
 
 // Audience resolution and table building are pure: they read intents only,
@@ -62,13 +63,13 @@ func resolveAudience(n *Network, what string, workgroups, identities []string) (
 // serves (identity id -> name). The table's Generation is left 0; a push
 // stamps it. Problems are intents that grant nothing; the returned error
 // is set when the table itself is invalid (nothing may be pushed).
-func LLMTable(n *Network, g *Gateway) (*gateways.Table, map[string]string, []string, error) {
+func LLMTable(n *Network, g *intent.Gateway) (*gateways.Table, map[string]string, []string, error) {
 	type grant struct {
 		models []string
 		budget int64
 		period string
 	}
-	var routes []*LLMRoute
+	var routes []*intent.LLMRoute
 	for _, r := range n.LLMRoutes {
 		if r.Value.Gateway == g.Name {
 			routes = append(routes, &r.Value)
@@ -76,9 +77,9 @@ func LLMTable(n *Network, g *Gateway) (*gateways.Table, map[string]string, []str
 	}
 	sort.Slice(routes, func(i, j int) bool { return routes[i].Name < routes[j].Name })
 
-	t := &gateways.Table{Gateway: g.Name, Kind: gateways.KindLLM, LLM: g.llmSettings()}
+	t := &gateways.Table{Gateway: g.Name, Kind: gateways.KindLLM, LLM: g.LLMSettings()}
 	for _, h := range g.Hosted {
-		t.Secrets = withSecret(t.Secrets, providerSecret(h.Provider), g.SecretsVersion)
+		t.Secrets = intent.WithSecret(t.Secrets, intent.ProviderSecret(h.Provider), g.SecretsVersion)
 	}
 	grants := map[string]*grant{}
 	audience := map[string]string{}
@@ -127,14 +128,14 @@ func LLMTable(n *Network, g *Gateway) (*gateways.Table, map[string]string, []str
 	sort.Strings(problems)
 	problems = slices.Compact(problems)
 	if err := t.Validate(); err != nil {
-		return t, audience, problems, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
+		return t, audience, problems, fmt.Errorf("%w: %w", intent.ErrInvalidIntent, err)
 	}
 	return t, audience, problems, nil
 }
 
 // MissingWorkgroups names the route's workgroups the network lacks: a
 // route that names one is refused before it is written or pushed.
-func (r *LLMRoute) MissingWorkgroups(n *Network) []string {
+func MissingWorkgroups(n *Network, r *intent.LLMRoute) []string {
 	var out []string
 	for _, w := range r.Workgroups {
 		if _, ok := n.Workgroups[w]; !ok {

@@ -1,4 +1,4 @@
-package reconciler
+package derive
 
 import (
 	"errors"
@@ -6,18 +6,20 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/agentmesh/agentmesh/reconciler/intent"
 )
 
 func (b *netBuilder) gateway(name, identity string) *netBuilder {
 	if b.n.Gateways == nil {
-		b.n.Gateways = map[string]*Stored[Gateway]{}
+		b.n.Gateways = map[string]*intent.Stored[intent.Gateway]{}
 	}
-	b.n.Gateways[name] = &Stored[Gateway]{ID: "cfg-gw-" + name, Value: Gateway{Name: name, Kind: "llm", Identity: identity, Listen: "127.0.0.1:8080", LocalBaseURL: "http://127.0.0.1:11434"}}
+	b.n.Gateways[name] = &intent.Stored[intent.Gateway]{ID: "cfg-gw-" + name, Value: intent.Gateway{Name: name, Kind: "llm", Identity: identity, Listen: "127.0.0.1:8080", LocalBaseURL: "http://127.0.0.1:11434"}}
 	return b
 }
 
 func (b *netBuilder) llmRoute(gateway, name, model string, workgroups []string, identities ...string) *netBuilder {
-	b.n.LLMRoutes = append(b.n.LLMRoutes, &Stored[LLMRoute]{ID: "cfg-r-" + name, Value: LLMRoute{Gateway: gateway, Name: name, Model: model, Workgroups: workgroups, Identities: identities}})
+	b.n.LLMRoutes = append(b.n.LLMRoutes, &intent.Stored[intent.LLMRoute]{ID: "cfg-r-" + name, Value: intent.LLMRoute{Gateway: gateway, Name: name, Model: model, Workgroups: workgroups, Identities: identities}})
 	return b
 }
 
@@ -62,7 +64,7 @@ func TestLLMTableAudience(t *testing.T) {
 		{"workgroup members are served", base(), "ana:llama3 bob:llama3"},
 		{"a deleted membership leaves the audience", func() *netBuilder {
 			b := base()
-			b.n.Memberships = slices.DeleteFunc(b.n.Memberships, func(m *Stored[Membership]) bool { return m.Value.Identity == "bob" })
+			b.n.Memberships = slices.DeleteFunc(b.n.Memberships, func(m *intent.Stored[intent.Membership]) bool { return m.Value.Identity == "bob" })
 			return b
 		}(), "ana:llama3"},
 		{"an organisation dropped from the workgroup leaves the audience", func() *netBuilder {
@@ -110,14 +112,14 @@ func TestLLMTableProblems(t *testing.T) {
 			t.Errorf("problems lack %q:\n%s", want, all)
 		}
 	}
-	if missing := b.n.LLMRoutes[0].Value.MissingWorkgroups(b.n); !slices.Equal(missing, []string{"ghost"}) {
+	if missing := MissingWorkgroups(b.n, &b.n.LLMRoutes[0].Value); !slices.Equal(missing, []string{"ghost"}) {
 		t.Fatalf("missing workgroups %v", missing)
 	}
 }
 
 func TestLLMTableInvalid(t *testing.T) {
 	b := newNet().identity("gw", "ops").gateway("llm", "gw").llmRoute("llm", "chat", "gpt-4o", nil)
-	if _, _, _, err := LLMTable(b.n, &b.n.Gateways["llm"].Value); !errors.Is(err, ErrInvalidIntent) {
+	if _, _, _, err := LLMTable(b.n, &b.n.Gateways["llm"].Value); !errors.Is(err, intent.ErrInvalidIntent) {
 		t.Fatalf("a model the gateway has no provider for: %v", err)
 	}
 	d := Derive(b.n)
@@ -141,7 +143,7 @@ func TestDeriveDataPlane(t *testing.T) {
 	var svcs []string
 	for name, s := range d.DarkServices {
 		svcs = append(svcs, name+"<"+s.Dialer)
-		if s.Binder != "gw" || !slices.Equal(s.Configs, []string{dataPlaneIntercept("llm")}) {
+		if s.Binder != "gw" || !slices.Equal(s.Configs, []string{DataPlaneIntercept("llm")}) {
 			t.Fatalf("service %s: %+v", name, s)
 		}
 	}
@@ -149,19 +151,19 @@ func TestDeriveDataPlane(t *testing.T) {
 	if got := strings.Join(svcs, " "); got != "agentmesh.llm.llm.ana<ana agentmesh.llm.llm.bob<bob" {
 		t.Fatalf("data-plane services %s", got)
 	}
-	if p := d.Policies[darkDialPolicy(DataPlaneService("llm", "ana"))]; !slices.Equal(p.ServiceRoles, []string{"@svc-ana"}) || !slices.Equal(p.IdentityRoles, []string{"@ana"}) {
+	if p := d.Policies[DarkDialPolicy(DataPlaneService("llm", "ana"))]; !slices.Equal(p.ServiceRoles, []string{"@svc-ana"}) || !slices.Equal(p.IdentityRoles, []string{"@ana"}) {
 		t.Fatalf("ana's dial policy %+v", p)
 	}
-	if p := d.Policies[darkDialPolicy(DataPlaneService("llm", "bob"))]; !slices.Equal(p.ServiceRoles, []string{"@" + pendingService + DataPlaneService("llm", "bob")}) {
+	if p := d.Policies[DarkDialPolicy(DataPlaneService("llm", "bob"))]; !slices.Equal(p.ServiceRoles, []string{"@" + PendingService + DataPlaneService("llm", "bob")}) {
 		t.Fatalf("a service made in the same pass is referred to until it exists: %+v", p)
 	}
-	if _, ok := d.Configs[dataPlaneIntercept("llm")]; !ok {
+	if _, ok := d.Configs[DataPlaneIntercept("llm")]; !ok {
 		t.Fatal("no shared intercept")
 	}
 	roles := map[string][]string{"ana": nil, "bob": nil, "gw": nil}
-	services := map[string]bool{"svc-ana": true, pendingService + DataPlaneService("llm", "bob"): true}
+	services := map[string]bool{"svc-ana": true, PendingService + DataPlaneService("llm", "bob"): true}
 	grants := Access(d.Policies, roles, services)
-	if len(grants) != 2 || !grants[Grant{"ana", "svc-ana"}] || !grants[Grant{"bob", pendingService + DataPlaneService("llm", "bob")}] {
+	if len(grants) != 2 || !grants[Grant{"ana", "svc-ana"}] || !grants[Grant{"bob", PendingService + DataPlaneService("llm", "bob")}] {
 		t.Fatalf("each identity dials its own service only: %v", grants)
 	}
 

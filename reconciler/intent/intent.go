@@ -1,8 +1,8 @@
-// Package reconciler is agentmesh's engine. It turns declared intent into
-// objects on the Ziti controller: it observes without side effects, compares,
-// and creates, updates or deletes idempotently. It never imports Terraform
-// types; the provider is a thin adapter over it.
-package reconciler
+// Package intent holds what users declare: identities, workgroups,
+// memberships, contracts, endpoints, gateways and their routes, with the
+// rules that make each one valid. It is pure: nothing here talks to a
+// controller, so its tests run without one.
+package intent
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package reconciler
+package derive
 
 import (
 	"fmt"
@@ -7,35 +7,26 @@ import (
 	"strings"
 
 	"github.com/agentmesh/agentmesh/gateways"
-)
-
-// EndpointRole marks every endpoint service, so one service-edge-router
-// policy can cover them all.
-const EndpointRole = "agentmesh-endpoint"
-
-// Names of the network-wide router policies agentmesh derives.
-const (
-	RouterPolicyIdentities = "agentmesh.identities.all-routers"
-	RouterPolicyEndpoints  = "agentmesh.endpoints.all-routers"
+	"github.com/agentmesh/agentmesh/reconciler/intent"
 )
 
 // Network is everything the engine reads from the controller in one pass:
 // the intents and the derived objects that exist now.
 type Network struct {
-	Identities     map[string]*ObservedIdentity  // by id
-	Workgroups     map[string]*Stored[Workgroup] // by workgroup name
-	Memberships    []*Stored[Membership]
-	Contracts      map[string]*Stored[Contract] // by contract name
-	Endpoints      map[string]*ObservedEndpoint // by service id
-	Policies       map[string]PolicySpec        // derived service policies, by name
-	RouterPolicies map[string]bool              // derived router policies present, by name
+	Identities     map[string]*intent.ObservedIdentity         // by id
+	Workgroups     map[string]*intent.Stored[intent.Workgroup] // by workgroup name
+	Memberships    []*intent.Stored[intent.Membership]
+	Contracts      map[string]*intent.Stored[intent.Contract] // by contract name
+	Endpoints      map[string]*ObservedEndpoint               // by service id
+	Policies       map[string]PolicySpec                      // derived service policies, by name
+	RouterPolicies map[string]bool                            // derived router policies present, by name
 	// Configs holds every agentmesh config by name: intents and derived
 	// tunneller configs alike. ConfigNames maps their ids to names.
 	Configs     map[string]ObservedConfig
 	ConfigNames map[string]string
 	// Gateways are the gateway registrations by name, with their routes.
-	Gateways  map[string]*Stored[Gateway]
-	LLMRoutes []*Stored[LLMRoute]
+	Gateways  map[string]*intent.Stored[intent.Gateway]
+	LLMRoutes []*intent.Stored[intent.LLMRoute]
 	// GatewayServices are the services gateways own, by name: each
 	// gateway's control service and its per-identity data-plane services.
 	GatewayServices map[string]GatewayService
@@ -60,10 +51,10 @@ type DarkService struct {
 	Configs              []string // config names, sorted
 }
 
-// pendingService marks, in a derived policy's service roles, a service
+// PendingService marks, in a derived policy's service roles, a service
 // the same pass creates; its id replaces the marker when the policy is
 // written.
-const pendingService = "pending:"
+const PendingService = "pending:"
 
 // serviceRef is the role that selects a gateway service: its id once it
 // exists, a pending marker until then.
@@ -71,7 +62,7 @@ func (n *Network) serviceRef(name string) string {
 	if s, ok := n.GatewayServices[name]; ok {
 		return "@" + s.ID
 	}
-	return "@" + pendingService + name
+	return "@" + PendingService + name
 }
 
 // ObservedConfig is a config as the derivation compares it.
@@ -84,7 +75,7 @@ type ObservedConfig struct {
 // DerivedConfig is a tunneller config the derivation wants.
 type DerivedConfig struct {
 	Name  string
-	Kind  *configKind
+	Type  string // the config type: InterceptType or HostType
 	Data  map[string]any
 	Owner string
 }
@@ -94,7 +85,7 @@ type ObservedEndpoint struct {
 	ServiceID string
 	ConfigID  string
 	Configs   []string // config ids attached to the service
-	Endpoint
+	intent.Endpoint
 }
 
 // PolicySpec is a service policy in the terms the derivation cares about.
@@ -108,7 +99,8 @@ type PolicySpec struct {
 	Owner         string // endpoint/<service id>
 }
 
-func (p PolicySpec) same(q PolicySpec) bool {
+// Same says whether two policies grant the same thing.
+func (p PolicySpec) Same(q PolicySpec) bool {
 	return p.Type == q.Type && p.Semantic == q.Semantic && slices.Equal(p.IdentityRoles, q.IdentityRoles) && slices.Equal(p.ServiceRoles, q.ServiceRoles)
 }
 
@@ -182,17 +174,17 @@ func Derive(n *Network) *Desired {
 		} else {
 			d.Problems = append(d.Problems, fmt.Sprintf("endpoint %q: host identity %s does not exist; nobody can host it", ep.Name, ep.Host))
 		}
-		cfgs := []string{kindEndpoint.prefix + ep.Name}
+		cfgs := []string{EndpointConfigPrefix + ep.Name}
 		if ok {
 			cfgs = append(cfgs, con.Name)
 		}
 		if i := ep.Intercept; i != nil {
-			c := DerivedConfig{Name: kindIntercept.prefix + ep.Name, Kind: kindIntercept, Owner: owner, Data: i.configData()}
+			c := DerivedConfig{Name: InterceptConfigPrefix + ep.Name, Type: InterceptType, Owner: owner, Data: InterceptData(i)}
 			d.Configs[c.Name] = c
 			cfgs = append(cfgs, c.Name)
 		}
 		if h := ep.HostAddress; h != nil {
-			c := DerivedConfig{Name: kindHost.prefix + ep.Name, Kind: kindHost, Owner: owner, Data: map[string]any{
+			c := DerivedConfig{Name: HostConfigPrefix + ep.Name, Type: HostType, Owner: owner, Data: map[string]any{
 				"protocol": h.Protocol, "address": h.Address, "port": h.Port,
 			}}
 			d.Configs[c.Name] = c
@@ -237,7 +229,7 @@ func Derive(n *Network) *Desired {
 // routes serve, a dark data-plane service with its own Bind and Dial
 // policies. An invalid table is reported and not pushed, but the data
 // plane still follows the audience, so leaving it always revokes.
-func deriveDataPlane(n *Network, d *Desired, g *Gateway) {
+func deriveDataPlane(n *Network, d *Desired, g *intent.Gateway) {
 	if g.Kind != gateways.KindLLM {
 		return
 	}
@@ -255,8 +247,8 @@ func deriveDataPlane(n *Network, d *Desired, g *Gateway) {
 		return
 	}
 	var cfgs []string
-	if i := g.intercept(); i != nil && len(audience) > 0 {
-		c := DerivedConfig{Name: dataPlaneIntercept(g.Name), Kind: kindIntercept, Owner: owner, Data: i.configData()}
+	if i := g.DataPlaneIntercept(); i != nil && len(audience) > 0 {
+		c := DerivedConfig{Name: DataPlaneIntercept(g.Name), Type: InterceptType, Owner: owner, Data: InterceptData(i)}
 		d.Configs[c.Name] = c
 		cfgs = []string{c.Name}
 	}
@@ -265,25 +257,26 @@ func deriveDataPlane(n *Network, d *Desired, g *Gateway) {
 		d.DarkServices[svc] = DarkService{Name: svc, Gateway: g.Name, Owner: owner, Binder: g.Identity, Dialer: id, Configs: cfgs}
 		ref := n.serviceRef(svc)
 		for _, p := range []PolicySpec{
-			{Name: darkBindPolicy(svc), Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + g.Identity}, ServiceRoles: []string{ref}, Owner: owner},
-			{Name: darkDialPolicy(svc), Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + id}, ServiceRoles: []string{ref}, Owner: owner},
+			{Name: DarkBindPolicy(svc), Type: "Bind", Semantic: "AnyOf", IdentityRoles: []string{"@" + g.Identity}, ServiceRoles: []string{ref}, Owner: owner},
+			{Name: DarkDialPolicy(svc), Type: "Dial", Semantic: "AnyOf", IdentityRoles: []string{"@" + id}, ServiceRoles: []string{ref}, Owner: owner},
 		} {
 			d.Policies[p.Name] = p
 		}
 	}
 }
 
-// configData is an intercept as Ziti's intercept.v1 config holds it.
-func (i *Intercept) configData() map[string]any {
+// InterceptData is an intercept as Ziti's intercept.v1 config holds it.
+func InterceptData(i *intent.Intercept) map[string]any {
 	return map[string]any{
 		"protocols": sortedCopy(i.Protocols), "addresses": sortedCopy(i.Addresses),
 		"portRanges": []any{map[string]any{"low": i.Port, "high": i.Port}},
 	}
 }
 
-func bindPolicyName(endpoint string) string { return "agentmesh.bind." + endpoint }
-func dialPolicyName(endpoint, wg string) string {
-	return "agentmesh.dial." + endpoint + "." + wg
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -1,42 +1,44 @@
-package reconciler
+package derive
 
 import (
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/agentmesh/agentmesh/reconciler/intent"
 )
 
 // net builds a network from a compact description, for derivation tests.
 type netBuilder struct{ n *Network }
 
 func newNet() *netBuilder {
-	return &netBuilder{&Network{Identities: map[string]*ObservedIdentity{}, Workgroups: map[string]*Stored[Workgroup]{},
-		Contracts: map[string]*Stored[Contract]{}, Endpoints: map[string]*ObservedEndpoint{}, Policies: map[string]PolicySpec{}}}
+	return &netBuilder{&Network{Identities: map[string]*intent.ObservedIdentity{}, Workgroups: map[string]*intent.Stored[intent.Workgroup]{},
+		Contracts: map[string]*intent.Stored[intent.Contract]{}, Endpoints: map[string]*ObservedEndpoint{}, Policies: map[string]PolicySpec{}}}
 }
 
 func (b *netBuilder) identity(id, org string) *netBuilder {
-	b.n.Identities[id] = &ObservedIdentity{ID: id, Identity: Identity{Name: id, Organization: org}}
+	b.n.Identities[id] = &intent.ObservedIdentity{ID: id, Identity: intent.Identity{Name: id, Organization: org}}
 	return b
 }
 
 func (b *netBuilder) workgroup(name, owner string, parts ...string) *netBuilder {
-	b.n.Workgroups[name] = &Stored[Workgroup]{ID: "cfg-" + name, Value: Workgroup{Name: name, OwnerOrganization: owner, ParticipatingOrganizations: parts}}
+	b.n.Workgroups[name] = &intent.Stored[intent.Workgroup]{ID: "cfg-" + name, Value: intent.Workgroup{Name: name, OwnerOrganization: owner, ParticipatingOrganizations: parts}}
 	return b
 }
 
 func (b *netBuilder) member(wg, id string) *netBuilder {
-	b.n.Memberships = append(b.n.Memberships, &Stored[Membership]{Name: wg + "." + id, Value: Membership{Workgroup: wg, Identity: id, Role: "member"}})
+	b.n.Memberships = append(b.n.Memberships, &intent.Stored[intent.Membership]{Name: wg + "." + id, Value: intent.Membership{Workgroup: wg, Identity: id, Role: "member"}})
 	return b
 }
 
 func (b *netBuilder) contract(name string, required ...string) *netBuilder {
-	b.n.Contracts[name] = &Stored[Contract]{ID: "cfg-" + name, Name: kindContract.prefix + name, Value: Contract{Name: name, RequiredWorkgroups: required}}
+	b.n.Contracts[name] = &intent.Stored[intent.Contract]{ID: "cfg-" + name, Name: "agentmesh.contract." + name, Value: intent.Contract{Name: name, RequiredWorkgroups: required}}
 	return b
 }
 
 func (b *netBuilder) endpoint(sid, host, contract string, scopes ...string) *netBuilder {
-	b.n.Endpoints[sid] = &ObservedEndpoint{ServiceID: sid, Endpoint: Endpoint{Name: sid, Host: host, Contract: contract, Workgroups: scopes}}
+	b.n.Endpoints[sid] = &ObservedEndpoint{ServiceID: sid, Endpoint: intent.Endpoint{Name: sid, Host: host, Contract: contract, Workgroups: scopes}}
 	return b
 }
 
@@ -102,7 +104,7 @@ func TestDeriveAccess(t *testing.T) {
 
 func TestDerivePoliciesAndConfigs(t *testing.T) {
 	b := newNet().identity("a", "m").workgroup("ch", "m").workgroup("v", "m").member("ch", "a").contract("c", "v").endpoint("ep", "a", "c", "ch")
-	b.n.Endpoints["ep"].Intercept = &Intercept{Protocols: []string{"udp", "tcp"}, Addresses: []string{"ep.ziti"}, Port: 443}
+	b.n.Endpoints["ep"].Intercept = &intent.Intercept{Protocols: []string{"udp", "tcp"}, Addresses: []string{"ep.ziti"}, Port: 443}
 	d := Derive(b.n)
 	dial := d.Policies["agentmesh.dial.ep.ch"]
 	if dial.Type != "Dial" || dial.Semantic != "AllOf" || fmt.Sprint(dial.IdentityRoles) != "[#wg.ch #wg.v]" || fmt.Sprint(dial.ServiceRoles) != "[@ep]" {

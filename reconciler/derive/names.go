@@ -1,0 +1,64 @@
+package derive
+
+import "strings"
+
+// Names and types of the objects the derivation makes. They are part of
+// what users see on the controller, so they never change.
+const (
+	// EndpointRole marks every endpoint and gateway service, so one
+	// service-edge-router policy can cover them all.
+	EndpointRole = "agentmesh-endpoint"
+	// Names of the network-wide router policies agentmesh derives.
+	RouterPolicyIdentities = "agentmesh.identities.all-routers"
+	RouterPolicyEndpoints  = "agentmesh.endpoints.all-routers"
+
+	EndpointConfigPrefix  = "agentmesh.endpoint."
+	InterceptConfigPrefix = "agentmesh.intercept."
+	HostConfigPrefix      = "agentmesh.host."
+	// Ziti's own tunneller config types; they exist on every controller.
+	InterceptType = "intercept.v1"
+	HostType      = "host.v1"
+)
+
+func bindPolicyName(endpoint string) string { return "agentmesh.bind." + endpoint }
+func dialPolicyName(endpoint, wg string) string {
+	return "agentmesh.dial." + endpoint + "." + wg
+}
+
+// DataPlaneService names the dark service through which one identity
+// reaches one gateway. The edge router passes the dialer's CallerId
+// through unverified, so the gateway learns who is calling from *which
+// service* was dialed instead: each service is granted to exactly one
+// identity by its own Dial policy.
+func DataPlaneService(gateway, identityName string) string {
+	return "agentmesh.llm." + gateway + "." + identityName
+}
+
+// DataPlaneIntercept names the one intercept config all of a gateway's
+// data-plane services carry: every identity dials the same address, and
+// sees only its own service, so its tunneller has one claim on it.
+func DataPlaneIntercept(gateway string) string { return "agentmesh.intercept.gw." + gateway }
+
+// IsDataPlaneService says whether a gateway-owned service is a
+// per-identity data-plane service (and not a control service).
+func IsDataPlaneService(name string) bool { return strings.HasPrefix(name, "agentmesh.llm.") }
+
+// DarkBindPolicy names the Bind policy of a gateway-owned service.
+func DarkBindPolicy(service string) string { return "agentmesh.gw.bind." + service }
+
+// DarkDialPolicy names the Dial policy of a gateway-owned service.
+func DarkDialPolicy(service string) string { return "agentmesh.gw.dial." + service }
+
+// IsDataPlanePolicy says whether a gateway-owned policy grants a
+// data-plane service; those are derived, control-service ones are not.
+func IsDataPlanePolicy(name string) bool {
+	for _, svc := range []string{DarkBindPolicy(""), DarkDialPolicy("")} {
+		if rest, ok := strings.CutPrefix(name, svc); ok && IsDataPlaneService(rest) {
+			return true
+		}
+	}
+	return false
+}
+
+// ControlService names a gateway agent's dark control service.
+func ControlService(gateway string) string { return "agentmesh.ctl." + gateway }
