@@ -235,10 +235,25 @@ func createConfig[T any](ctx context.Context, e *Engine, k *configKind, key stri
 		e.log.InfoContext(ctx, "adopting an identical agentmesh object of the same name", "kind", k.label, "name", key, "id", existing.ID)
 		return existing, nil
 	}
-	return readConfig[T](ctx, e, resp.Payload.Data.ID)
+	// The controller stores what it accepted: the object is known without
+	// reading it back.
+	d := &rest_model.ConfigDetail{
+		BaseEntity:   rest_model.BaseEntity{ID: ptr(resp.Payload.Data.ID), Tags: ownTags(k.label)},
+		Name:         ptr(name),
+		ConfigTypeID: ptr(typeID),
+		ConfigType:   &rest_model.EntityRef{ID: typeID, Name: k.typeName},
+		Data:         v,
+	}
+	e.configs.put(d)
+	return &Stored[T]{ID: resp.Payload.Data.ID, Name: name, Managed: true, Value: v}, nil
 }
 
 func findConfig[T any](ctx context.Context, e *Engine, k *configKind, key string) (*Stored[T], error) {
+	// A snapshot this pass already loaded answers without a request; it
+	// holds this engine's own writes. A miss is checked on the controller.
+	if d, ok := e.configs.find(func(d *rest_model.ConfigDetail) bool { return deref(d.Name) == k.prefix+key }); ok {
+		return decodeConfig[T](d)
+	}
 	filter := fmt.Sprintf("name = %s", quoteFilter(k.prefix+key))
 	items, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.ConfigDetail, *rest_model.Meta, error) {
 		r, err := e.c.API.Config.ListConfigs(config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
@@ -314,19 +329,17 @@ func (e *Engine) listManagedConfigs(ctx context.Context) ([]*rest_model.ConfigDe
 	})
 }
 
-// configsOf returns the snapshot's configs of one kind, decoded.
+// configsOf returns the snapshot's configs of one kind, decoded. It goes
+// by the type name each listed config carries, so reading costs no
+// config-type lookup (and never creates a type).
 func configsOf[T any](ctx context.Context, e *Engine, k *configKind) ([]*Stored[T], error) {
-	typeID, err := e.configTypeID(ctx, k)
-	if err != nil {
-		return nil, err
-	}
 	all, err := e.configs.all(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []*Stored[T]
 	for _, d := range all {
-		if deref(d.ConfigTypeID) != typeID {
+		if d.ConfigType == nil || d.ConfigType.Name != k.typeName {
 			continue
 		}
 		s, err := decodeConfig[T](d)

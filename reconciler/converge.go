@@ -60,7 +60,7 @@ type Plan struct {
 // object, one paged list per kind. It has no side effects besides filling
 // the engine's snapshots.
 func (e *Engine) Observe(ctx context.Context) (*Network, error) {
-	e.Reset()
+	e.resetSnapshots()
 	n := &Network{Identities: map[string]*ObservedIdentity{}, Workgroups: map[string]*Stored[Workgroup]{},
 		Contracts: map[string]*Stored[Contract]{}, Endpoints: map[string]*ObservedEndpoint{},
 		Policies: map[string]PolicySpec{}, RouterPolicies: map[string]bool{},
@@ -142,6 +142,26 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 	if n.LLMRoutes, err = configsOf[LLMRoute](ctx, e, kindLLMRoute); err != nil {
 		return nil, err
 	}
+	if err := e.observeNamedIdentities(ctx, n); err != nil {
+		return nil, err
+	}
+
+	pols, routers, err := e.derivedPolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pols {
+		n.Policies[p.Name] = p
+	}
+	for _, r := range routers {
+		n.RouterPolicies[r.Name] = true
+	}
+	return n, nil
+}
+
+// observeNamedIdentities adds the identities memberships and routes name
+// that agentmesh did not create (so they are not in the managed list).
+func (e *Engine) observeNamedIdentities(ctx context.Context, n *Network) error {
 	// Memberships and routes may name identities agentmesh did not create.
 	var named []string
 	for _, m := range n.Memberships {
@@ -157,22 +177,11 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 			if o, err := e.fetchIdentity(ctx, id); err == nil {
 				n.Identities[o.ID] = o
 			} else if !controller.IsNotFound(err) {
-				return nil, err
+				return err
 			}
 		}
 	}
-
-	pols, routers, err := e.derivedPolicies(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range pols {
-		n.Policies[p.Name] = p
-	}
-	for _, r := range routers {
-		n.RouterPolicies[r.Name] = true
-	}
-	return n, nil
+	return nil
 }
 
 // TagOwner names the intent a derived object belongs to.
@@ -207,24 +216,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 	p := &Plan{Problems: d.Problems, network: n, labels: map[string]string{}}
 	e.keepTables(d)
 
-	// Identity roles.
-	for _, id := range sortedKeys(n.Identities) {
-		o := n.Identities[id]
-		var have []string
-		for _, r := range o.Reserved {
-			if strings.HasPrefix(r, "wg.") {
-				have = append(have, r)
-			}
-		}
-		sort.Strings(have)
-		want := d.WorkgroupRoles[id]
-		if slices.Equal(have, want) {
-			continue
-		}
-		p.Changes = append(p.Changes, Change{Action: "update", Kind: "identity-roles", Name: o.Name, Owner: "identity/" + id,
-			Detail: fmt.Sprintf("workgroups %v -> %v", trimWG(have), trimWG(want)),
-			apply:  func(ctx context.Context) error { return e.setWorkgroupRoles(ctx, id, want) }})
-	}
+	p.Changes = append(p.Changes, e.roleChanges(n, d)...)
 	// Derived tunneller configs, before the services that carry them.
 	ids := map[string]string{} // config name -> id, completed as configs are created
 	for name, oc := range n.Configs {
@@ -527,7 +519,8 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) error {
 	return nil
 }
 
-// Reconcile runs one full pass: observe, compare, apply.
+// Reconcile runs one full pass from a fresh observation: observe, compare,
+// apply.
 //
 // Role attributes are read-modify-written on identities, so a writer in
 // another process working from an older observation can drop a role this
@@ -535,6 +528,13 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) error {
 // one: any role lost to such a race is put back, from a fresh observation,
 // before Reconcile returns.
 func (e *Engine) Reconcile(ctx context.Context) (*Plan, error) {
+	e.Reset()
+	return e.reconcile(ctx)
+}
+
+// reconcile is one pass of a convergence: the passes of one apply share
+// what does not change between them (the network-wide router policies).
+func (e *Engine) reconcile(ctx context.Context) (*Plan, error) {
 	p, err := e.PlanChanges(ctx)
 	if err != nil {
 		return nil, err
@@ -548,16 +548,71 @@ func (e *Engine) Reconcile(ctx context.Context) (*Plan, error) {
 	if !changesRoles(p) {
 		return p, nil
 	}
-	verify, err := e.PlanChanges(ctx)
+	again, err := e.verifyRoles(ctx)
 	if err != nil {
 		return p, err
 	}
-	if len(verify.Changes) > 0 {
-		e.log.InfoContext(ctx, "a concurrent writer changed derived objects; converging again", "changes", len(verify.Changes))
-		p.Changes = append(p.Changes, verify.Changes...)
-		return p, e.Apply(ctx, verify)
+	if len(again) > 0 {
+		e.log.InfoContext(ctx, "a concurrent writer changed workgroup roles; converging again", "changes", len(again))
+		p.Changes = append(p.Changes, again...)
+		return p, e.Apply(ctx, &Plan{Changes: again})
 	}
 	return p, nil
+}
+
+// roleChanges are the writes that give every identity the wg. roles the
+// derivation wants.
+func (e *Engine) roleChanges(n *Network, d *Desired) []Change {
+	var out []Change
+	for _, id := range sortedKeys(n.Identities) {
+		o := n.Identities[id]
+		var have []string
+		for _, r := range o.Reserved {
+			if strings.HasPrefix(r, "wg.") {
+				have = append(have, r)
+			}
+		}
+		sort.Strings(have)
+		want := d.WorkgroupRoles[id]
+		if slices.Equal(have, want) {
+			continue
+		}
+		seen, _ := e.identities.peek(id)
+		out = append(out, Change{Action: "update", Kind: "identity-roles", Name: o.Name, Owner: "identity/" + id,
+			Detail: fmt.Sprintf("workgroups %v -> %v", trimWG(have), trimWG(want)),
+			apply:  func(ctx context.Context) error { return e.setWorkgroupRoles(ctx, id, seen, want) }})
+	}
+	return out
+}
+
+// verifyRoles re-reads identities and intents (not the derived policies
+// and services, which no other writer's race can undo) and puts back any
+// wg. role a concurrent writer dropped.
+func (e *Engine) verifyRoles(ctx context.Context) ([]Change, error) {
+	e.resetSnapshots()
+	n := &Network{Identities: map[string]*ObservedIdentity{}, Workgroups: map[string]*Stored[Workgroup]{}}
+	ids, err := e.identities.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ids {
+		o := observeIdentity(d)
+		n.Identities[o.ID] = o
+	}
+	wgs, err := configsOf[Workgroup](ctx, e, kindWorkgroup)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range wgs {
+		n.Workgroups[w.Value.Name] = w
+	}
+	if n.Memberships, err = configsOf[Membership](ctx, e, kindMembership); err != nil {
+		return nil, err
+	}
+	if err := e.observeNamedIdentities(ctx, n); err != nil {
+		return nil, err
+	}
+	return e.roleChanges(n, derive.Derive(n)), nil
 }
 
 func changesRoles(p *Plan) bool {
@@ -569,15 +624,24 @@ func changesRoles(p *Plan) bool {
 	return false
 }
 
-func (e *Engine) setWorkgroupRoles(ctx context.Context, id string, wg []string) error {
+// setWorkgroupRoles writes an identity's wg. roles, keeping its others.
+// seen is the identity as this pass observed it: while nothing in this
+// process has written the identity since (the snapshot still holds that
+// very object), its other roles are known and the write needs no read.
+// A writer in another process is caught by Reconcile's verify pass.
+func (e *Engine) setWorkgroupRoles(ctx context.Context, id string, seen *rest_model.IdentityDetail, wg []string) error {
 	defer e.locks.lock(id)()
-	resp, err := e.c.API.Identity.DetailIdentity(identity.NewDetailIdentityParamsWithContext(ctx).WithID(id), nil)
-	if err != nil {
-		return controller.Explain(err, "reading identity "+id)
+	cur, ok := e.identities.peek(id)
+	if !ok || cur != seen || seen == nil {
+		resp, err := e.c.API.Identity.DetailIdentity(identity.NewDetailIdentityParamsWithContext(ctx).WithID(id), nil)
+		if err != nil {
+			return controller.Explain(err, "reading identity "+id)
+		}
+		cur = resp.Payload.Data
 	}
 	var roles rest_model.Attributes
-	if resp.Payload.Data.RoleAttributes != nil {
-		for _, r := range *resp.Payload.Data.RoleAttributes {
+	if cur.RoleAttributes != nil {
+		for _, r := range *cur.RoleAttributes {
 			if !strings.HasPrefix(r, "wg.") {
 				roles = append(roles, r)
 			}
@@ -585,7 +649,7 @@ func (e *Engine) setWorkgroupRoles(ctx context.Context, id string, wg []string) 
 	}
 	roles = append(roles, wg...)
 	sort.Strings(roles)
-	_, err = e.c.API.Identity.PatchIdentity(identity.NewPatchIdentityParamsWithContext(ctx).WithID(id).WithIdentity(&rest_model.IdentityPatch{RoleAttributes: &roles}), nil)
+	_, err := e.c.API.Identity.PatchIdentity(identity.NewPatchIdentityParamsWithContext(ctx).WithID(id).WithIdentity(&rest_model.IdentityPatch{RoleAttributes: &roles}), nil)
 	e.identities.forget(id)
 	return controller.Explain(err, "setting workgroup roles on identity "+id)
 }
@@ -617,6 +681,7 @@ func (e *Engine) deletePolicy(ctx context.Context, id string) error {
 }
 
 func (e *Engine) createIdentityRouterPolicy(ctx context.Context) error {
+	defer e.routers.forget()
 	_, err := e.c.API.EdgeRouterPolicy.CreateEdgeRouterPolicy(edge_router_policy.NewCreateEdgeRouterPolicyParamsWithContext(ctx).WithPolicy(&rest_model.EdgeRouterPolicyCreate{
 		Name: ptr(RouterPolicyIdentities), Semantic: rest_model.SemanticAnyOf.Pointer(),
 		IdentityRoles: rest_model.Roles{"#all"}, EdgeRouterRoles: rest_model.Roles{"#all"}, Tags: ownTags("derived", TagOwner, "network"),
@@ -625,6 +690,7 @@ func (e *Engine) createIdentityRouterPolicy(ctx context.Context) error {
 }
 
 func (e *Engine) createEndpointRouterPolicy(ctx context.Context) error {
+	defer e.routers.forget()
 	_, err := e.c.API.ServiceEdgeRouterPolicy.CreateServiceEdgeRouterPolicy(service_edge_router_policy.NewCreateServiceEdgeRouterPolicyParamsWithContext(ctx).WithPolicy(&rest_model.ServiceEdgeRouterPolicyCreate{
 		Name: ptr(RouterPolicyEndpoints), Semantic: rest_model.SemanticAnyOf.Pointer(),
 		ServiceRoles: rest_model.Roles{"#" + EndpointRole}, EdgeRouterRoles: rest_model.Roles{"#all"}, Tags: ownTags("derived", TagOwner, "network"),
@@ -645,7 +711,7 @@ type converger struct {
 }
 
 // gatherWindow lets operations Terraform starts together share one pass.
-const gatherWindow = 15 * time.Millisecond
+const gatherWindow = 60 * time.Millisecond
 
 // Converge returns once a reconcile pass that started after this call has
 // finished, with that pass's error.
@@ -666,14 +732,14 @@ func (e *Engine) Converge(ctx context.Context) error {
 		c.mu.Lock()
 		target := c.requested
 		c.mu.Unlock()
-		p, err := e.Reconcile(ctx)
+		p, err := e.reconcile(ctx)
 		// Objects can vanish between a pass's observation and its writes
 		// (Terraform destroys an endpoint while a membership converges):
 		// the write is refused, and a pass from a fresh observation fixes it.
 		for retry := 1; retry <= 3 && err != nil && !controller.Permanent(err) && !errors.Is(err, ErrInvalidIntent) && ctx.Err() == nil; retry++ {
 			e.log.InfoContext(ctx, "convergence pass failed; observing again", "attempt", retry, "error", err.Error())
 			time.Sleep(time.Duration(retry*50) * time.Millisecond)
-			p, err = e.Reconcile(ctx)
+			p, err = e.reconcile(ctx)
 		}
 		if err == nil && len(p.Problems) > 0 {
 			e.log.WarnContext(ctx, "intents that grant nothing", "problems", strings.Join(p.Problems, "; "))

@@ -28,6 +28,7 @@ type Engine struct {
 	drift      driftCache
 	claims     claims
 	tables     tableMemo
+	routers    routerCache
 	// beforeApply, when set, runs between observing and writing.
 	beforeApply func()
 	// gatewayTimeout bounds waiting for a gateway agent.
@@ -112,6 +113,31 @@ func (s *snapshot[T]) all(ctx context.Context) ([]T, error) {
 	return out, nil
 }
 
+// peek returns the object when the snapshot is loaded and holds it; it
+// never loads it.
+func (s *snapshot[T]) peek(id string) (T, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it, ok := s.items[id]
+	return it, ok && s.ready
+}
+
+// find returns an object the snapshot holds that matches, when it is
+// loaded; it never loads it.
+func (s *snapshot[T]) find(match func(T) bool) (T, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		for _, it := range s.items {
+			if match(it) {
+				return it, true
+			}
+		}
+	}
+	var zero T
+	return zero, false
+}
+
 // reset forgets everything; the next read loads afresh.
 func (s *snapshot[T]) reset() {
 	s.mu.Lock()
@@ -132,9 +158,16 @@ func (s *snapshot[T]) forget(id string) {
 	delete(s.items, id)
 }
 
-// Reset drops every snapshot so the next read observes the controller
+// Reset drops everything observed so the next read observes the controller
 // afresh. A long-running reconciler calls it at the start of each pass.
 func (e *Engine) Reset() {
+	e.resetSnapshots()
+	e.routers.forget()
+}
+
+// resetSnapshots drops the snapshots of identities, configs and services,
+// which every convergence pass observes afresh.
+func (e *Engine) resetSnapshots() {
 	e.identities.reset()
 	e.configs.reset()
 	e.services.reset()

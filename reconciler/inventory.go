@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/openziti/edge-api/rest_management_api_client/edge_router_policy"
 	"github.com/openziti/edge-api/rest_management_api_client/service_edge_router_policy"
@@ -107,6 +108,24 @@ func (e *Engine) derivedPolicies(ctx context.Context) ([]PolicySpec, []Object, e
 		}
 		specs = append(specs, spec)
 	}
+	routers, err := e.routerPolicies(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return specs, routers, nil
+}
+
+// routerPolicies lists agentmesh's two kinds of router policies. They are
+// network-wide and made once, so a run lists them once: every convergence
+// pass of an apply reuses the answer until Reset (each reconcile pass) or
+// this engine creates one.
+func (e *Engine) routerPolicies(ctx context.Context) ([]Object, error) {
+	e.routers.mu.Lock()
+	defer e.routers.mu.Unlock()
+	if e.routers.ready {
+		return e.routers.objs, nil
+	}
+	filter := managedFilter
 	var routers []Object
 	erps, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.EdgeRouterPolicyDetail, *rest_model.Meta, error) {
 		r, err := e.c.API.EdgeRouterPolicy.ListEdgeRouterPolicies(edge_router_policy.NewListEdgeRouterPoliciesParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
@@ -116,7 +135,7 @@ func (e *Engine) derivedPolicies(ctx context.Context) ([]PolicySpec, []Object, e
 		return r.Payload.Data, r.Payload.Meta, nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, p := range erps {
 		routers = append(routers, Object{ID: deref(p.ID), Name: deref(p.Name), Kind: "edge-router-policy"})
@@ -129,10 +148,24 @@ func (e *Engine) derivedPolicies(ctx context.Context) ([]PolicySpec, []Object, e
 		return r.Payload.Data, r.Payload.Meta, nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, p := range serps {
 		routers = append(routers, Object{ID: deref(p.ID), Name: deref(p.Name), Kind: "service-edge-router-policy"})
 	}
-	return specs, routers, nil
+	e.routers.objs, e.routers.ready = routers, true
+	return routers, nil
+}
+
+// routerCache holds the router policies a run observed.
+type routerCache struct {
+	mu    sync.Mutex
+	ready bool
+	objs  []Object
+}
+
+func (r *routerCache) forget() {
+	r.mu.Lock()
+	r.ready = false
+	r.mu.Unlock()
 }

@@ -34,20 +34,25 @@ func main() {
 	n := flag.Int("n", 200, "identities in the first scenario")
 	workers := flag.Int("workers", 10, "concurrent workers for the direct API run")
 	copies := flag.Int("copies", 10, "copies of Macro Pulse in the second scenario")
+	keep := flag.String("keep", "", "keep the workspaces and provider logs in this directory (to see where requests go)")
 	flag.Parse()
-	if err := run(*n, *workers, *copies); err != nil {
+	if err := run(*n, *workers, *copies, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, workers, copies int) error {
+func run(n, workers, copies int, keep string) error {
 	ctx := context.Background()
-	work, err := os.MkdirTemp("", "agentmesh-bench-")
-	if err != nil {
-		return err
+	work := keep
+	if work == "" {
+		dir, err := os.MkdirTemp("", "agentmesh-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		work = dir
 	}
-	defer os.RemoveAll(work)
 	fmt.Println("starting a real controller and edge router...")
 	ctrl, err := acctest.Start(ctx, acctest.StartOptions{})
 	if err != nil {

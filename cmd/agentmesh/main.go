@@ -116,6 +116,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	changed := false
 	pass := func() error {
+		// Every pass observes the controller afresh: between passes,
+		// anything may have changed.
+		engine.Reset()
 		before := client.Stats().Requests.Load()
 		var (
 			plan *reconciler.Plan
