@@ -25,7 +25,44 @@ func (e *Engine) CreateWorkgroup(ctx context.Context, w *Workgroup) (*Stored[Wor
 	if err != nil {
 		return nil, err
 	}
+	// A new workgroup changes what is derived only if something already
+	// names it (Terraform creates it before its members and endpoints).
+	named, err := e.workgroupNamed(ctx, w.Name)
+	if err != nil || !named {
+		return s, err
+	}
 	return s, e.Converge(ctx)
+}
+
+// workgroupNamed says whether any membership, endpoint, contract or route
+// names the workgroup.
+func (e *Engine) workgroupNamed(ctx context.Context, name string) (bool, error) {
+	ms, err := configsOf[Membership](ctx, e, kindMembership)
+	if err != nil {
+		return false, err
+	}
+	if slices.ContainsFunc(ms, func(m *Stored[Membership]) bool { return m.Value.Workgroup == name }) {
+		return true, nil
+	}
+	eps, err := configsOf[Endpoint](ctx, e, kindEndpoint)
+	if err != nil {
+		return false, err
+	}
+	if slices.ContainsFunc(eps, func(ep *Stored[Endpoint]) bool { return slices.Contains(ep.Value.Workgroups, name) }) {
+		return true, nil
+	}
+	cons, err := configsOf[Contract](ctx, e, kindContract)
+	if err != nil {
+		return false, err
+	}
+	if slices.ContainsFunc(cons, func(c *Stored[Contract]) bool { return slices.Contains(c.Value.RequiredWorkgroups, name) }) {
+		return true, nil
+	}
+	routes, err := configsOf[LLMRoute](ctx, e, kindLLMRoute)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(routes, func(r *Stored[LLMRoute]) bool { return slices.Contains(r.Value.Workgroups, name) }), nil
 }
 
 // ReadWorkgroup reads a workgroup by its config id.

@@ -26,7 +26,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,7 +37,6 @@ import (
 	"github.com/agentmesh/agentmesh/acctest"
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/agent"
-	"github.com/agentmesh/agentmesh/gateways/control"
 	"github.com/agentmesh/agentmesh/gateways/llmfront"
 	"github.com/agentmesh/agentmesh/reconciler"
 )
@@ -259,28 +257,14 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// startAgent runs the gateway agent as a gateway host would: the gateway
-// identity binds the dark control service and the agent applies what the
-// reconciler pushes there, supervising the stand-in and fronting it.
+// startAgent runs the gateway agent beside the stand-in (see
+// acctest.StartLLMAgent) until the bench ends.
 func startAgent(ctx context.Context, cleanup *undo, gz ziti.Context, bin, stateDir, listen string) (*agent.Agent, error) {
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+	a, stop, err := acctest.StartLLMAgent(ctx, gz, gatewayName, bin, stateDir, listen)
+	if err != nil {
 		return nil, err
 	}
-	file := filepath.Join(stateDir, "llm.yaml")
-	a := &agent.Agent{Ziti: gz, StateDir: stateDir, Front: llmfront.New(&url.URL{Scheme: "http", Host: listen}, nil),
-		Supervisor: &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file,
-			StopSignal: agent.StopSignalFor(gateways.KindLLM), Health: agent.HTTPHealth(listen)}}
-	ln, err := agent.Listen(ctx, gz, reconciler.ControlService(gatewayName), 30*time.Second)
-	if err != nil {
-		return nil, fmt.Errorf("the agent cannot bind its control service: %w", err)
-	}
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = control.Serve(sctx, ln, a.Apply, a.Status)
-	}()
-	cleanup.push(func() { stop(); <-served; a.Stop() })
+	cleanup.push(stop)
 	return a, nil
 }
 
