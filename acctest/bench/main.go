@@ -49,6 +49,9 @@ func main() {
 func run(n, workers, copies int, keep string) error {
 	ctx := context.Background()
 	work := keep
+	if err := os.MkdirAll(work, 0o700); work != "" && err != nil {
+		return err
+	}
 	if work == "" {
 		dir, err := os.MkdirTemp("", "agentmesh-bench-")
 		if err != nil {
