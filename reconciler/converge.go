@@ -708,10 +708,32 @@ type converger struct {
 	done      uint64
 	running   bool
 	lastErr   error
+	// writing counts intent writes in progress that will converge next.
+	writing int
+}
+
+// intentWrite marks an intent write that ends in Converge; the returned
+// func marks it done (call it before Converge).
+func (e *Engine) intentWrite() func() {
+	c := &e.conv
+	c.mu.Lock()
+	c.writing++
+	c.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			c.writing--
+			c.mu.Unlock()
+		})
+	}
 }
 
 // gatherWindow lets operations Terraform starts together share one pass.
 const gatherWindow = 60 * time.Millisecond
+
+// gatherMore bounds the wait for writes under way.
+const gatherMore = 100 * time.Millisecond
 
 // Converge returns once a reconcile pass that started after this call has
 // finished, with that pass's error.
@@ -729,7 +751,14 @@ func (e *Engine) Converge(ctx context.Context) error {
 		c.running = true
 		c.mu.Unlock()
 		time.Sleep(gatherWindow)
+		// Writes already under way will ask for a pass as soon as they
+		// are done: wait for them (briefly), so one pass serves them all.
 		c.mu.Lock()
+		for deadline := time.Now().Add(gatherMore); c.writing > 0 && time.Now().Before(deadline); {
+			c.mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+			c.mu.Lock()
+		}
 		target := c.requested
 		c.mu.Unlock()
 		p, err := e.reconcile(ctx)

@@ -62,6 +62,8 @@ func normalizeEndpoint(ep *Endpoint) {
 // contract configs, then converges its policies. A failure part-way removes
 // what was created.
 func (e *Engine) CreateEndpoint(ctx context.Context, ep *Endpoint) (*ObservedEndpoint, error) {
+	done := e.intentWrite()
+	defer done()
 	normalizeEndpoint(ep)
 	con, err := e.checkEndpointRefs(ctx, ep)
 	if err != nil {
@@ -82,6 +84,7 @@ func (e *Engine) CreateEndpoint(ctx context.Context, ep *Endpoint) (*ObservedEnd
 			if !isManaged(existing.Tags) {
 				err = fmt.Errorf("creating endpoint %q: %w (service %s). Choose another name", ep.Name, ErrNameTaken, deref(existing.ID))
 			} else {
+				done()
 				return e.UpdateEndpoint(ctx, deref(existing.ID), ep)
 			}
 		}
@@ -91,6 +94,7 @@ func (e *Engine) CreateEndpoint(ctx context.Context, ep *Endpoint) (*ObservedEnd
 		return nil, err
 	}
 	sid := resp.Payload.Data.ID
+	done()
 	if err := e.Converge(ctx); err != nil {
 		return &ObservedEndpoint{ServiceID: sid, ConfigID: cfg.ID, Configs: configs, Endpoint: *ep}, fmt.Errorf("endpoint %q was created but its policies did not converge: %w", ep.Name, err)
 	}

@@ -157,6 +157,8 @@ func (e *Engine) checkMembership(ctx context.Context, m *Membership) error {
 // CreateMembership adds an identity to a workgroup and converges, so the
 // identity's access changes before the call returns.
 func (e *Engine) CreateMembership(ctx context.Context, m *Membership) (*Stored[Membership], error) {
+	done := e.intentWrite()
+	defer done()
 	if err := e.checkMembership(ctx, m); err != nil {
 		return nil, err
 	}
@@ -164,6 +166,7 @@ func (e *Engine) CreateMembership(ctx context.Context, m *Membership) (*Stored[M
 	if err != nil {
 		return nil, err
 	}
+	done()
 	return s, e.Converge(ctx)
 }
 
