@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/openziti/edge-api/rest_management_api_client/config"
 	"github.com/openziti/edge-api/rest_model"
@@ -213,15 +214,27 @@ func createConfig[T any](ctx context.Context, e *Engine, k *configKind, key stri
 	if err != nil {
 		return nil, err
 	}
-	resp, err := e.c.API.Config.CreateConfig(config.NewCreateConfigParamsWithContext(ctx).WithConfig(&rest_model.ConfigCreate{
-		Name: ptr(name), ConfigTypeID: ptr(typeID), Data: v, Tags: ownTags(k.label),
-	}), nil)
-	if err != nil {
+	// A create whose answer was lost (or that a proxy answered 503) may or
+	// may not have happened: look first, and create again only when the
+	// object provably does not exist.
+	var resp *config.CreateConfigCreated
+	for attempt := 1; ; attempt++ {
+		resp, err = e.c.API.Config.CreateConfig(config.NewCreateConfigParamsWithContext(ctx).WithConfig(&rest_model.ConfigCreate{
+			Name: ptr(name), ConfigTypeID: ptr(typeID), Data: v, Tags: ownTags(k.label),
+		}), nil)
+		if err == nil {
+			break
+		}
 		err = controller.Explain(err, fmt.Sprintf("creating %s %q", k.label, key))
 		if controller.Permanent(err) {
 			return nil, err
 		}
 		existing, ferr := findConfig[T](ctx, e, k, key)
+		if controller.IsNotFound(ferr) && attempt < createAttempts && ctx.Err() == nil {
+			e.log.InfoContext(ctx, "the create did not happen; creating again", "kind", k.label, "name", key, "attempt", attempt, "error", err.Error())
+			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+			continue
+		}
 		if ferr != nil {
 			release()
 			return nil, err
@@ -247,6 +260,10 @@ func createConfig[T any](ctx context.Context, e *Engine, k *configKind, key stri
 	e.configs.put(d)
 	return &Stored[T]{ID: resp.Payload.Data.ID, Name: name, Managed: true, Value: v}, nil
 }
+
+// createAttempts bounds creating one intent object again after failures
+// that provably left nothing behind.
+const createAttempts = 4
 
 func findConfig[T any](ctx context.Context, e *Engine, k *configKind, key string) (*Stored[T], error) {
 	// A snapshot this pass already loaded answers without a request; it

@@ -100,8 +100,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
 	c := &Client{cfg: cfg, res: res, log: log}
 	c.closers = append(c.closers, base.CloseIdleConnections)
 	httpClient := &http.Client{
+		// No overall timeout: each attempt has its own (see retryTransport).
 		Transport: &authTransport{client: c, next: &retryTransport{client: c, next: base}},
-		Timeout:   cfg.RequestTimeout,
 	}
 	rt := httptransport.NewWithClient(res.managementURL.Host, res.managementURL.Path, []string{"https"}, httpClient)
 	// The runtime's debug dump (DEBUG/SWAGGER_DEBUG) prints headers,

@@ -60,9 +60,13 @@ func withSession(req *http.Request, body []byte, tok string) *http.Request {
 
 // retryTransport retries transient failures with bounded exponential
 // backoff. A request is retried only when replaying it cannot duplicate
-// work: the connection never opened, the controller refused it (429/503),
-// or the method is idempotent. A POST whose response was lost is not
-// replayed here; the reconciler looks the object up before creating again.
+// work: the connection never opened, the controller refused it (429), or
+// the method is idempotent. A POST whose response was lost, or that was
+// answered 502, 503 or 504 (a proxy in front of the controller may have
+// forwarded it first), is not replayed here; the reconciler looks the
+// object up before creating again. Each attempt has its own deadline
+// (RequestTimeout); the loop is bounded by MaxRetries and the caller's
+// context, never by one overall timeout.
 type retryTransport struct {
 	client *Client
 	next   http.RoundTripper
@@ -80,7 +84,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	bo.MaxElapsedTime = 0 // bounded by MaxRetries instead
 	bo.Reset()
 	for attempt := 0; ; attempt++ {
-		r := req.Clone(ctx)
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if t.client.cfg.RequestTimeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, t.client.cfg.RequestTimeout)
+		}
+		r := req.Clone(actx)
 		setBody(r, body)
 		start := time.Now()
 		resp, err := t.next.RoundTrip(r)
@@ -88,11 +96,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil {
 			// Read the whole answer here, so a body cut off mid-way is a
 			// transport failure this loop can retry, not a decode error
-			// deep in the generated client.
+			// deep in the generated client (and the attempt's deadline
+			// can end with the attempt).
 			err = bufferResponse(resp)
 			if err != nil {
 				resp = nil
 			}
+		}
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: no answer within %s", ErrAttemptTimeout, t.client.cfg.RequestTimeout)
 		}
 		status := 0
 		if resp != nil {
@@ -129,16 +142,23 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func transientStatus(status int, method string) bool {
 	switch status {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	case http.StatusTooManyRequests:
 		return true
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
 		// A proxy may have forwarded a POST before failing.
 		return method != http.MethodPost
 	}
 	return false
 }
 
+// ErrAttemptTimeout means one attempt got no answer in time. For a POST
+// the controller may still have acted, so it is not replayed blindly.
+var ErrAttemptTimeout = errors.New("the controller did not answer in time")
+
 func transientNetErr(err error, method string) bool {
+	if errors.Is(err, ErrAttemptTimeout) {
+		return method != http.MethodPost
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}

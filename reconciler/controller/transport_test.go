@@ -37,6 +37,7 @@ func TestRetryTransport(t *testing.T) {
 		hdr       []string
 		err       error
 		truncated bool
+		hang      bool // no answer until the attempt's deadline
 	}
 	cases := []struct {
 		name         string
@@ -48,6 +49,7 @@ func TestRetryTransport(t *testing.T) {
 	}{
 		{"429 then success honours Retry-After", http.MethodPost, []step{{resp: 429, hdr: []string{"Retry-After", "0"}}, {resp: 429}, {resp: 201}}, 3, 201, false},
 		{"503 storm is bounded", http.MethodGet, []step{{resp: 503}}, 4, 503, false},
+		{"503 on POST may have been forwarded", http.MethodPost, []step{{resp: 503}, {resp: 201}}, 1, 503, false},
 		{"connection refused is retried even for POST", http.MethodPost, []step{{err: errRefused}, {resp: 201}}, 2, 201, false},
 		{"reset after sending a POST is not replayed", http.MethodPost, []step{{err: errReset}, {resp: 201}}, 1, 0, true},
 		{"reset on GET is replayed", http.MethodGet, []step{{err: errReset}, {resp: 200}}, 2, 200, false},
@@ -57,10 +59,14 @@ func TestRetryTransport(t *testing.T) {
 		{"400 is an answer, not a failure", http.MethodPost, []step{{resp: 400}, {resp: 201}}, 1, 400, false},
 		{"answer cut off on GET is replayed", http.MethodGet, []step{{resp: 200, truncated: true}, {resp: 200}}, 2, 200, false},
 		{"answer cut off on POST is not replayed", http.MethodPost, []step{{resp: 201, truncated: true}, {resp: 201}}, 1, 0, true},
+		{"a silent attempt ends at its own deadline and a GET goes on", http.MethodGet, []step{{hang: true}, {hang: true}, {resp: 200}}, 3, 200, false},
+		{"a silent POST is not replayed", http.MethodPost, []step{{hang: true}, {resp: 201}}, 1, 0, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &Client{cfg: Config{MaxRetries: 3, RetryMaxInterval: time.Millisecond}, log: slog.New(slog.DiscardHandler)}
+			// Three attempts of 40 ms each outlast one RequestTimeout: the
+			// deadline is per attempt, not for the whole loop.
+			c := &Client{cfg: Config{MaxRetries: 3, RetryMaxInterval: time.Millisecond, RequestTimeout: 40 * time.Millisecond}, log: slog.New(slog.DiscardHandler)}
 			attempts := 0
 			var bodies []string
 			rt := &retryTransport{client: c, next: roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -70,6 +76,10 @@ func TestRetryTransport(t *testing.T) {
 				attempts++
 				if s.err != nil {
 					return nil, s.err
+				}
+				if s.hang {
+					<-r.Context().Done()
+					return nil, r.Context().Err()
 				}
 				answer := status(s.resp, s.hdr...)
 				if s.truncated {
@@ -87,6 +97,9 @@ func TestRetryTransport(t *testing.T) {
 			}
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil && tc.steps[0].hang && !errors.Is(err, ErrAttemptTimeout) {
+				t.Fatalf("a silent attempt: %v, want ErrAttemptTimeout", err)
 			}
 			if resp != nil && resp.StatusCode != tc.wantStatus {
 				t.Errorf("status = %d, want %d", resp.StatusCode, tc.wantStatus)
