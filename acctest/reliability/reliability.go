@@ -20,6 +20,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/openziti/edge-api/rest_management_api_client/api_session"
+	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/acctest"
 	"github.com/agentmesh/agentmesh/reconciler"
@@ -71,6 +72,8 @@ type env struct {
 	secrets map[string]string
 	counted map[string]int
 	engLog  *slog.Logger
+	// enrolled holds the Ziti configs of identities the suite enrolled.
+	enrolled map[string]*ziti.Config
 }
 
 // Run starts its own controller (persistent home, so it can restart) and
@@ -101,7 +104,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	e := &env{ctx: ctx, ctrl: ctrl, dir: dir, logDir: filepath.Join(dir, "logs"), opts: opts, root: root,
-		secrets: map[string]string{"admin password": ctrl.Password}}
+		secrets: map[string]string{"admin password": ctrl.Password}, enrolled: map[string]*ziti.Config{}}
 	if err := os.MkdirAll(e.logDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -189,6 +192,7 @@ type stateDoc struct {
 		RootModule struct {
 			Resources []struct {
 				Address string         `json:"address"`
+				Type    string         `json:"type"`
 				Values  map[string]any `json:"values"`
 			} `json:"resources"`
 		} `json:"root_module"`
@@ -207,13 +211,6 @@ func (e *env) measure(ws *acctest.Workspace, row *Row) error {
 		return err
 	}
 	defer c.Close()
-	plan, err := eng.PlanChanges(e.ctx)
-	if err != nil {
-		return err
-	}
-	if tfClean && len(plan.Changes) == 0 {
-		row.Converged++
-	}
 
 	showOut, err := ws.Run("show", "-json")
 	if err != nil {
@@ -224,7 +221,19 @@ func (e *env) measure(ws *acctest.Workspace, row *Row) error {
 		return fmt.Errorf("reading state: %w", err)
 	}
 	inState := map[string]bool{}
+	var (
+		resources []resource
+		ids       []string
+		endpoints []string
+	)
 	for _, r := range doc.Values.RootModule.Resources {
+		resources = append(resources, resource{typ: r.Type, values: r.Values})
+		switch r.Type {
+		case "agentmesh_identity":
+			ids = append(ids, str(r.Values["id"]))
+		case "agentmesh_endpoint":
+			endpoints = append(endpoints, str(r.Values["name"]))
+		}
 		if id, ok := r.Values["id"].(string); ok {
 			inState[id] = true
 		}
@@ -232,31 +241,61 @@ func (e *env) measure(ws *acctest.Workspace, row *Row) error {
 			e.addSecret("enrollment JWT of "+r.Address, jwt)
 		}
 	}
+	// Converged: the plan is empty, the controller holds exactly the
+	// policies and roles the state implies, and every identity lists
+	// exactly the endpoints it may dial or hosts.
+	w := expectFrom(resources)
+	if len(endpoints) > 0 && (len(w.policies) == 0 || len(w.visible) == 0) {
+		return fmt.Errorf("the state implies no policy or no access; the expectation proves nothing")
+	}
+	o, err := observe(c, ids)
+	if err != nil {
+		return err
+	}
+	diffs := w.differences(o)
+	access, err := e.accessMatrix(resources, w, endpoints)
+	if err != nil {
+		return err
+	}
+	for _, d := range append(diffs, access...) {
+		fmt.Fprintf(e.opts.Progress, "  not converged: %s\n", d)
+	}
+	if tfClean && len(diffs) == 0 && len(access) == 0 {
+		row.Converged++
+	}
+	row.Duplicates += o.duplicates
+	for _, k := range o.dupKeys {
+		fmt.Fprintf(e.opts.Progress, "  duplicate: %s\n", k)
+	}
 	objs, err := eng.ManagedObjects(e.ctx)
 	if err != nil {
 		return err
 	}
-	seen := map[string]int{}
 	onController := map[string]bool{}
-	for _, o := range objs {
-		onController[o.ID] = true
-		seen[o.Kind+"/"+o.Name]++
-		if o.Intent && !inState[o.ID] && !inState[o.Owner] {
+	routers := 0
+	for _, ob := range objs {
+		onController[ob.ID] = true
+		if ob.Intent && !inState[ob.ID] && !inState[ob.Owner] {
 			row.Orphans++
-			fmt.Fprintf(e.opts.Progress, "  orphan: %s %s (%s)\n", o.Kind, o.Name, o.ID)
+			fmt.Fprintf(e.opts.Progress, "  orphan: %s %s (%s)\n", ob.Kind, ob.Name, ob.ID)
+		}
+		if strings.HasSuffix(ob.Kind, "router-policy") {
+			routers++
 		}
 	}
-	for _, n := range seen {
-		row.Duplicates += n - 1
+	// Derived policies nothing in the state implies are orphans too.
+	for name := range o.policies {
+		if _, ok := w.policies[name]; !ok {
+			row.Orphans++
+			fmt.Fprintf(e.opts.Progress, "  orphan: service-policy %s\n", name)
+		}
+	}
+	if len(endpoints) > 0 && routers < 2 {
+		row.Lost++
 	}
 	for id := range inState {
 		if !onController[id] {
 			row.Lost++
-		}
-	}
-	for _, ch := range plan.Changes {
-		if ch.Action == "delete" {
-			row.Orphans++
 		}
 	}
 	row.Retries += e.countInLogs("transient controller failure; retrying")
