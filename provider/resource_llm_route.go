@@ -46,6 +46,22 @@ func (r *llmRouteResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if err := r.engine.CheckLLMRoute(ctx, plan.Gateway.ValueString(), plan.Model.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("model"), "Model not servable by gateway "+plan.Gateway.ValueString(), err.Error())
 	}
+	if plan.Workgroups.IsUnknown() || plan.Identities.IsUnknown() {
+		return
+	}
+	in := plan.intent(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	warnings, err := r.engine.RouteWarnings(ctx, in)
+	if err != nil {
+		addError(&resp.Diagnostics, "Cannot check the audience of route "+plan.Name.ValueString(), err)
+		return
+	}
+	for _, w := range warnings {
+		resp.Diagnostics.AddAttributeWarning(path.Root("workgroups"), "Route "+plan.Name.ValueString()+" serves less than it names",
+			w+". Add the organisation to the workgroup's participating_organizations, or change the route's audience.")
+	}
 }
 
 // NewLLMRouteResource is the agentmesh_llm_route resource.

@@ -216,6 +216,54 @@ func describeProviders(g Gateway) string {
 	return strings.Join(have, ", ")
 }
 
+// RouteWarnings says, before anything is written, what a route would serve
+// nobody through: a workgroup member whose organisation the workgroup no
+// longer admits, or an audience that resolves to nobody. A workgroup or
+// identity that does not exist yet says nothing (it may be created in the
+// same apply; the apply refuses a workgroup that is still missing).
+func (e *Engine) RouteWarnings(ctx context.Context, r *LLMRoute) ([]string, error) {
+	n := &Network{Identities: map[string]*ObservedIdentity{}, Workgroups: map[string]*Stored[Workgroup]{}}
+	ids, err := e.identities.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ids {
+		o := observeIdentity(d)
+		n.Identities[o.ID] = o
+	}
+	wgs, err := configsOf[Workgroup](ctx, e, kindWorkgroup)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range wgs {
+		n.Workgroups[w.Value.Name] = w
+	}
+	if n.Memberships, err = configsOf[Membership](ctx, e, kindMembership); err != nil {
+		return nil, err
+	}
+	n.LLMRoutes = []*Stored[LLMRoute]{{Value: *r}}
+	if err := e.observeNamedIdentities(ctx, n); err != nil {
+		return nil, err
+	}
+	who, problems := derive.Audience(n, fmt.Sprintf("llm route %q", r.Name), r.Workgroups, r.Identities)
+	var out []string
+	for _, p := range problems {
+		if strings.Contains(p, "no longer admits") {
+			out = append(out, p)
+		}
+	}
+	complete := len(derive.MissingWorkgroups(n, r)) == 0
+	for _, id := range r.Identities {
+		if _, ok := n.Identities[id]; !ok {
+			complete = false
+		}
+	}
+	if complete && len(who) == 0 {
+		out = append(out, fmt.Sprintf("llm route %q serves nobody now: no enabled identity is named, and workgroups %v have no member whose organisation they admit (memberships created in the same apply are not counted yet)", r.Name, r.Workgroups))
+	}
+	return out, nil
+}
+
 // checkRouteWorkgroups refuses a route that names a workgroup the network
 // does not have, before anything is written or pushed.
 func (e *Engine) checkRouteWorkgroups(ctx context.Context, r *LLMRoute) error {

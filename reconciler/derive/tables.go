@@ -13,12 +13,12 @@ import (
 // so the derivation, plan-time checks and pushes all agree on who a
 // gateway serves.
 
-// resolveAudience returns the identities (id -> name) that route-style
+// Audience returns the identities (id -> name) that route-style
 // audience selectors admit: the identities named directly plus every valid
 // member of the named workgroups. An identity counts only while it exists,
 // is enabled, and (for a workgroup) belongs to an organisation the
 // workgroup admits. Problems name what grants nothing.
-func resolveAudience(n *Network, what string, workgroups, identities []string) (map[string]string, []string) {
+func Audience(n *Network, what string, workgroups, identities []string) (map[string]string, []string) {
 	out := map[string]string{}
 	var problems []string
 	admit := func(id string) {
@@ -96,7 +96,7 @@ func LLMTable(n *Network, g *intent.Gateway) (*gateways.Table, map[string]string
 			t.LLM.DefaultRoute = g.DefaultRoute
 		}
 		what := fmt.Sprintf("llm route %q of gateway %q", r.Name, g.Name)
-		who, p := resolveAudience(n, what, r.Workgroups, r.Identities)
+		who, p := Audience(n, what, r.Workgroups, r.Identities)
 		problems = append(problems, p...)
 		if len(who) == 0 {
 			problems = append(problems, fmt.Sprintf("%s: its audience resolves to nobody", what))
