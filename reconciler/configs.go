@@ -230,7 +230,7 @@ func createConfig[T any](ctx context.Context, e *Engine, k *configKind, key stri
 			return nil, err
 		}
 		existing, ferr := findConfig[T](ctx, e, k, key)
-		if controller.IsNotFound(ferr) && attempt < createAttempts && ctx.Err() == nil {
+		if controller.IsNotFound(ferr) && errors.Is(err, controller.ErrUnreachable) && attempt < createAttempts && ctx.Err() == nil {
 			e.log.InfoContext(ctx, "the create did not happen; creating again", "kind", k.label, "name", key, "attempt", attempt, "error", err.Error())
 			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
 			continue

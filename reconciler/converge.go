@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -61,30 +62,14 @@ type Plan struct {
 // the engine's snapshots.
 func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 	e.resetSnapshots()
-	n := &Network{Identities: map[string]*ObservedIdentity{}, Workgroups: map[string]*Stored[Workgroup]{},
-		Contracts: map[string]*Stored[Contract]{}, Endpoints: map[string]*ObservedEndpoint{},
-		Policies: map[string]PolicySpec{}, RouterPolicies: map[string]bool{},
-		Configs: map[string]ObservedConfig{}, ConfigNames: map[string]string{},
-		Gateways: map[string]*Stored[Gateway]{}, GatewayServices: map[string]GatewayService{}}
-
-	ids, err := e.identities.all(ctx)
+	n, err := e.observeMembers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range ids {
-		o := observeIdentity(d)
-		n.Identities[o.ID] = o
-	}
-	wgs, err := configsOf[Workgroup](ctx, e, kindWorkgroup)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range wgs {
-		n.Workgroups[w.Value.Name] = w
-	}
-	if n.Memberships, err = configsOf[Membership](ctx, e, kindMembership); err != nil {
-		return nil, err
-	}
+	n.Contracts, n.Endpoints = map[string]*Stored[Contract]{}, map[string]*ObservedEndpoint{}
+	n.Policies, n.RouterPolicies = map[string]PolicySpec{}, map[string]bool{}
+	n.Configs, n.ConfigNames = map[string]ObservedConfig{}, map[string]string{}
+	n.Gateways, n.GatewayServices = map[string]*Stored[Gateway]{}, map[string]GatewayService{}
 	cons, err := configsOf[Contract](ctx, e, kindContract)
 	if err != nil {
 		return nil, err
@@ -222,7 +207,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 	for name, oc := range n.Configs {
 		ids[name] = oc.ID
 	}
-	for _, name := range sortedKeys(d.Configs) {
+	for _, name := range slices.Sorted(maps.Keys(d.Configs)) {
 		want := d.Configs[name]
 		have, ok := n.Configs[name]
 		switch {
@@ -240,7 +225,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 	}
 	// Endpoint service configs: the contract's terms and the tunneller
 	// configs travel with the service.
-	for _, sid := range sortedKeys(d.ServiceConfigs) {
+	for _, sid := range slices.Sorted(maps.Keys(d.ServiceConfigs)) {
 		want := d.ServiceConfigs[sid]
 		var have []string
 		for _, id := range n.Endpoints[sid].Configs {
@@ -286,7 +271,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		}
 		return out, nil
 	}
-	for _, name := range sortedKeys(d.DarkServices) {
+	for _, name := range slices.Sorted(maps.Keys(d.DarkServices)) {
 		want := d.DarkServices[name]
 		have, ok := n.GatewayServices[name]
 		if !ok {
@@ -339,7 +324,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		return want, nil
 	}
 	// Service policies.
-	for _, name := range sortedKeys(d.Policies) {
+	for _, name := range slices.Sorted(maps.Keys(d.Policies)) {
 		want := d.Policies[name]
 		have, ok := n.Policies[name]
 		switch {
@@ -363,7 +348,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 				}})
 		}
 	}
-	for _, name := range sortedKeys(n.Policies) {
+	for _, name := range slices.Sorted(maps.Keys(n.Policies)) {
 		have := n.Policies[name]
 		// The derivation owns endpoint and data-plane policies; a
 		// gateway's control-service policies are kept with its
@@ -374,7 +359,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		p.Changes = append(p.Changes, Change{Action: "delete", Kind: "service-policy", Name: name, Owner: have.Owner,
 			apply: func(ctx context.Context) error { return e.deletePolicy(ctx, have.ID) }})
 	}
-	for _, name := range sortedKeys(n.GatewayServices) {
+	for _, name := range slices.Sorted(maps.Keys(n.GatewayServices)) {
 		have := n.GatewayServices[name]
 		if _, ok := d.DarkServices[name]; ok || !derive.IsDataPlaneService(name) {
 			continue
@@ -394,7 +379,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 
 	// Derived configs nothing wants any more go last, once no service
 	// carries them.
-	for _, name := range sortedKeys(n.Configs) {
+	for _, name := range slices.Sorted(maps.Keys(n.Configs)) {
 		oc := n.Configs[name]
 		if _, ok := d.Configs[name]; !oc.Derived || ok {
 			continue
@@ -404,7 +389,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 	}
 
 	// Tables last: a gateway is pushed once its data plane is right.
-	for _, name := range sortedKeys(d.Tables) {
+	for _, name := range slices.Sorted(maps.Keys(d.Tables)) {
 		t := d.Tables[name]
 		ctl, ok := n.GatewayServices[ControlService(name)]
 		if !ok || ctl.TableDigest == t.Digest() || (ctl.TableDigest == "" && len(t.LLMRoutes) == 0) {
@@ -564,7 +549,7 @@ func (e *Engine) reconcile(ctx context.Context) (*Plan, error) {
 // derivation wants.
 func (e *Engine) roleChanges(n *Network, d *Desired) []Change {
 	var out []Change
-	for _, id := range sortedKeys(n.Identities) {
+	for _, id := range slices.Sorted(maps.Keys(n.Identities)) {
 		o := n.Identities[id]
 		var have []string
 		for _, r := range o.Reserved {
@@ -590,6 +575,19 @@ func (e *Engine) roleChanges(n *Network, d *Desired) []Change {
 // wg. role a concurrent writer dropped.
 func (e *Engine) verifyRoles(ctx context.Context) ([]Change, error) {
 	e.resetSnapshots()
+	n, err := e.observeMembers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.observeNamedIdentities(ctx, n); err != nil {
+		return nil, err
+	}
+	return e.roleChanges(n, derive.Derive(n)), nil
+}
+
+// observeMembers reads what roles and audiences are made of: identities,
+// workgroups and memberships (from the snapshots, loaded if need be).
+func (e *Engine) observeMembers(ctx context.Context) (*Network, error) {
 	n := &Network{Identities: map[string]*ObservedIdentity{}, Workgroups: map[string]*Stored[Workgroup]{}}
 	ids, err := e.identities.all(ctx)
 	if err != nil {
@@ -609,10 +607,7 @@ func (e *Engine) verifyRoles(ctx context.Context) ([]Change, error) {
 	if n.Memberships, err = configsOf[Membership](ctx, e, kindMembership); err != nil {
 		return nil, err
 	}
-	if err := e.observeNamedIdentities(ctx, n); err != nil {
-		return nil, err
-	}
-	return e.roleChanges(n, derive.Derive(n)), nil
+	return n, nil
 }
 
 func changesRoles(p *Plan) bool {
@@ -844,12 +839,3 @@ func (e *Engine) updateDerivedConfig(ctx context.Context, id string, c DerivedCo
 // its writes. Fault-injection tests use it to make another writer act in
 // exactly that window.
 func (e *Engine) SetBeforeApply(f func()) { e.beforeApply = f }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

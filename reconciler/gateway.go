@@ -222,23 +222,8 @@ func describeProviders(g Gateway) string {
 // identity that does not exist yet says nothing (it may be created in the
 // same apply; the apply refuses a workgroup that is still missing).
 func (e *Engine) RouteWarnings(ctx context.Context, r *LLMRoute) ([]string, error) {
-	n := &Network{Identities: map[string]*ObservedIdentity{}, Workgroups: map[string]*Stored[Workgroup]{}}
-	ids, err := e.identities.all(ctx)
+	n, err := e.observeMembers(ctx)
 	if err != nil {
-		return nil, err
-	}
-	for _, d := range ids {
-		o := observeIdentity(d)
-		n.Identities[o.ID] = o
-	}
-	wgs, err := configsOf[Workgroup](ctx, e, kindWorkgroup)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range wgs {
-		n.Workgroups[w.Value.Name] = w
-	}
-	if n.Memberships, err = configsOf[Membership](ctx, e, kindMembership); err != nil {
 		return nil, err
 	}
 	n.LLMRoutes = []*Stored[LLMRoute]{{Value: *r}}

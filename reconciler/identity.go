@@ -214,15 +214,26 @@ func (e *Engine) CreateIdentity(ctx context.Context, in *Identity) (*ObservedIde
 	if err != nil {
 		return nil, err
 	}
-	resp, err := e.c.API.Identity.CreateIdentity(identity.NewCreateIdentityParamsWithContext(ctx).WithIdentity(body), nil)
-	if err != nil {
-		defer release()
+	var resp *identity.CreateIdentityCreated
+	for attempt := 1; ; attempt++ {
+		resp, err = e.c.API.Identity.CreateIdentity(identity.NewCreateIdentityParamsWithContext(ctx).WithIdentity(body), nil)
+		if err == nil {
+			break
+		}
 		if controller.Permanent(err) {
+			release()
 			return nil, controller.Explain(err, fmt.Sprintf("creating identity %q", in.Name))
 		}
 		// POST is not idempotent: the object may exist (name clash, or
-		// created before the response was lost). Look before failing.
+		// created before the response was lost). Look before failing, and
+		// create again only when it provably does not exist.
 		existing, ferr := e.FindIdentityByName(ctx, in.Name)
+		if controller.IsNotFound(ferr) && errors.Is(controller.Explain(err, "creating"), controller.ErrUnreachable) && attempt < createAttempts && ctx.Err() == nil {
+			e.log.InfoContext(ctx, "the create did not happen; creating again", "kind", "identity", "name", in.Name, "attempt", attempt, "error", err.Error())
+			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+			continue
+		}
+		release()
 		if ferr != nil {
 			err = controller.Explain(err, fmt.Sprintf("creating identity %q", in.Name))
 			if errors.Is(err, controller.ErrNotFound) {

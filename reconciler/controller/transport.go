@@ -117,7 +117,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		switch {
 		case err != nil:
 			retry = transientNetErr(err, req.Method)
-		case transientStatus(status, req.Method):
+		case transientStatus(status, replayable(req)):
 			retry, wait = true, retryAfter(resp.Header.Get("Retry-After"))
 		}
 		if !retry || attempt >= t.client.cfg.MaxRetries {
@@ -140,20 +140,27 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-func transientStatus(status int, method string) bool {
+func transientStatus(status int, replayable bool) bool {
 	switch status {
 	case http.StatusTooManyRequests:
 		return true
 	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
 		// A proxy may have forwarded a POST before failing.
-		return method != http.MethodPost
+		return replayable
 	}
 	return false
 }
 
+// replayable says whether sending the request twice cannot create
+// anything twice: any method but POST, and the POST that opens an API
+// session (a spare session harms nothing).
+func replayable(req *http.Request) bool {
+	return req.Method != http.MethodPost || strings.HasSuffix(req.URL.Path, "/authenticate")
+}
+
 // ErrAttemptTimeout means one attempt got no answer in time. For a POST
 // the controller may still have acted, so it is not replayed blindly.
-var ErrAttemptTimeout = errors.New("the controller did not answer in time")
+var ErrAttemptTimeout = fmt.Errorf("%w: the controller did not answer in time", ErrUnreachable)
 
 func transientNetErr(err error, method string) bool {
 	if errors.Is(err, ErrAttemptTimeout) {

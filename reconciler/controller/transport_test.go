@@ -120,6 +120,26 @@ type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
+// TestAuthenticateIsReplayed: opening an API session twice creates
+// nothing a user manages, so a 503 on /authenticate is retried like a GET.
+func TestAuthenticateIsReplayed(t *testing.T) {
+	c := &Client{cfg: Config{MaxRetries: 3, RetryMaxInterval: time.Millisecond}, log: slog.New(slog.DiscardHandler)}
+	attempts := 0
+	rt := &retryTransport{client: c, next: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		attempts++
+		if attempts == 1 {
+			return status(503), nil
+		}
+		return status(200), nil
+	})}
+	req, _ := http.NewRequest(http.MethodPost, "https://ctrl.example/edge/management/v1/authenticate?method=password", strings.NewReader(`{}`))
+	resp, err := rt.RoundTrip(req)
+	if err != nil || resp.StatusCode != 200 || attempts != 2 {
+		t.Fatalf("authenticate after a 503: %v %v after %d attempts", resp, err, attempts)
+	}
+	resp.Body.Close()
+}
+
 func TestRetryAfter(t *testing.T) {
 	if d := retryAfter("2"); d != 2*time.Second {
 		t.Errorf("seconds: %v", d)

@@ -2,6 +2,7 @@ package derive
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -159,7 +160,7 @@ func Derive(n *Network) *Desired {
 		d.WorkgroupRoles[id] = slices.Compact(roles)
 	}
 
-	for _, sid := range sortedKeys(n.Endpoints) {
+	for _, sid := range slices.Sorted(maps.Keys(n.Endpoints)) {
 		ep := n.Endpoints[sid]
 		owner := "endpoint/" + sid
 		con, ok := n.Contracts[ep.Contract]
@@ -217,7 +218,7 @@ func Derive(n *Network) *Desired {
 			d.Policies[name] = PolicySpec{Name: name, Type: "Dial", Semantic: "AllOf", IdentityRoles: roles, ServiceRoles: []string{"@" + sid}, Owner: owner}
 		}
 	}
-	for _, name := range sortedKeys(n.Gateways) {
+	for _, name := range slices.Sorted(maps.Keys(n.Gateways)) {
 		deriveDataPlane(n, d, &n.Gateways[name].Value)
 	}
 	sort.Strings(d.Problems)
@@ -277,15 +278,6 @@ func sortedCopy(s []string) []string {
 	out := slices.Clone(s)
 	sort.Strings(out)
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Grant is one identity allowed to dial one endpoint service.
