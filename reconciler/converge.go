@@ -725,14 +725,19 @@ func (e *Engine) intentWrite() func() {
 }
 
 // gatherWindow lets operations Terraform starts together share one pass.
-const gatherWindow = 60 * time.Millisecond
+const gatherWindow = 15 * time.Millisecond
 
 // gatherMore bounds the wait for writes under way.
 const gatherMore = 100 * time.Millisecond
 
 // Converge returns once a reconcile pass that started after this call has
 // finished, with that pass's error.
-func (e *Engine) Converge(ctx context.Context) error {
+func (e *Engine) Converge(ctx context.Context) error { return e.converge(ctx, gatherWindow) }
+
+// converge is Converge with the time a pass it starts waits for more
+// callers: none for a caller that waits on a running gateway anyway (a
+// route change), which still shares any pass already running.
+func (e *Engine) converge(ctx context.Context, gather time.Duration) error {
 	c := &e.conv
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -745,7 +750,7 @@ func (e *Engine) Converge(ctx context.Context) error {
 		}
 		c.running = true
 		c.mu.Unlock()
-		time.Sleep(gatherWindow)
+		time.Sleep(gather)
 		// Writes already under way will ask for a pass as soon as they
 		// are done: wait for them (briefly), so one pass serves them all.
 		c.mu.Lock()

@@ -329,7 +329,7 @@ func (e *Engine) PushGatewayWith(ctx context.Context, gateway string, secrets ma
 	} else {
 		release := e.tables.claim(gateway)
 		defer release()
-		if err := e.Converge(ctx); err != nil {
+		if err := e.converge(ctx, 0); err != nil {
 			return gateways.Report{}, err
 		}
 		// One push at a time per gateway: an older table must not
