@@ -725,7 +725,7 @@ func (e *Engine) intentWrite() func() {
 }
 
 // gatherWindow lets operations Terraform starts together share one pass.
-const gatherWindow = 15 * time.Millisecond
+const gatherWindow = 60 * time.Millisecond
 
 // gatherMore bounds the wait for writes under way.
 const gatherMore = 100 * time.Millisecond

@@ -29,6 +29,7 @@ type Engine struct {
 	claims     claims
 	tables     tableMemo
 	routers    routerCache
+	idReads    identityReads
 	// beforeApply, when set, runs between observing and writing.
 	beforeApply func()
 	// gatewayTimeout bounds waiting for a gateway agent.

@@ -255,8 +255,9 @@ func (e *Engine) CreateIdentity(ctx context.Context, in *Identity) (*ObservedIde
 			return nil, e.undoCreate(ctx, id, err)
 		}
 	}
-	// The enrollment JWT is on the first GET after create: no wait needed.
-	o, err := e.fetchIdentity(ctx, id)
+	// The enrollment JWT is on the first read after create: no wait
+	// needed. Parallel creates share that read.
+	o, err := e.readCreated(ctx, id)
 	if err != nil {
 		return nil, e.undoCreate(ctx, id, err)
 	}
