@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,10 +21,6 @@ import (
 	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/acctest"
-	"github.com/agentmesh/agentmesh/gateways"
-	"github.com/agentmesh/agentmesh/gateways/agent"
-	"github.com/agentmesh/agentmesh/gateways/control"
-	"github.com/agentmesh/agentmesh/gateways/llmfront"
 	"github.com/agentmesh/agentmesh/reconciler"
 )
 
@@ -200,19 +195,11 @@ func TestAccGateway_revocationIsImmediate(t *testing.T) {
 			t.Cleanup(z.Close)
 			who[n] = reach{cfg: cfg, z: z}
 		}
-		gwURL, _ := url.Parse("http://" + listen)
-		a := &agent.Agent{Ziti: gz, StateDir: dir, Front: llmfront.New(gwURL, nil),
-			Supervisor: &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
-				Health: agent.HTTPHealth(listen)}}
-		t.Cleanup(a.Stop)
-		ln, err := agent.Listen(ctx, gz, attrs("agentmesh_gateway.llm")["control_service"], 30*time.Second)
+		_, stop, err := acctest.StartLLMAgent(ctx, gz, "rv-llm", bin, dir, listen)
 		if err != nil {
 			return err
 		}
-		go func() {
-			_ = control.Serve(ctx, ln, func(c context.Context, t *gateways.Table) gateways.Report { return a.Apply(c, t) },
-				func() gateways.Report { return a.Status() })
-		}()
+		t.Cleanup(stop)
 		return nil
 	}
 	// served says whether the running gateway holds a key for the identity.
