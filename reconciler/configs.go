@@ -230,9 +230,7 @@ func createConfig[T any](ctx context.Context, e *Engine, k *configKind, key stri
 			return nil, err
 		}
 		existing, ferr := findConfig[T](ctx, e, k, key)
-		if controller.IsNotFound(ferr) && errors.Is(err, controller.ErrUnreachable) && attempt < createAttempts && ctx.Err() == nil {
-			e.log.InfoContext(ctx, "the create did not happen; creating again", "kind", k.label, "name", key, "attempt", attempt, "error", err.Error())
-			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+		if e.createAgain(ctx, k.label, key, attempt, err, ferr) {
 			continue
 		}
 		if ferr != nil {
@@ -264,6 +262,23 @@ func createConfig[T any](ctx context.Context, e *Engine, k *configKind, key stri
 // createAttempts bounds creating one intent object again after failures
 // that provably left nothing behind.
 const createAttempts = 4
+
+// createAgain says whether a create that failed with err (explained) is
+// to be made again: the failure was the network's (the controller may or
+// may not have acted), the lookup after it (ferr) proved nothing was
+// created, and attempts remain. It waits before saying yes.
+func (e *Engine) createAgain(ctx context.Context, kind, name string, attempt int, err, ferr error) bool {
+	if !controller.IsNotFound(ferr) || !errors.Is(err, controller.ErrUnreachable) || attempt >= createAttempts {
+		return false
+	}
+	e.log.InfoContext(ctx, "the create did not happen; creating again", "kind", kind, "name", name, "attempt", attempt, "error", err.Error())
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		return true
+	}
+}
 
 func findConfig[T any](ctx context.Context, e *Engine, k *configKind, key string) (*Stored[T], error) {
 	// A snapshot this pass already loaded answers without a request; it

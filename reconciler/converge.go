@@ -14,7 +14,6 @@ import (
 	"github.com/openziti/edge-api/rest_management_api_client/config"
 	"github.com/openziti/edge-api/rest_management_api_client/edge_router_policy"
 	"github.com/openziti/edge-api/rest_management_api_client/identity"
-	"github.com/openziti/edge-api/rest_management_api_client/service"
 	"github.com/openziti/edge-api/rest_management_api_client/service_edge_router_policy"
 	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
 	"github.com/openziti/edge-api/rest_model"
@@ -94,12 +93,10 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 		if d.ConfigType != nil {
 			oc.TypeName = d.ConfigType.Name
 		}
-		if d.Tags != nil {
-			// Earlier versions tagged a gateway's data-plane intercept
-			// config "gateway", like gateway registrations.
-			kind := d.Tags.SubTags[TagKind]
-			oc.Derived = kind == "derived" || (kind == kindGatewayReg.label && oc.TypeName == kindIntercept.typeName)
-		}
+		// Earlier versions tagged a gateway's data-plane intercept config
+		// "gateway", like gateway registrations.
+		kind := tagOf(d.Tags, TagKind)
+		oc.Derived = kind == "derived" || (kind == kindGatewayReg.label && oc.TypeName == kindIntercept.typeName)
 		n.Configs[oc.Name] = oc
 		n.ConfigNames[oc.ID] = oc.Name
 	}
@@ -225,41 +222,6 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 	}
 	// Endpoint service configs: the contract's terms and the tunneller
 	// configs travel with the service.
-	for _, sid := range slices.Sorted(maps.Keys(d.ServiceConfigs)) {
-		want := d.ServiceConfigs[sid]
-		var have []string
-		for _, id := range n.Endpoints[sid].Configs {
-			if name, ok := n.ConfigNames[id]; ok {
-				have = append(have, name)
-			} else {
-				have = append(have, "id:"+id)
-			}
-		}
-		sort.Strings(have)
-		if slices.Equal(have, want) {
-			continue
-		}
-		p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-configs", Name: n.Endpoints[sid].Name, Owner: "endpoint/" + sid,
-			Detail: fmt.Sprintf("configs %v", want),
-			apply: func(ctx context.Context) error {
-				list := make([]string, 0, len(want))
-				for _, name := range want {
-					id, ok := ids[name]
-					if !ok {
-						return fmt.Errorf("config %s does not exist", name)
-					}
-					list = append(list, id)
-				}
-				_, err := e.c.API.Service.PatchService(service.NewPatchServiceParamsWithContext(ctx).WithID(sid).WithService(&rest_model.ServicePatch{Configs: list}), nil)
-				e.services.forget(sid)
-				return controller.Explain(err, "attaching configs to service "+sid)
-			}})
-	}
-	// Gateways' data-plane services, before the policies that grant them.
-	svcIDs := map[string]string{} // service name -> id, completed as services are created
-	for name, gs := range n.GatewayServices {
-		svcIDs[name] = gs.ID
-	}
 	configIDs := func(names []string) ([]string, error) {
 		out := make([]string, 0, len(names))
 		for _, name := range names {
@@ -270,6 +232,27 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 			out = append(out, id)
 		}
 		return out, nil
+	}
+	// setConfigs plans the write that gives a service the configs want.
+	setConfigs := func(sid, name, owner string, want []string) {
+		p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-configs", Name: name, Owner: owner, Detail: fmt.Sprintf("configs %v", want),
+			apply: func(ctx context.Context) error {
+				cfgs, err := configIDs(want)
+				if err != nil {
+					return err
+				}
+				return e.setServiceConfigs(ctx, sid, cfgs)
+			}})
+	}
+	for _, sid := range slices.Sorted(maps.Keys(d.ServiceConfigs)) {
+		if want := d.ServiceConfigs[sid]; !slices.Equal(configNames(n, n.Endpoints[sid].Configs), want) {
+			setConfigs(sid, n.Endpoints[sid].Name, "endpoint/"+sid, want)
+		}
+	}
+	// Gateways' data-plane services, before the policies that grant them.
+	svcIDs := map[string]string{} // service name -> id, completed as services are created
+	for name, gs := range n.GatewayServices {
+		svcIDs[name] = gs.ID
 	}
 	for _, name := range slices.Sorted(maps.Keys(d.DarkServices)) {
 		want := d.DarkServices[name]
@@ -287,24 +270,8 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 				}})
 			continue
 		}
-		var names []string
-		for _, id := range have.Configs {
-			if cn, ok := n.ConfigNames[id]; ok {
-				names = append(names, cn)
-			} else {
-				names = append(names, "id:"+id)
-			}
-		}
-		sort.Strings(names)
-		if !slices.Equal(names, want.Configs) {
-			p.Changes = append(p.Changes, Change{Action: "update", Kind: "service-configs", Name: name, Owner: want.Owner, Detail: fmt.Sprintf("configs %v", want.Configs),
-				apply: func(ctx context.Context) error {
-					cfgs, err := configIDs(want.Configs)
-					if err != nil {
-						return err
-					}
-					return e.setServiceConfigs(ctx, have.ID, cfgs)
-				}})
+		if !slices.Equal(configNames(n, have.Configs), want.Configs) {
+			setConfigs(have.ID, name, want.Owner, want.Configs)
 		}
 	}
 	// resolved fills in the ids of services this pass created.
@@ -844,3 +811,18 @@ func (e *Engine) updateDerivedConfig(ctx context.Context, id string, c DerivedCo
 // its writes. Fault-injection tests use it to make another writer act in
 // exactly that window.
 func (e *Engine) SetBeforeApply(f func()) { e.beforeApply = f }
+
+// configNames names the configs a service carries, sorted; one agentmesh
+// does not know stays as its id, so it never matches a wanted name.
+func configNames(n *Network, ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if name, ok := n.ConfigNames[id]; ok {
+			out = append(out, name)
+		} else {
+			out = append(out, "id:"+id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

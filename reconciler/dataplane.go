@@ -103,7 +103,7 @@ func (e *Engine) deletePolicyByName(ctx context.Context, name string) error {
 
 // ensureRouterPolicies creates the network-wide router policies if missing.
 func (e *Engine) ensureRouterPolicies(ctx context.Context) error {
-	_, routers, err := e.derivedPolicies(ctx)
+	routers, err := e.routerPolicies(ctx)
 	if err != nil {
 		return err
 	}

@@ -489,11 +489,18 @@ func (e *Engine) UpdateGateway(ctx context.Context, id string, g *Gateway) (*Sto
 		// The routes must still be servable with the new settings (a
 		// provider removed under its routes is refused here, before
 		// anything changes).
-		n, err := e.Observe(ctx)
+		// A table reads only members and routes: no need to observe the
+		// derived objects too.
+		n, err := e.observeMembers(ctx)
 		if err != nil {
 			return nil, err
 		}
-		n.Gateways[g.Name] = &Stored[Gateway]{ID: id, Value: *g}
+		if n.LLMRoutes, err = configsOf[LLMRoute](ctx, e, kindLLMRoute); err != nil {
+			return nil, err
+		}
+		if err := e.observeNamedIdentities(ctx, n); err != nil {
+			return nil, err
+		}
 		if _, _, _, err := derive.LLMTable(n, g); err != nil {
 			return nil, err
 		}

@@ -228,9 +228,7 @@ func (e *Engine) CreateIdentity(ctx context.Context, in *Identity) (*ObservedIde
 		// created before the response was lost). Look before failing, and
 		// create again only when it provably does not exist.
 		existing, ferr := e.FindIdentityByName(ctx, in.Name)
-		if controller.IsNotFound(ferr) && errors.Is(controller.Explain(err, "creating"), controller.ErrUnreachable) && attempt < createAttempts && ctx.Err() == nil {
-			e.log.InfoContext(ctx, "the create did not happen; creating again", "kind", "identity", "name", in.Name, "attempt", attempt, "error", err.Error())
-			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+		if e.createAgain(ctx, "identity", in.Name, attempt, controller.Explain(err, "creating identity "+in.Name), ferr) {
 			continue
 		}
 		release()

@@ -56,10 +56,7 @@ func (e *Engine) ManagedObjects(ctx context.Context) ([]Object, error) {
 		return nil, err
 	}
 	for _, d := range cfgs {
-		kind := ""
-		if d.Tags != nil {
-			kind = fmt.Sprint(d.Tags.SubTags[TagKind])
-		}
+		kind := tagOf(d.Tags, TagKind)
 		o := Object{ID: deref(d.ID), Name: deref(d.Name), Kind: "config", Intent: intentKinds[kind]}
 		if kind == kindEndpoint.label {
 			o.Owner = carriedBy[o.ID]
@@ -103,9 +100,7 @@ func (e *Engine) derivedPolicies(ctx context.Context) ([]PolicySpec, []Object, e
 		if p.Semantic != nil {
 			spec.Semantic = string(*p.Semantic)
 		}
-		if p.Tags != nil {
-			spec.Owner = fmt.Sprint(p.Tags.SubTags[TagOwner])
-		}
+		spec.Owner = tagOf(p.Tags, TagOwner)
 		specs = append(specs, spec)
 	}
 	routers, err := e.routerPolicies(ctx)
