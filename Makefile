@@ -6,7 +6,7 @@ PROVIDER := $(BIN)/terraform-provider-agentmesh
 N     ?= 200
 TRIALS ?= 3
 
-.PHONY: lint all tools build test unit acc fuzz vet fmt-check docs docs-check demo demo-down bench reliability clean
+.PHONY: lint all tools gateways build test unit acc fuzz vet fmt-check docs docs-check demo demo-down bench reliability clean
 
 all: build
 
@@ -17,12 +17,18 @@ tools:
 	@scripts/build-tool.sh tfplugindocs
 	@scripts/build-tool.sh golangci-lint
 
+## gateways: build the real llm-gateway and mcp-gateway (and mcp-tools, mcp-filesystem) from shared/thirdparty once (rebuilt when the archive changes)
+gateways:
+	@scripts/build-gateway.sh llm-gateway
+	@scripts/build-gateway.sh mcp-gateway
+	@scripts/build-gateway.sh mcp-filesystem
+
 build:
 	$(GO) build -o $(PROVIDER) .
 	$(GO) build -o $(BIN)/agentmesh ./cmd/agentmesh
 
 ## test: everything CI runs: static checks, unit + acceptance tests against a real controller, fuzz smoke, docs freshness
-test: tools build vet fmt-check lint
+test: tools gateways build vet fmt-check lint
 	$(GO) test ./... -count=1 -timeout 30m
 	$(MAKE) fuzz
 	$(MAKE) docs-check
@@ -50,19 +56,19 @@ docs: tools build
 docs-check: tools build
 	scripts/docs.sh check
 
-demo: tools build
+demo: tools gateways build
 	scripts/demo.sh up
 
 demo-down:
 	scripts/demo.sh down
 
 ## bench: tofu apply of N identities vs direct API creates, no-op plan requests; gateway route-change latency and proxy overhead
-bench: tools build
+bench: tools gateways build
 	$(GO) run ./acctest/bench -n $(N)
 	$(GO) run ./acctest/gatewaybench
 
 ## reliability: the fault suite with 3 trials (seeds) per scenario; prints its table (make test runs 1 trial)
-reliability: tools build
+reliability: tools gateways build
 	$(GO) run ./acctest/reliability/cmd -trials $(TRIALS)
 
 clean:

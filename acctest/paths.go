@@ -44,9 +44,25 @@ func Binary(name string) (string, error) {
 	return p, nil
 }
 
-// BuildStandIn builds a strict gateway stand-in ("llm-gateway" or
-// "mcp-gateway", from acctest/standin) into dir and returns its path: the
-// agent supervises it as a separate process, like the real gateway.
+// Gateway returns the path of a real gateway binary (llm-gateway,
+// mcp-gateway, mcp-tools, mcp-filesystem) built by `make gateways` from
+// the pinned sources in shared/thirdparty.
+func Gateway(name string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(root, "bin", name)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("the real %s is not built at %s: run `make gateways` (builds it from shared/thirdparty)", name, p)
+	}
+	return p, nil
+}
+
+// BuildStandIn builds the mcp-gateway stand-in (acctest/standin), which
+// fills in the one thing the real mcp-gateway cannot do here without
+// zrok: run as a long-lived process with a health signal. It returns its
+// path: the agent supervises it as a separate process.
 func BuildStandIn(dir, name string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {

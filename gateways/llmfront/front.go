@@ -4,12 +4,12 @@
 // its own Dial policy): the front never trusts a name the caller chose.
 // For that identity it injects the identity's virtual key (agents never
 // hold API keys), refuses models outside its routes, meters tokens from
-// the answers (streaming included) and refuses with 429 once the budget
-// of the current period is spent.
+// the answers (streaming included) and holds each identity to its budget:
+// a request reserves its most expensive outcome at admission and settles
+// at what it cost, so concurrent requests cannot overshoot.
 package llmfront
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,7 +20,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path"
-	"strings"
 	"sync"
 	"time"
 )
@@ -59,6 +58,7 @@ type Front struct {
 	mu     sync.Mutex
 	grants map[string]Grant
 	usage  map[string]*Usage
+	held   map[string]int64 // tokens reserved by requests in flight
 	// OnUsage, when set before serving, is told after each metered
 	// answer, so the agent can keep usage across restarts.
 	OnUsage func()
@@ -69,13 +69,13 @@ func New(upstream *url.URL, log *slog.Logger) *Front {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Front{log: log, now: time.Now, grants: map[string]Grant{}, usage: map[string]*Usage{}}
+	f := &Front{log: log, now: time.Now, grants: map[string]Grant{}, usage: map[string]*Usage{}, held: map[string]int64{}}
 	f.proxy = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(upstream)
 			r.Out.Host = upstream.Host
 		},
-		ModifyResponse: f.meter,
+		ModifyResponse: f.modify,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			f.log.WarnContext(r.Context(), "gateway unreachable", "error", err.Error())
 			writeError(w, http.StatusBadGateway, "gateway_unavailable", "the LLM gateway behind this service is not answering")
@@ -118,60 +118,101 @@ func writeError(w http.ResponseWriter, status int, typ, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"type": typ, "message": msg}})
 }
 
+// DefaultMaxTokens caps the answer of a budgeted request that names no
+// max_tokens (and no request is let run past what is left of its
+// budget): the front sets max_tokens, so the reservation made at
+// admission bounds what the request can cost.
+const DefaultMaxTokens = 1024
+
+// ServeHTTP forwards only what the front governs: chat completions, and
+// the model list filtered to the caller's models. llm-gateway v0.1.4 has
+// no embeddings endpoint, and its /health and /metrics are the operator's,
+// not the audience's: everything else is 404.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, ok := r.Context().Value(identityKey{}).(string)
 	if !ok || id == "" {
 		writeError(w, http.StatusUnauthorized, "authentication_error", "no network-verified identity on this connection")
 		return
 	}
+	route := r.Method + " " + r.URL.Path
+	if route != "POST /v1/chat/completions" && route != "GET /v1/models" {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("%s is not served on this data plane: only POST /v1/chat/completions and GET /v1/models are", route))
+		return
+	}
 	f.mu.Lock()
 	g, granted := f.grants[id]
-	spent := false
-	if granted { // no bookkeeping for callers without a route
-		u := f.usageLocked(id, g)
-		spent = g.Budget > 0 && u.Tokens >= g.Budget
-	}
 	f.mu.Unlock()
 	if !granted {
 		writeError(w, http.StatusForbidden, "permission_error", fmt.Sprintf("identity %q has no route on this gateway", id))
 		return
 	}
-	if spent {
-		writeError(w, http.StatusTooManyRequests, "budget_exceeded", fmt.Sprintf("identity %q spent its budget of %d tokens for this period", id, g.Budget))
+	r.URL.RawQuery = ""
+	if r.Method == http.MethodGet {
+		f.forward(w, r, g, nil)
 		return
 	}
-	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/chat/completions") {
-		body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "invalid_request_error", "unreadable request body")
+	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "unreadable request body")
+		return
+	}
+	var req chatRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "the request body is not a chat completion request")
+		return
+	}
+	if req.Model != "auto" && !allowed(g.AllowedModels, req.Model) {
+		writeError(w, http.StatusForbidden, "permission_error", fmt.Sprintf("model %q is not allowed for identity %q", req.Model, id))
+		return
+	}
+	prompt := req.promptTokens()
+	asked := req.completionCap()
+	res, limit, err := f.reserve(id, g, prompt, asked)
+	if err != nil {
+		writeError(w, http.StatusTooManyRequests, "budget_exceeded", err.Error())
+		return
+	}
+	if limit != asked {
+		if body, err = withMaxTokens(body, limit); err != nil {
+			res.settle(0)
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "unusable request body")
 			return
 		}
-		var req map[string]any
-		if err := json.Unmarshal(body, &req); err != nil {
-			writeError(w, http.StatusBadRequest, "invalid_request_error", "the request body is not JSON")
-			return
-		}
-		model, _ := req["model"].(string)
-		if model != "auto" && !allowed(g.AllowedModels, model) {
-			writeError(w, http.StatusForbidden, "permission_error", fmt.Sprintf("model %q is not allowed for identity %q", model, id))
-			return
-		}
-		// A stream must report its usage, or the budget could not be
-		// metered: ask for it whatever the caller sent.
-		if stream, _ := req["stream"].(bool); stream {
-			req["stream_options"] = map[string]any{"include_usage": true}
-			if body, err = json.Marshal(req); err != nil {
-				writeError(w, http.StatusBadRequest, "invalid_request_error", "unusable request body")
-				return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	f.forward(w, r, g, &metered{res: res, prompt: prompt})
+}
+
+// withMaxTokens sets max_tokens on a request body, keeping every other
+// field as the caller sent it.
+func withMaxTokens(body []byte, n int64) ([]byte, error) {
+	var req map[string]any
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, err
+	}
+	req["max_tokens"] = n
+	return json.Marshal(req)
+}
+
+type meteredKey struct{}
+
+func (f *Front) forward(w http.ResponseWriter, r *http.Request, g Grant, m *metered) {
+	ctx := context.WithValue(r.Context(), grantKey{}, g)
+	if m != nil {
+		ctx = context.WithValue(ctx, meteredKey{}, m)
+		// If no answer reached the meter (the gateway refused or is down),
+		// the request produced nothing: release its reservation.
+		defer func() {
+			if !m.owned.Load() {
+				m.res.settle(0)
 			}
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
+		}()
 	}
 	// Whatever the caller sent, the gateway sees only this identity's key.
 	r.Header.Set("Authorization", "Bearer "+g.Key)
 	r.Header.Del("X-Api-Key")
-	f.proxy.ServeHTTP(w, r)
+	f.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
 func allowed(patterns []string, model string) bool {
@@ -181,97 +222,4 @@ func allowed(patterns []string, model string) bool {
 		}
 	}
 	return false
-}
-
-// usageLocked returns the identity's usage, starting a new period when the
-// current one has ended.
-func (f *Front) usageLocked(id string, g Grant) *Usage {
-	u, ok := f.usage[id]
-	now := f.now()
-	if !ok {
-		u = &Usage{Identity: id, PeriodStart: now}
-		f.usage[id] = u
-	}
-	if g.Period > 0 && now.Sub(u.PeriodStart) >= g.Period {
-		u.Tokens, u.Requests, u.PeriodStart = 0, 0, now
-	}
-	return u
-}
-
-func (f *Front) record(id string, tokens int64) {
-	f.mu.Lock()
-	u := f.usageLocked(id, f.grants[id])
-	u.Tokens += tokens
-	u.Requests++
-	f.mu.Unlock()
-	if f.OnUsage != nil {
-		f.OnUsage()
-	}
-}
-
-// meter counts the tokens of an answer: from `usage` in a JSON body, or
-// from the chunk carrying `usage` in an SSE stream, which is passed
-// through as it arrives.
-func (f *Front) meter(resp *http.Response) error {
-	id, _ := resp.Request.Context().Value(identityKey{}).(string)
-	if resp.StatusCode != http.StatusOK || !strings.HasSuffix(resp.Request.URL.Path, "/chat/completions") {
-		return nil
-	}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		pr, pw := io.Pipe()
-		src := resp.Body
-		go func() {
-			// If the stream never reports usage (cut short, or an upstream
-			// that ignores include_usage), charge an estimate of four bytes
-			// of streamed data per token rather than nothing.
-			var tokens, streamed int64
-			sc := bufio.NewScanner(src)
-			sc.Buffer(make([]byte, 64<<10), 4<<20)
-			for sc.Scan() {
-				line := sc.Text()
-				if data, ok := strings.CutPrefix(line, "data: "); ok && data != "[DONE]" {
-					streamed += int64(len(data))
-					if t := usageOf([]byte(data)); t > 0 {
-						tokens = t
-					}
-				}
-				if _, err := io.WriteString(pw, line+"\n"); err != nil {
-					break
-				}
-			}
-			_ = src.Close()
-			if tokens == 0 {
-				tokens = (streamed + 3) / 4
-			}
-			f.record(id, tokens)
-			pw.CloseWithError(sc.Err())
-		}()
-		resp.Body = pr
-		return nil
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	_ = resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	f.record(id, usageOf(body))
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return nil
-}
-
-func usageOf(b []byte) int64 {
-	var v struct {
-		Usage *struct {
-			TotalTokens      int64 `json:"total_tokens"`
-			PromptTokens     int64 `json:"prompt_tokens"`
-			CompletionTokens int64 `json:"completion_tokens"`
-		} `json:"usage"`
-	}
-	if json.Unmarshal(b, &v) != nil || v.Usage == nil {
-		return 0
-	}
-	if v.Usage.TotalTokens > 0 {
-		return v.Usage.TotalTokens
-	}
-	return v.Usage.PromptTokens + v.Usage.CompletionTokens
 }

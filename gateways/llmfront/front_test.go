@@ -23,15 +23,13 @@ func fakeGateway(t *testing.T, key string, seen *[]string) *httptest.Server {
 			return
 		}
 		var req struct {
-			Model         string `json:"model"`
-			Stream        bool   `json:"stream"`
-			StreamOptions struct {
-				IncludeUsage bool `json:"include_usage"`
-			} `json:"stream_options"`
+			Model     string `json:"model"`
+			Stream    bool   `json:"stream"`
+			MaxTokens int64  `json:"max_tokens"`
 		}
 		_ = json.NewDecoder(r.Body).Decode(&req)
-		if req.Stream && !req.StreamOptions.IncludeUsage {
-			t.Error("the front must ask a stream for its usage")
+		if req.MaxTokens <= 0 || req.MaxTokens > DefaultMaxTokens {
+			t.Errorf("a budgeted request reached the gateway with max_tokens %d", req.MaxTokens)
 		}
 		if req.Stream {
 			w.Header().Set("Content-Type", "text/event-stream")
