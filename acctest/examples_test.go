@@ -2,17 +2,15 @@ package acctest_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/acctest/model"
 	"github.com/agentmesh/agentmesh/gateways/agent"
 	"github.com/agentmesh/agentmesh/reconciler"
 	"github.com/agentmesh/agentmesh/reconciler/controller"
@@ -152,11 +150,8 @@ func TestExample_multiOrg(t *testing.T) {
 // packaged gateway agent started in between on the identity the first
 // phase made, as `make demo` does.
 func TestExample_gateway(t *testing.T) {
-	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"choices":[{"message":{"content":"hi"}}],"usage":{"total_tokens":3}}`)
-	}))
-	defer model.Close()
+	up := model.Start("llama3")
+	defer up.Close()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +162,7 @@ func TestExample_gateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := []string{"-var", "gateway_listen=" + listen, "-var", "local_model_url=" + model.URL}
+	vars := []string{"-var", "gateway_listen=" + listen, "-var", "local_model_url=" + up.URL}
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := w.Run(append(args, vars...)...)
@@ -195,7 +190,7 @@ func TestExample_gateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := acctest.BuildStandIn(dir, "llm-gateway")
+	bin, err := acctest.Gateway("llm-gateway")
 	if err != nil {
 		t.Fatal(err)
 	}

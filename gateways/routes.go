@@ -363,6 +363,16 @@ func (s *LLMSettings) Check(gateway string) error {
 		if p != nil && strings.Contains(p.BaseURL, "$") {
 			add("%w: provider %s: base_url %q contains '$', which llm-gateway expands as an environment variable", ErrInvalid, name, p.BaseURL)
 		}
+		if p != nil {
+			if err := checkBaseURL(name, p.BaseURL); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if s.Local != nil {
+		if err := checkBaseURL("local", s.Local.BaseURL); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if sr := s.Semantic; sr != nil {
 		switch {
@@ -379,6 +389,16 @@ func (s *LLMSettings) Check(gateway string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkBaseURL refuses a provider base URL that ends in /v1: llm-gateway
+// v0.1.4 appends /v1/chat/completions (/v1/messages for anthropic) itself,
+// so such a URL would reach .../v1/v1/... and every request would fail.
+func checkBaseURL(provider, u string) error {
+	if t := strings.TrimSuffix(u, "/"); strings.HasSuffix(t, "/v1") {
+		return fmt.Errorf("%w: provider %s: base_url %q ends in /v1, but llm-gateway appends /v1/... itself; use %q", ErrInvalid, provider, u, strings.TrimSuffix(t, "/v1"))
+	}
+	return nil
 }
 
 // ValidateSettings checks an mcp gateway's aggregator settings alone,

@@ -26,10 +26,19 @@ import (
 	"github.com/agentmesh/agentmesh/reconciler"
 )
 
-// buildStandIn builds a strict gateway stand-in for the test.
-func buildStandIn(t *testing.T, name string) string {
+// gatewayBin is the real llm-gateway, or the mcp-gateway stand-in (the
+// real one cannot keep running here without zrok).
+func gatewayBin(t *testing.T, name string) string {
 	t.Helper()
-	bin, err := acctest.BuildStandIn(t.TempDir(), name)
+	var (
+		bin string
+		err error
+	)
+	if name == "mcp-gateway" {
+		bin, err = acctest.BuildStandIn(t.TempDir(), name)
+	} else {
+		bin, err = acctest.Gateway(name)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +203,7 @@ resource "agentmesh_gateway" "llm" {
   identity            = agentmesh_identity.gw.id
   listen              = "127.0.0.1:%s"
   openai_api_key_wo   = var.openai_key
-  openai_base_url     = "%s/v1"
+  openai_base_url     = "%s"
   api_keys_wo_version = %d
 }
 %s`, port, upstream, version, route)
@@ -214,7 +223,7 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 	listen := l.Addr().String()
 	l.Close()
 	port := listen[strings.LastIndex(listen, ":")+1:]
-	bin := buildStandIn(t, "llm-gateway")
+	bin := gatewayBin(t, "llm-gateway")
 	dir := t.TempDir()
 	ag := &packagedAgent{cfg: agent.Config{Kind: "llm", ControlService: "agentmesh.ctl.acc-hosted", StateDir: filepath.Join(dir, "state"),
 		Command: []string{bin, "run", "{config}"}, Listen: listen}}
@@ -352,7 +361,7 @@ func TestAccGateway_hostedProviderKeys(t *testing.T) {
 			{
 				// Removing the provider under a route that needs it is refused
 				// before anything changes.
-				Config: strings.NewReplacer("  openai_api_key_wo   = var.openai_key\n", "", `  openai_base_url     = "`+up.URL+`/v1"`+"\n", "").
+				Config: strings.NewReplacer("  openai_api_key_wo   = var.openai_key\n", "", `  openai_base_url     = "`+up.URL+`"`+"\n", "").
 					Replace(hostedConfig(port, up.URL, 2, "gpt-4o-mini")),
 				ExpectError: acctest.ErrorText(`sends model "gpt-4o-mini" to provider open_ai, which this gateway does not configure`),
 			},

@@ -159,7 +159,7 @@ func TestAccGateway_revocationIsImmediate(t *testing.T) {
 	l.Close()
 	net0 := revocation{port: listen[strings.LastIndex(listen, ":")+1:], upstream: up.URL}
 
-	bin := buildStandIn(t, "llm-gateway")
+	bin := gatewayBin(t, "llm-gateway")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
@@ -357,7 +357,7 @@ func openExchange(z ziti.Context, svc string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := "POST /v1/chat/completions HTTP/1.1\r\nHost: llm\r\nContent-Type: application/json\r\nContent-Length: 18\r\n\r\n{\"model\":\"llama3\"}"
+	req := "POST /v1/chat/completions HTTP/1.1\r\nHost: llm\r\nContent-Type: application/json\r\nContent-Length: 62\r\n\r\n{\"model\":\"llama3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
 	if _, err := io.WriteString(c, req); err != nil {
 		return nil, err
 	}

@@ -96,7 +96,7 @@ func TestAccGateway_routeReachesTheRunningGateway(t *testing.T) {
 	l.Close()
 	port := listen[strings.LastIndex(listen, ":")+1:]
 
-	bin := buildStandIn(t, "llm-gateway")
+	bin := gatewayBin(t, "llm-gateway")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()

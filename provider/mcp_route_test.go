@@ -70,7 +70,7 @@ resource "agentmesh_mcp_route" "github" {
 // stand-in, restarted with SIGINT by the agent); what the target cannot
 // enforce is refused with the reason and nothing is written.
 func TestAccMCPRoute(t *testing.T) {
-	bin := buildStandIn(t, "mcp-gateway")
+	bin := gatewayBin(t, "mcp-gateway")
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	health := l.Addr().String()
 	l.Close()

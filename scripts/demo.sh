@@ -94,10 +94,9 @@ echo ">> agentmesh reconcile --dry-run (the standalone reconciler agrees nothing
 bin/agentmesh reconcile --dry-run 2>/dev/null
 echo
 echo ">> gateways: an LLM gateway with no reachable port (examples/gateway)"
-echo "   llm-gateway and the local model are stand-ins (the real ones are not served here; see acctest/standin)"
+echo "   the real openziti llm-gateway v0.1.4 (bin/llm-gateway, built by make gateways) in front of a local model (acctest/model)"
 mkdir -p bin/demo "$demo/gateway"
-go build -o bin/demo/llm-gateway ./acctest/standin/llmgateway/cmd/llm-gateway
-go build -o bin/demo/fake-model ./acctest/standin/fakemodel/cmd/fake-model
+go build -o bin/demo/fake-model ./acctest/model/cmd/fake-model
 cp examples/gateway/*.tf "$demo/gateway/"
 for p in proxy agent model; do stop "$demo/$p.pid"; done
 setsid bin/demo/fake-model "127.0.0.1:$model_port" > "$demo/model.log" 2>&1 < /dev/null &
@@ -120,7 +119,7 @@ kind: llm
 identity_file: $demo/gateway.json
 control_service: $(tf output -raw control_service)
 state_dir: $demo/gateway-state
-command: [$root/bin/demo/llm-gateway, run, "{config}"]
+command: [$root/bin/llm-gateway, run, "{config}"]
 listen: 127.0.0.1:$gateway_port
 YAML
 echo ">> agentmesh gateway-agent --config .demo/llm-agent.yaml (beside llm-gateway, with the gateway's own identity)"
@@ -141,13 +140,18 @@ ask() {
     -H 'Content-Type: application/json' -d "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}"
 }
 for _ in $(seq 1 60); do
-  curl -sf -m 5 -o /dev/null "http://127.0.0.1:$proxy_port/health" && break
+  curl -sf -m 5 -o /dev/null "http://127.0.0.1:$proxy_port/v1/models" && break
   sleep 0.5
 done
 echo "   llama3, its route:"
 ask llama3 | sed 's/^/     /'
 echo "   gpt-4o, not its route:"
 ask gpt-4o | sed 's/^/     /'
+echo "   llama3 streamed (metered from the deltas; the gateway drops usage from streams):"
+curl -s -m 10 -N "http://127.0.0.1:$proxy_port/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"model":"llama3","stream":true,"messages":[{"role":"user","content":"hello"}]}' | grep -c '^data: {' | sed 's/^/     chunks: /'
+echo "   the gateway's own /metrics, not governed by the front:"
+curl -s -m 10 -w ' (HTTP %{http_code})\n' "http://127.0.0.1:$proxy_port/metrics" | sed 's/^/     /'
 echo ">> what the agent metered (data source agentmesh_gateway_usage):"
 tf apply -refresh-only -auto-approve -no-color "${gw_vars[@]}" -var with_routes=true > "$demo/gateway-usage.txt" 2>&1 \
   || { cat "$demo/gateway-usage.txt" >&2; exit 1; }
@@ -158,6 +162,6 @@ cat <<MSG
 Done. Try:
   TF_CLI_CONFIG_FILE=$demo/tofurc bin/tofu -chdir=.demo/quickstart output identities
   (AGENTMESH_* settings: see scripts/demo.sh)
-  curl http://127.0.0.1:$proxy_port/v1/chat/completions -d '{"model":"llama3"}'   (the analyst, over Ziti)
+  curl http://127.0.0.1:$proxy_port/v1/chat/completions -d '{"model":"llama3","messages":[{"role":"user","content":"hi"}]}'   (the analyst, over Ziti)
 Stop and clean up with: make demo-down
 MSG

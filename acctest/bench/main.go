@@ -15,8 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -27,6 +25,7 @@ import (
 	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/acctest/model"
 	"github.com/agentmesh/agentmesh/acctest/faultproxy"
 	"github.com/agentmesh/agentmesh/reconciler"
 )
@@ -267,14 +266,11 @@ func addGateway(ctx context.Context, ctrl *acctest.Controller, work string) (fun
 		c.Close()
 	}
 	fail := func(err error) (func(), error) { stop(); return nil, err }
-	bin, err := acctest.BuildStandIn(work, "llm-gateway")
+	bin, err := acctest.Gateway("llm-gateway")
 	if err != nil {
 		return fail(err)
 	}
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"choices":[{"message":{"content":"ok"}}],"usage":{"total_tokens":1}}`)
-	}))
+	up := model.Start("llama3")
 	undo = append(undo, up.Close)
 	o, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: "bench-llm-agent", Organization: "analytics-co-0", Kind: reconciler.KindGateway})
 	if err != nil {

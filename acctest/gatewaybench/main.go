@@ -1,15 +1,15 @@
 // Command gatewaybench measures an LLM gateway under agentmesh against a
-// real Ziti controller and edge router, with the llm-gateway stand-in run
-// by a real gateway agent. Run it with `go run ./acctest/gatewaybench`.
+// real Ziti controller and edge router, with the real llm-gateway v0.1.4
+// (built by `make gateways`) run by a real gateway agent. Run it with `go run ./acctest/gatewaybench`.
 //
 //  1. Route change to applied: how long engine.UpdateLLMRoute takes to
 //     return (it returns once the running gateway reports the new
 //     generation applied), raw and minus the gateway's own start time,
 //     which agentmesh cannot shorten: the gateway has no reload.
-//  2. Proxy overhead: one chat completion sent straight to the stand-in,
+//  2. Proxy overhead: one chat completion sent straight to the gateway,
 //     through the agent's front over loopback, and through the whole path
-//     (member identity -> Ziti data-plane service -> front -> stand-in ->
-//     fake upstream). Front minus direct is the front's share, full path
+//     (member identity -> Ziti data-plane service -> front -> llm-gateway
+//     -> local model). Front minus direct is the front's share, full path
 //     minus front the Ziti share.
 //
 // The last line of output is `bench: key=value ...`.
@@ -25,7 +25,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,6 +34,7 @@ import (
 	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/acctest/model"
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/agent"
 	"github.com/agentmesh/agentmesh/gateways/llmfront"
@@ -45,7 +45,7 @@ const (
 	gatewayName = "bench-llm"
 	memberName  = "bench-member"
 	org         = "bench-co"
-	model       = "llama3"
+	modelName   = "llama3"
 	// marker is in every upstream answer, so a request that did not make
 	// the whole trip is an error rather than a fast sample.
 	marker = "bench-upstream-answer"
@@ -94,12 +94,12 @@ func run(changes, requests int) error {
 	}
 	cleanup.push(func() { os.RemoveAll(work) })
 
-	fmt.Println("building the llm-gateway stand-in...")
-	bin, err := acctest.BuildStandIn(work, "llm-gateway")
+	bin, err := acctest.Gateway("llm-gateway")
 	if err != nil {
 		return err
 	}
-	up := fakeUpstream()
+	up := model.Start(modelName)
+	up.Reply = func(model.Request) model.Answer { return model.Answer{Text: marker} }
 	cleanup.push(up.Close)
 
 	fmt.Println("starting a real controller and edge router...")
@@ -145,7 +145,7 @@ func run(changes, requests int) error {
 	}
 
 	fmt.Println("creating the route (the agent starts the gateway)...")
-	route := &reconciler.LLMRoute{Gateway: gatewayName, Name: "chat", Model: model,
+	route := &reconciler.LLMRoute{Gateway: gatewayName, Name: "chat", Model: modelName,
 		Description: "general chat", Identities: []string{memberID}}
 	stored, rep, err := e.CreateLLMRoute(ctx, route)
 	if stored != nil {
@@ -215,16 +215,6 @@ func printTable(f *acctest.Figures) {
 	}
 }
 
-// fakeUpstream is the local model: a constant answer, so the figures are
-// agentmesh's and the network's, not a model's.
-func fakeUpstream() *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"choices":[{"message":{"content":%q}}],"usage":{"total_tokens":5}}`, marker)
-	}))
-}
-
 // enrolled creates an identity, enrolls it as its agent would and opens
 // its Ziti context.
 func enrolled(ctx context.Context, e *reconciler.Engine, cleanup *undo, dir, name, kind string) (string, ziti.Context, error) {
@@ -257,7 +247,7 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// startAgent runs the gateway agent beside the stand-in (see
+// startAgent runs the gateway agent beside the gateway (see
 // acctest.StartLLMAgent) until the bench ends.
 func startAgent(ctx context.Context, cleanup *undo, gz ziti.Context, bin, stateDir, listen string) (*agent.Agent, error) {
 	a, stop, err := acctest.StartLLMAgent(ctx, gz, gatewayName, bin, stateDir, listen)
@@ -423,7 +413,7 @@ func zitiClient(z ziti.Context, svc string) *http.Client {
 // chat sends one chat completion and checks the upstream's answer came
 // back whole.
 func chat(p *target) error {
-	req, err := http.NewRequest(http.MethodPost, p.url, strings.NewReader(`{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`))
+	req, err := http.NewRequest(http.MethodPost, p.url, strings.NewReader(`{"model":"`+modelName+`","messages":[{"role":"user","content":"hi"}]}`))
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,7 @@ type Server struct {
 	// Delay is waited before each streamed chunk.
 	Delay time.Duration
 
+	mux      http.Handler
 	requests atomic.Int64
 	mu       sync.Mutex
 	usage    []Usage
@@ -80,10 +81,20 @@ type Server struct {
 
 // Start serves a model on loopback; Close stops it.
 func Start(models ...string) *Server {
-	s := &Server{Models: models}
-	s.Server = httptest.NewServer(s.handler())
+	s := New(models...)
+	s.Server = httptest.NewServer(s)
 	return s
 }
+
+// New is a model to serve with a server of one's own.
+func New(models ...string) *Server {
+	s := &Server{Models: models}
+	s.mux = s.handler()
+	return s
+}
+
+// ServeHTTP answers as the model.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // Requests counts the chat completions answered.
 func (s *Server) Requests() int64 { return s.requests.Load() }

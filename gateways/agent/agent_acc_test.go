@@ -59,7 +59,7 @@ func TestAgentServesPushedMembers(t *testing.T) {
 	file := filepath.Join(state, "llm.yaml")
 	gwURL, _ := url.Parse("http://" + listen)
 	a := &agent.Agent{Ziti: gwZiti, StateDir: state, Front: llmfront.New(gwURL, nil),
-		Supervisor: &agent.Supervisor{Command: []string{standIn(t, "llm-gateway"), "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
+		Supervisor: &agent.Supervisor{Command: []string{gatewayBin(t, "llm-gateway"), "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
 			Health: agent.HTTPHealth(listen)}}
 	defer a.Stop()
 	ln, err := agent.Listen(ctx, gwZiti, ctl, 30*time.Second)
@@ -104,7 +104,7 @@ func TestAgentServesPushedMembers(t *testing.T) {
 	var code int
 	var body string
 	for {
-		resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(`{"model":"llama3"}`))
+		resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(`{"model":"llama3","messages":[{"role":"user","content":"hi"}]}`))
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

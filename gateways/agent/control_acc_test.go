@@ -35,7 +35,7 @@ func TestPushOverTheControlService(t *testing.T) {
 
 	listen := freePort(t)
 	file := filepath.Join(t.TempDir(), "llm.yaml")
-	sup := &agent.Supervisor{Command: []string{standIn(t, "llm-gateway"), "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
+	sup := &agent.Supervisor{Command: []string{gatewayBin(t, "llm-gateway"), "run", file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindLLM),
 		Health: agent.HTTPHealth(listen)}
 	defer sup.Stop()
 	ln, err := agent.Listen(ctx, gwZiti, svc, 30*time.Second)

@@ -15,7 +15,6 @@ import (
 	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/acctest"
-	"github.com/agentmesh/agentmesh/acctest/standin/llmgateway"
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/agent"
 	"github.com/agentmesh/agentmesh/gateways/llmfront"
@@ -56,7 +55,7 @@ func client(z ziti.Context, svc string) *http.Client {
 
 // chat sends one chat completion for model through c.
 func chat(c *http.Client, model string) (int, string, error) {
-	resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(`{"model":%q}`, model)))
+	resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":"hi"}]}`, model)))
 	if err != nil {
 		return 0, "", err
 	}
@@ -65,31 +64,17 @@ func chat(c *http.Client, model string) (int, string, error) {
 	return resp.StatusCode, string(b), nil
 }
 
-// runStandIn runs the strict llm-gateway stand-in in-process on a rendered
-// config (loopback, a local upstream) until ctx ends, and returns its URL.
-func runStandIn(ctx context.Context, t *testing.T, upstream string, routes []gateways.LLMRoute, keys ...gateways.VirtualKey) *url.URL {
+// runGateway runs the real llm-gateway on a rendered config (loopback, a
+// local upstream) until the test ends, and returns its URL.
+func runGateway(t *testing.T, upstream string, routes []gateways.LLMRoute, keys ...gateways.VirtualKey) *url.URL {
 	t.Helper()
-	rendered, err := gateways.Render(&gateways.Table{Gateway: "standin", Kind: gateways.KindLLM,
-		LLM:       &gateways.LLMSettings{Listen: "127.0.0.1:0", Local: &gateways.LocalProvider{BaseURL: upstream}},
-		LLMRoutes: routes, Keys: keys})
+	gw, err := acctest.StartLLMGateway(context.Background(), t.TempDir(), &gateways.Table{Gateway: "real", Kind: gateways.KindLLM,
+		LLM: &gateways.LLMSettings{Local: &gateways.LocalProvider{BaseURL: upstream}}, LLMRoutes: routes, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := t.TempDir() + "/llm.yaml"
-	if err := gateways.WriteAtomic(file, rendered.YAML); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := llmgateway.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	go func() { _ = llmgateway.Run(ctx, cfg, ready) }()
-	u, err := url.Parse("http://" + <-ready)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
+	t.Cleanup(gw.Stop)
+	return &url.URL{Scheme: "http", Host: gw.Addr}
 }
 
 // TestLLMDataPlaneOverZiti: an enrolled agent dials its own dark
@@ -114,15 +99,15 @@ func TestLLMDataPlaneOverZiti(t *testing.T) {
 		t.Fatalf("services %v", services)
 	}
 
-	// A local model, the strict llm-gateway stand-in with a rendered
-	// config, and the front; the gateway listens on loopback only.
+	// A local model, the real llm-gateway with a rendered config, and the
+	// front; the gateway listens on loopback only.
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"choices":[{"message":{"content":"over ziti"}}],"usage":{"total_tokens":60}}`)
 	}))
 	defer up.Close()
 	key := "sk-gw-" + strings.Repeat("c", 64)
-	gwURL := runStandIn(ctx, t, up.URL, []gateways.LLMRoute{{Name: "chat", Model: "llama3"}},
+	gwURL := runGateway(t, up.URL, []gateways.LLMRoute{{Name: "chat", Model: "llama3"}},
 		gateways.VirtualKey{Identity: "dp-agent", Key: key, AllowedModels: []string{"llama3"}})
 	front := llmfront.New(gwURL, nil)
 	front.SetGrants(map[string]llmfront.Grant{"dp-agent": {Key: key, AllowedModels: []string{"llama3"}, Budget: 100, Period: time.Hour}})

@@ -24,7 +24,7 @@ func mcpTable(gen int64, backends ...string) *gateways.Table {
 // on SIGINT (SIGTERM kills it without cleanup), so the supervisor must
 // restart it with SIGINT; the strict stand-in accepts the rendered config.
 func TestSupervisorRestartsMCPWithSIGINT(t *testing.T) {
-	bin := standIn(t, "mcp-gateway")
+	bin := gatewayBin(t, "mcp-gateway")
 	dir := t.TempDir()
 	health := freePort(t)
 	marker := filepath.Join(dir, "clean")

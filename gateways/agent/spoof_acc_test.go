@@ -94,7 +94,7 @@ func TestCallerIdSpoof(t *testing.T) {
 	defer up.Close()
 	victimKey := "sk-gw-" + strings.Repeat("v", 64)
 	spooferKey := "sk-gw-" + strings.Repeat("s", 64)
-	gwURL := runStandIn(ctx, t, up.URL, []gateways.LLMRoute{{Name: "big", Model: "llama3"}, {Name: "small", Model: "mistral"}},
+	gwURL := runGateway(t, up.URL, []gateways.LLMRoute{{Name: "big", Model: "llama3"}, {Name: "small", Model: "mistral"}},
 		gateways.VirtualKey{Identity: "sp-victim", Key: victimKey, AllowedModels: []string{"llama3"}},
 		gateways.VirtualKey{Identity: "sp-spoofer", Key: spooferKey, AllowedModels: []string{"mistral"}})
 

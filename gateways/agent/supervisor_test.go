@@ -24,10 +24,19 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// standIn builds a gateway stand-in binary ("llm-gateway", "mcp-gateway").
-func standIn(t *testing.T, name string) string {
+// gatewayBin is the real llm-gateway, or the mcp-gateway stand-in (the
+// real one cannot keep running here without zrok).
+func gatewayBin(t *testing.T, name string) string {
 	t.Helper()
-	bin, err := acctest.BuildStandIn(t.TempDir(), name)
+	var (
+		bin string
+		err error
+	)
+	if name == "mcp-gateway" {
+		bin, err = acctest.BuildStandIn(t.TempDir(), name)
+	} else {
+		bin, err = acctest.Gateway(name)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +51,7 @@ func table(gen int64, listen string) *gateways.Table {
 }
 
 func TestSupervisorAppliesAndRollsBack(t *testing.T) {
-	bin := standIn(t, "llm-gateway")
+	bin := gatewayBin(t, "llm-gateway")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "llm.yaml")
 	listen := freePort(t)
