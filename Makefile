@@ -17,11 +17,13 @@ tools:
 	@scripts/build-tool.sh tfplugindocs
 	@scripts/build-tool.sh golangci-lint
 
-## gateways: build the real llm-gateway and mcp-gateway (and mcp-tools, mcp-filesystem) from shared/thirdparty once (rebuilt when the archive changes)
+## gateways: build the real llm-gateway and mcp-gateway (and mcp-tools, mcp-filesystem, zrok2) from shared/thirdparty once (rebuilt when the archive changes)
 gateways:
 	@scripts/build-gateway.sh llm-gateway
 	@scripts/build-gateway.sh mcp-gateway
 	@scripts/build-gateway.sh mcp-filesystem
+	@scripts/build-gateway.sh mcp-tools
+	@scripts/build-gateway.sh zrok2
 
 build:
 	$(GO) build -o $(PROVIDER) .

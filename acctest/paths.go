@@ -61,15 +61,21 @@ func Gateway(name string) (string, error) {
 
 // BuildStandIn builds the mcp-gateway stand-in (acctest/standin), which
 // fills in the one thing the real mcp-gateway cannot do here without
-// zrok: run as a long-lived process with a health signal. It returns its
-// path: the agent supervises it as a separate process.
+// zrok: keep running as a long-lived process. It returns its path: the
+// agent supervises it as a separate process. The stand-in is built to
+// check every config it is given with the real gateway's loader too
+// (bin/mcp-gateway), so it cannot accept what the real one refuses.
 func BuildStandIn(dir, name string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
+	real, err := Gateway(name)
+	if err != nil {
+		return "", err
+	}
 	bin := filepath.Join(dir, name)
-	build := exec.Command("go", "build", "-o", bin, "./acctest/standin/"+strings.ReplaceAll(name, "-", "")+"/cmd/"+name) //nolint:gosec // a fixed package of this repository
+	build := exec.Command("go", "build", "-ldflags", "-X main.realGateway="+real, "-o", bin, "./acctest/standin/"+strings.ReplaceAll(name, "-", "")+"/cmd/"+name) //nolint:gosec // a fixed package of this repository
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the %s stand-in: %w\n%s", name, err, out)

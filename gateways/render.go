@@ -177,9 +177,10 @@ type (
 		Backends     []mcpBackend     `yaml:"backends"`
 	}
 	mcpAggregator struct {
-		Name      string `yaml:"name"`
-		Version   string `yaml:"version,omitempty"`
-		Separator string `yaml:"separator"`
+		Name       string         `yaml:"name"`
+		Version    string         `yaml:"version,omitempty"`
+		Separator  string         `yaml:"separator"`
+		Connection *mcpConnection `yaml:"connection,omitempty"`
 	}
 	mcpOrchestrator struct {
 		HeartbeatInterval string `yaml:"heartbeat_interval"`
@@ -199,7 +200,18 @@ type (
 		Endpoint   string     `yaml:"endpoint,omitempty"`
 		Protocol   string     `yaml:"protocol,omitempty"`
 		Headers    quotedMap  `yaml:"headers,omitempty"`
-		ShareToken string     `yaml:"share_token,omitempty"`
+		// AllowInsecure is written only for http, where the loader reads it.
+		AllowInsecure bool    `yaml:"allow_insecure,omitempty"`
+		TLS           *mcpTLS `yaml:"tls,omitempty"`
+		ShareToken    string  `yaml:"share_token,omitempty"`
+	}
+	mcpTLS struct {
+		InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty"`
+		CACertFile         string `yaml:"ca_cert_file,omitempty"`
+	}
+	mcpConnection struct {
+		ConnectTimeout string `yaml:"connect_timeout,omitempty"`
+		CallTimeout    string `yaml:"call_timeout,omitempty"`
 	}
 	mcpTools struct {
 		Mode string   `yaml:"mode"`
@@ -244,15 +256,22 @@ func renderMCP(t *Table) *mcpConfig {
 			c.Aggregator.Separator = s.Separator
 		}
 		c.ShareToken = s.ShareToken
+		if s.ConnectTimeout != "" || s.CallTimeout != "" {
+			c.Aggregator.Connection = &mcpConnection{ConnectTimeout: s.ConnectTimeout, CallTimeout: s.CallTimeout}
+		}
 		if s.HeartbeatInterval != "" {
 			c.Orchestrator = &mcpOrchestrator{HeartbeatInterval: s.HeartbeatInterval}
 		}
 	}
 	for _, r := range t.MCPRoutes {
 		tr := r.Transport
-		c.Backends = append(c.Backends, mcpBackend{ID: r.Namespace, Name: r.Namespace, Tools: mcpTools(r.Tools), Transport: mcpTransport{
+		b := mcpBackend{ID: r.Namespace, Name: r.Namespace, Tools: mcpTools(r.Tools), Transport: mcpTransport{
 			Type: tr.Type, Command: tr.Command, Args: tr.Args, Env: tr.Env, WorkingDir: tr.WorkingDir,
-			Endpoint: tr.Endpoint, Protocol: tr.Protocol, Headers: tr.Headers, ShareToken: tr.ShareToken}})
+			Endpoint: tr.Endpoint, Protocol: tr.Protocol, Headers: tr.Headers, AllowInsecure: tr.AllowInsecure, ShareToken: tr.ShareToken}}
+		if tr.TLS != nil {
+			b.Transport.TLS = &mcpTLS{InsecureSkipVerify: tr.TLS.InsecureSkipVerify, CACertFile: tr.TLS.CACertFile}
+		}
+		c.Backends = append(c.Backends, b)
 	}
 	return c
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -174,11 +175,18 @@ type VirtualKey struct {
 
 // MCPSettings are the mcp-gateway's aggregator settings.
 type MCPSettings struct {
-	Name              string
-	Version           string
-	Separator         string
+	Name      string
+	Version   string
+	Separator string
+	// ShareToken is the reserved zrok share the gateway serves on. It is
+	// write-only: the agent fills it from what it was delivered
+	// (SecretMCPShareToken).
 	ShareToken        string
 	HeartbeatInterval string // e.g. 10s; 0 crashes mcp-gateway v0.1.3
+	// ConnectTimeout and CallTimeout bound connecting to a backend and one
+	// tool call (Go durations; empty: the gateway's 30s and 60s).
+	ConnectTimeout string
+	CallTimeout    string
 }
 
 // MCPRoute is one MCP backend, exposed under its namespace.
@@ -199,14 +207,26 @@ type MCPTransport struct {
 	Endpoint   string
 	Protocol   string // sse | streamable
 	Headers    map[string]string
+	// AllowInsecure lets an http transport use a plain http:// endpoint,
+	// which mcp-gateway refuses without it.
+	AllowInsecure bool
+	TLS           *MCPTLS // https only
+	// ShareToken is a zrok backend's share; write-only, filled by the
+	// agent (ShareTokenSecret).
 	ShareToken string
+}
+
+// MCPTLS are an https backend's TLS settings.
+type MCPTLS struct {
+	InsecureSkipVerify bool
+	CACertFile         string
 }
 
 // transportFields are the fields each MCP transport type reads.
 var transportFields = map[string][]string{
 	"stdio": {"command", "args", "env", "working_dir"},
-	"http":  {"endpoint", "protocol", "headers"},
-	"https": {"endpoint", "protocol", "headers"},
+	"http":  {"endpoint", "protocol", "headers", "allow_insecure"},
+	"https": {"endpoint", "protocol", "headers", "tls"},
 	"zrok":  {"share_token"},
 }
 
@@ -310,9 +330,6 @@ func (t *Table) Validate() error {
 		if err := t.ValidateSettings(); err != nil {
 			errs = append(errs, err)
 		}
-		if len(t.MCPRoutes) == 0 {
-			add("%w: gateway %q: mcp-gateway fails to start without a backend", ErrUnsupported, t.Gateway)
-		}
 		seen := map[string]bool{}
 		audiences := map[string]string{}
 		for _, r := range t.MCPRoutes {
@@ -340,7 +357,8 @@ func (t *Table) Validate() error {
 					add("%w: route %q: tool pattern %q: %v", ErrInvalid, r.Namespace, p, err)
 				}
 			}
-			if err := r.Transport.validate(); err != nil {
+			_, tokenSecret := t.Secrets[ShareTokenSecret(r.Namespace)]
+			if err := r.Transport.validate(tokenSecret); err != nil {
 				add("%w: route %q: %v", ErrInvalid, r.Namespace, err)
 			}
 		}
@@ -413,6 +431,11 @@ func (t *Table) ValidateSettings() error {
 			errs = append(errs, fmt.Errorf("%w: gateway %q: heartbeat interval %q must be a positive duration such as 10s (0 crashes mcp-gateway)", ErrInvalid, t.Gateway, h))
 		}
 	}
+	for name, v := range map[string]string{"connect timeout": t.MCP.ConnectTimeout, "call timeout": t.MCP.CallTimeout} {
+		if d, err := time.ParseDuration(v); v != "" && (err != nil || d <= 0) {
+			errs = append(errs, fmt.Errorf("%w: gateway %q: %s %q must be a positive duration such as 30s", ErrInvalid, t.Gateway, name, v))
+		}
+	}
 	for name, v := range map[string]string{"name": t.MCP.Name, "version": t.MCP.Version, "separator": t.MCP.Separator, "share token": t.MCP.ShareToken} {
 		if v != "" {
 			if err := validText(v); err != nil {
@@ -447,13 +470,17 @@ func (s *LLMSettings) has(provider string) bool {
 	return s.Local != nil
 }
 
-func (t MCPTransport) validate() error {
+// validate checks a transport as mcp-gateway's loader does, and more: a
+// field of another transport type is refused. tokenSecret says the zrok
+// share token is a write-only value the agent fills in.
+func (t MCPTransport) validate(tokenSecret bool) error {
 	// Fields of another transport type would be written and silently
 	// ignored by the gateway; refuse them so the intent says what runs.
 	var foreign []string
 	for field, set := range map[string]bool{
 		"command": t.Command != "", "args": len(t.Args) > 0, "env": len(t.Env) > 0, "working_dir": t.WorkingDir != "",
-		"endpoint": t.Endpoint != "", "protocol": t.Protocol != "", "headers": len(t.Headers) > 0, "share_token": t.ShareToken != "",
+		"endpoint": t.Endpoint != "", "protocol": t.Protocol != "", "headers": len(t.Headers) > 0, "share_token": t.ShareToken != "" || tokenSecret,
+		"allow_insecure": t.AllowInsecure, "tls": t.TLS != nil,
 	} {
 		if set && !slices.Contains(transportFields[t.Type], field) {
 			foreign = append(foreign, field)
@@ -463,7 +490,11 @@ func (t MCPTransport) validate() error {
 		slices.Sort(foreign)
 		return fmt.Errorf("%s transport does not use %s", t.Type, strings.Join(foreign, ", "))
 	}
-	for field, v := range map[string]string{"command": t.Command, "working_dir": t.WorkingDir, "endpoint": t.Endpoint, "share_token": t.ShareToken} {
+	var caFile string
+	if t.TLS != nil {
+		caFile = t.TLS.CACertFile
+	}
+	for field, v := range map[string]string{"command": t.Command, "working_dir": t.WorkingDir, "endpoint": t.Endpoint, "share_token": t.ShareToken, "tls ca_cert_file": caFile} {
 		if v != "" {
 			if err := validText(v); err != nil {
 				return fmt.Errorf("%s %w", field, err)
@@ -476,15 +507,22 @@ func (t MCPTransport) validate() error {
 			return errors.New("stdio transport needs a command")
 		}
 	case "http", "https":
-		if !strings.HasPrefix(t.Endpoint, t.Type+"://") {
-			return fmt.Errorf("%s transport needs an endpoint starting with %s://", t.Type, t.Type)
+		u, err := url.Parse(t.Endpoint)
+		if err != nil || u.Scheme != t.Type || u.Host == "" {
+			return fmt.Errorf("%s transport needs an endpoint URL starting with %s:// and naming a host", t.Type, t.Type)
 		}
 		if t.Protocol != "sse" && t.Protocol != "streamable" {
 			return errors.New("http transports need protocol sse or streamable")
 		}
+		if t.Type == "http" && !t.AllowInsecure {
+			return errors.New("an http:// endpoint is sent in the clear; mcp-gateway refuses it unless allow_insecure is true: set allow_insecure = true, or use https")
+		}
+		if t.TLS != nil && t.TLS.InsecureSkipVerify && t.TLS.CACertFile != "" {
+			return errors.New("tls: insecure_skip_verify ignores ca_cert_file; set one of them")
+		}
 	case "zrok":
-		if t.ShareToken == "" {
-			return errors.New("zrok transport needs a share token")
+		if t.ShareToken == "" && !tokenSecret {
+			return errors.New("zrok transport needs a share token (share_token_wo)")
 		}
 	default:
 		return fmt.Errorf("transport type %q is not one of stdio, http, https, zrok", t.Type)

@@ -18,7 +18,12 @@ var ErrSecretMissing = errors.New("secret not delivered to the gateway agent")
 const (
 	SecretOpenAIKey    = "llm.open_ai.api_key"   //nolint:gosec // a name, not a credential
 	SecretAnthropicKey = "llm.anthropic.api_key" //nolint:gosec // a name, not a credential
+	// SecretMCPShareToken is an mcp gateway's reserved zrok share.
+	SecretMCPShareToken = "mcp.share_token" //nolint:gosec // a name, not a credential
 )
+
+// ShareTokenSecret names the share token of a zrok MCP backend.
+func ShareTokenSecret(namespace string) string { return "mcp." + namespace + ".share_token" }
 
 // HeaderSecret names a secret HTTP header of an MCP backend.
 func HeaderSecret(namespace, header string) string {
@@ -103,8 +108,18 @@ func (t *Table) place(name, value string) error {
 		}
 		p.APIKey = value
 		return nil
+	case SecretMCPShareToken:
+		if t.MCP == nil {
+			return fmt.Errorf("%w: %s names the share of an mcp gateway", ErrInvalid, name)
+		}
+		t.MCP.ShareToken = value
+		return nil
 	}
 	for i := range t.MCPRoutes {
+		if name == ShareTokenSecret(t.MCPRoutes[i].Namespace) {
+			t.MCPRoutes[i].Transport.ShareToken = value
+			return nil
+		}
 		if m, key, ok := t.MCPRoutes[i].slot(name); ok {
 			*m = withEntry(*m, key, value)
 			return nil
@@ -135,8 +150,14 @@ func (t *Table) stripSecrets() {
 			}
 		}
 	}
+	if _, ok := t.Secrets[SecretMCPShareToken]; ok && t.MCP != nil {
+		t.MCP.ShareToken = ""
+	}
 	for i := range t.MCPRoutes {
 		r := &t.MCPRoutes[i]
+		if _, ok := t.Secrets[ShareTokenSecret(r.Namespace)]; ok {
+			r.Transport.ShareToken = ""
+		}
 		for name := range t.Secrets {
 			if m, key, ok := r.slot(name); ok {
 				delete(*m, key)

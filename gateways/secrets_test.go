@@ -8,7 +8,7 @@ import (
 
 func hosted() *Table {
 	return &Table{Gateway: "llm-1", Kind: KindLLM,
-		LLM:       &LLMSettings{Listen: "127.0.0.1:8080", OpenAI: &ProviderCreds{BaseURL: "https://api.openai.com/v1"}},
+		LLM:       &LLMSettings{Listen: "127.0.0.1:8080", OpenAI: &ProviderCreds{BaseURL: "https://api.openai.com"}},
 		LLMRoutes: []LLMRoute{{Name: "coding", Model: "gpt-4o"}},
 		Secrets:   map[string]int64{SecretOpenAIKey: 2}}
 }

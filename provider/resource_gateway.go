@@ -65,28 +65,33 @@ type gatewayModel struct {
 	SemanticThreshold types.Float64 `tfsdk:"semantic_threshold"`
 	DefaultRoute      types.String  `tfsdk:"default_route"`
 
-	MCPName       types.String `tfsdk:"mcp_aggregator_name"`
-	MCPVersion    types.String `tfsdk:"mcp_aggregator_version"`
-	MCPSeparator  types.String `tfsdk:"mcp_separator"`
-	MCPShareToken types.String `tfsdk:"mcp_share_token"`
-	MCPHeartbeat  types.String `tfsdk:"mcp_heartbeat_interval"`
+	MCPName          types.String `tfsdk:"mcp_aggregator_name"`
+	MCPVersion       types.String `tfsdk:"mcp_aggregator_version"`
+	MCPSeparator     types.String `tfsdk:"mcp_separator"`
+	MCPShareToken    types.String `tfsdk:"mcp_share_token_wo"`
+	MCPShareTokenSet types.Bool   `tfsdk:"mcp_share_token_set"`
+	MCPHeartbeat     types.String `tfsdk:"mcp_heartbeat_interval"`
+	MCPConnect       types.String `tfsdk:"mcp_connect_timeout"`
+	MCPCall          types.String `tfsdk:"mcp_call_timeout"`
 }
 
 // aggregator is the mcp settings the configuration sets, nil when none.
 func (m *gatewayModel) aggregator() *reconciler.MCPAggregator {
 	a := &reconciler.MCPAggregator{Name: m.MCPName.ValueString(), Version: m.MCPVersion.ValueString(), Separator: m.MCPSeparator.ValueString(),
-		ShareToken: m.MCPShareToken.ValueString(), HeartbeatInterval: m.MCPHeartbeat.ValueString()}
+		ShareTokenSet: !m.MCPShareToken.IsNull(), HeartbeatInterval: m.MCPHeartbeat.ValueString(),
+		ConnectTimeout: m.MCPConnect.ValueString(), CallTimeout: m.MCPCall.ValueString()}
 	if *a == (reconciler.MCPAggregator{}) {
 		return nil
 	}
 	return a
 }
 
-// hosted lists the providers whose key the configuration sets, with their
-// keys; write-only values are only ever read from the configuration.
+// hosted lists the providers whose key the configuration sets, and every
+// write-only value it sets by secret name (the keys, the share token);
+// write-only values are only ever read from the configuration.
 func (m *gatewayModel) hosted() ([]reconciler.HostedProvider, map[string]string) {
 	var list []reconciler.HostedProvider
-	keys := map[string]string{}
+	secrets := map[string]string{}
 	for _, p := range []struct {
 		name     string
 		key, url types.String
@@ -95,9 +100,12 @@ func (m *gatewayModel) hosted() ([]reconciler.HostedProvider, map[string]string)
 			continue
 		}
 		list = append(list, reconciler.HostedProvider{Provider: p.name, BaseURL: p.url.ValueString()})
-		keys[p.name] = p.key.ValueString()
+		secrets[reconciler.ProviderSecret(p.name)] = p.key.ValueString()
 	}
-	return list, keys
+	if !m.MCPShareToken.IsNull() {
+		secrets[gateways.SecretMCPShareToken] = m.MCPShareToken.ValueString()
+	}
+	return list, secrets
 }
 
 func (m *gatewayModel) intent() *reconciler.Gateway {
@@ -172,8 +180,15 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"mcp_aggregator_name":    optionalText("For `mcp`: the aggregator's name as MCP clients see it; empty for the gateway's name."),
 			"mcp_aggregator_version": optionalText("For `mcp`: the aggregator's version string."),
 			"mcp_separator":          optionalText("For `mcp`: separator between namespace and tool name; empty for `_`."),
-			"mcp_share_token": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), Sensitive: true,
-				MarkdownDescription: "For `mcp`: the reserved zrok share mcp-gateway serves on (its data plane stays on that share)."},
+			"mcp_share_token_wo": schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true,
+				MarkdownDescription: "For `mcp`: the reserved zrok share mcp-gateway serves on, so clients keep one share across restarts (write-only: never stored in state or on the controller). " +
+					"It travels once, over the agent's dark control service, like the provider keys; raise `api_keys_wo_version` to send a new one.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"mcp_share_token_set": schema.BoolAttribute{Computed: true,
+				MarkdownDescription: "Whether the configuration sets `mcp_share_token_wo` (the token itself is never recorded)."},
+			"mcp_connect_timeout": optionalText("For `mcp`: how long mcp-gateway waits to connect to each backend, a duration such as `30s` (its default). " +
+				"The gateway discovers every backend's tools before it serves; the agent waits for that (its `start_timeout`)."),
+			"mcp_call_timeout":       optionalText("For `mcp`: how long one tool call may take, a duration such as `60s` (the gateway's default)."),
 			"mcp_heartbeat_interval": optionalText("For `mcp`: orchestrator heartbeat interval, a positive duration such as `10s` (the default; mcp-gateway panics on 0)."),
 			"hosted_providers": schema.ListAttribute{ElementType: types.StringType, Computed: true,
 				MarkdownDescription: "Hosted providers the gateway is configured for (`anthropic`, `open_ai`): those whose key the configuration sets."},
@@ -237,7 +252,8 @@ func (m *gatewayModel) observed(s *reconciler.Stored[reconciler.Gateway]) {
 	}
 	m.DefaultRoute = types.StringValue(v.DefaultRoute)
 	m.MCPName, m.MCPVersion, m.MCPSeparator = types.StringValue(a.Name), types.StringValue(a.Version), types.StringValue(a.Separator)
-	m.MCPShareToken, m.MCPHeartbeat = types.StringValue(a.ShareToken), types.StringValue(a.HeartbeatInterval)
+	m.MCPShareToken, m.MCPShareTokenSet, m.MCPHeartbeat = types.StringNull(), types.BoolValue(a.ShareTokenSet), types.StringValue(a.HeartbeatInterval)
+	m.MCPConnect, m.MCPCall = types.StringValue(a.ConnectTimeout), types.StringValue(a.CallTimeout)
 	m.OpenAIKey, m.AnthropicKey = types.StringNull(), types.StringNull()
 }
 
@@ -293,15 +309,21 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		names = append(names, types.StringValue(h.Provider))
 	}
 	plan.HostedProviders = types.ListValueMust(types.StringType, names)
+	plan.MCPShareTokenSet = types.BoolValue(!config.MCPShareToken.IsNull())
+	if !config.MCPShareToken.IsNull() && plan.Kind.ValueString() == gateways.KindLLM {
+		resp.Diagnostics.AddAttributeError(path.Root("mcp_share_token_wo"), "Share token on an llm gateway",
+			"mcp_share_token_wo belongs to gateways with kind = \"mcp\".")
+	}
+	_, secrets := config.hosted()
 	switch {
-	case len(hosted) == 0:
+	case len(secrets) == 0:
 		plan.KeysApplied = plan.KeysVersion
 	case req.State.Raw.IsNull():
 		plan.KeysApplied = types.Int64Unknown()
 	default:
 		var state gatewayModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-		if state.KeysApplied.IsNull() || !state.KeysApplied.Equal(plan.KeysVersion) || !state.HostedProviders.Equal(plan.HostedProviders) ||
+		if state.KeysApplied.IsNull() || !state.KeysApplied.Equal(plan.KeysVersion) || !state.HostedProviders.Equal(plan.HostedProviders) || !state.MCPShareTokenSet.Equal(plan.MCPShareTokenSet) ||
 			!state.OpenAIBaseURL.Equal(plan.OpenAIBaseURL) || !state.AnthropicBaseURL.Equal(plan.AnthropicBaseURL) || !state.LocalBaseURL.Equal(plan.LocalBaseURL) {
 			plan.KeysApplied = types.Int64Unknown()
 		} else {
@@ -314,20 +336,24 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 // deliver pushes the gateway's table with the configuration's keys when
 // its agent runs, and records which key version the agent confirmed.
 func (r *gatewayResource) deliver(ctx context.Context, config *gatewayModel, out *gatewayModel, diags *diag.Diagnostics) {
-	hosted, keys := config.hosted()
+	hosted, secrets := config.hosted()
 	out.KeysApplied = types.Int64Null()
-	if len(hosted) == 0 {
+	if len(secrets) == 0 {
 		out.KeysApplied = out.KeysVersion
 	}
-	running, _, err := r.engine.PushGatewayIfRunning(ctx, out.Name.ValueString(), keys)
+	running, _, err := r.engine.PushGatewayIfRunning(ctx, out.Name.ValueString(), secrets)
 	switch {
 	case err != nil:
 		addError(diags, "Gateway "+out.Name.ValueString()+" did not apply its settings", err)
-	case !running && len(hosted) > 0:
-		diags.AddWarning("Provider keys not delivered yet",
-			fmt.Sprintf("No agent is running on control service %s, so the keys of %s were not sent (they are never stored anywhere else). "+
+	case !running && len(secrets) > 0:
+		what := "the keys of " + providerNames(hosted)
+		if len(hosted) == 0 {
+			what = "its share token"
+		}
+		diags.AddWarning("Write-only values not delivered yet",
+			fmt.Sprintf("No agent is running on control service %s, so %s were not sent (they are never stored anywhere else). "+
 				"Start the gateway agent, then apply again: api_keys_applied_version stays empty, and the plan shows the delivery, until the agent has them.",
-				out.ControlService.ValueString(), providerNames(hosted)))
+				out.ControlService.ValueString(), what))
 	case running:
 		out.KeysApplied = out.KeysVersion
 	}
@@ -370,7 +396,7 @@ func (r *gatewayResource) Create(ctx context.Context, req resource.CreateRequest
 // withPlan is the configuration's write-only keys on top of the plan.
 func (m *gatewayModel) withPlan(plan *gatewayModel) *gatewayModel {
 	c := *plan
-	c.OpenAIKey, c.AnthropicKey = m.OpenAIKey, m.AnthropicKey
+	c.OpenAIKey, c.AnthropicKey, c.MCPShareToken = m.OpenAIKey, m.AnthropicKey, m.MCPShareToken
 	return &c
 }
 
@@ -394,7 +420,7 @@ func (r *gatewayResource) Read(ctx context.Context, req resource.ReadRequest, re
 	applied := state.KeysApplied
 	state.observed(s)
 	state.KeysApplied = applied
-	if len(s.Value.Hosted) == 0 {
+	if len(s.Value.Hosted) == 0 && (s.Value.MCP == nil || !s.Value.MCP.ShareTokenSet) {
 		state.KeysApplied = state.KeysVersion
 	}
 	state.Converged = converged(ctx, r.engine, "gateway/"+s.Value.Name, &resp.Diagnostics)

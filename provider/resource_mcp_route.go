@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listdefault"
@@ -49,8 +51,12 @@ type mcpRouteModel struct {
 	Type              types.String `tfsdk:"type"`
 	Command           types.String `tfsdk:"command"`
 	Args              types.List   `tfsdk:"args"`
+	WorkingDir        types.String `tfsdk:"working_dir"`
 	Endpoint          types.String `tfsdk:"endpoint"`
 	Protocol          types.String `tfsdk:"protocol"`
+	AllowInsecure     types.Bool   `tfsdk:"allow_insecure"`
+	TLSSkipVerify     types.Bool   `tfsdk:"tls_insecure_skip_verify"`
+	TLSCACertFile     types.String `tfsdk:"tls_ca_cert_file"`
 	ToolsMode         types.String `tfsdk:"tools_mode"`
 	Tools             types.List   `tfsdk:"tools"`
 	Workgroups        types.Set    `tfsdk:"workgroups"`
@@ -58,13 +64,15 @@ type mcpRouteModel struct {
 	AppliedGeneration types.Int64  `tfsdk:"applied_generation"`
 	ConfigSHA256      types.String `tfsdk:"config_sha256"`
 
-	Env               types.Map   `tfsdk:"env"`
-	Headers           types.Map   `tfsdk:"headers"`
-	SecretEnv         types.Map   `tfsdk:"secret_env_wo"`
-	SecretHeaders     types.Map   `tfsdk:"secret_headers_wo"`
-	SecretEnvNames    types.List  `tfsdk:"secret_env_names"`
-	SecretHeaderNames types.List  `tfsdk:"secret_header_names"`
-	SecretsVersion    types.Int64 `tfsdk:"secrets_wo_version"`
+	Env               types.Map    `tfsdk:"env"`
+	Headers           types.Map    `tfsdk:"headers"`
+	SecretEnv         types.Map    `tfsdk:"secret_env_wo"`
+	SecretHeaders     types.Map    `tfsdk:"secret_headers_wo"`
+	SecretEnvNames    types.List   `tfsdk:"secret_env_names"`
+	SecretHeaderNames types.List   `tfsdk:"secret_header_names"`
+	ShareToken        types.String `tfsdk:"share_token_wo"`
+	ShareTokenSet     types.Bool   `tfsdk:"share_token_set"`
+	SecretsVersion    types.Int64  `tfsdk:"secrets_wo_version"`
 }
 
 // secrets reads the write-only values, which only the configuration holds.
@@ -76,6 +84,7 @@ func (m *mcpRouteModel) secrets(ctx context.Context, diags *diag.Diagnostics) re
 	if !m.SecretEnv.IsNull() {
 		diags.Append(m.SecretEnv.ElementsAs(ctx, &s.Env, false)...)
 	}
+	s.ShareToken = m.ShareToken.ValueString()
 	return s
 }
 
@@ -92,6 +101,10 @@ func (r *mcpRouteResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 	optString := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: desc, PlanModifiers: replace}
 	}
+	optBool := func(desc string) schema.BoolAttribute {
+		return schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false), MarkdownDescription: desc,
+			PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()}}
+	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "One MCP backend of an `mcp` gateway, exposed as `<namespace>_<tool>` (or the gateway's `mcp_separator`). mcp-gateway filters tools per " +
 			"backend, not per client: routes with different audiences on one gateway are refused (use one gateway per audience), " +
@@ -106,9 +119,18 @@ func (r *mcpRouteResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				Validators: []validator.String{labelValidator}, PlanModifiers: replace},
 			"type": schema.StringAttribute{Required: true, MarkdownDescription: "`stdio`, `http`, `https` or `zrok`.",
 				Validators: []validator.String{stringvalidator.OneOf("stdio", "http", "https", "zrok")}, PlanModifiers: replace},
-			"command":  optString("stdio: the command to run."),
-			"endpoint": optString("http/https: the backend URL."),
-			"protocol": optString("http/https: `sse` or `streamable`."),
+			"command":     optString("stdio: the command to run."),
+			"working_dir": optString("stdio: the directory the command runs in."),
+			"endpoint":    optString("http/https: the backend URL (`http://...` for `http`, `https://...` for `https`)."),
+			"protocol":    optString("http/https: `sse` or `streamable`."),
+			"allow_insecure": optBool("http: allow a plain `http://` endpoint, sent in the clear. mcp-gateway refuses an `http://` endpoint without it, " +
+				"so an `http` route without it is refused at plan time. Prefer `https`."),
+			"tls_insecure_skip_verify": optBool("https: do not verify the backend's certificate. Only for tests: anyone on the path can then impersonate the backend."),
+			"tls_ca_cert_file":         optString("https: a PEM file on the gateway host with the CA that signs the backend's certificate."),
+			"share_token_wo": schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true,
+				MarkdownDescription: "zrok: the backend's share token (required for `zrok`; write-only, delivered like `secret_env_wo`: never stored in state or on the controller).",
+				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"share_token_set": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether `share_token_wo` is set (the token itself is never recorded)."},
 			"args": schema.ListAttribute{ElementType: types.StringType, Optional: true, Computed: true,
 				Default: listdefault.StaticValue(types.ListValueMust(types.StringType, nil)), MarkdownDescription: "stdio: arguments.",
 				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()}},
@@ -153,7 +175,9 @@ func (r *mcpRouteResource) Configure(_ context.Context, req resource.ConfigureRe
 
 func (m *mcpRouteModel) intent(ctx context.Context, diags *diag.Diagnostics) *reconciler.MCPRoute {
 	in := &reconciler.MCPRoute{Gateway: m.Gateway.ValueString(), Namespace: m.Namespace.ValueString(), Type: m.Type.ValueString(),
-		Command: m.Command.ValueString(), Endpoint: m.Endpoint.ValueString(), Protocol: m.Protocol.ValueString(), ToolsMode: m.ToolsMode.ValueString()}
+		Command: m.Command.ValueString(), WorkingDir: m.WorkingDir.ValueString(), Endpoint: m.Endpoint.ValueString(), Protocol: m.Protocol.ValueString(),
+		AllowInsecure: m.AllowInsecure.ValueBool(), TLSInsecureSkipVerify: m.TLSSkipVerify.ValueBool(), TLSCACertFile: m.TLSCACertFile.ValueString(),
+		SecretShareToken: m.ShareTokenSet.ValueBool(), ToolsMode: m.ToolsMode.ValueString()}
 	diags.Append(m.Args.ElementsAs(ctx, &in.Args, false)...)
 	diags.Append(m.Tools.ElementsAs(ctx, &in.Tools, false)...)
 	diags.Append(m.Workgroups.ElementsAs(ctx, &in.Workgroups, false)...)
@@ -168,8 +192,9 @@ func (m *mcpRouteModel) intent(ctx context.Context, diags *diag.Diagnostics) *re
 
 // known says whether every attribute the route's checks read is known.
 func (m *mcpRouteModel) known() bool {
-	for _, v := range []attr.Value{m.Gateway, m.Namespace, m.Type, m.Command, m.Args, m.Endpoint, m.Protocol, m.ToolsMode, m.Tools,
-		m.Workgroups, m.Identities, m.Env, m.Headers, m.SecretEnvNames, m.SecretHeaderNames, m.SecretsVersion} {
+	for _, v := range []attr.Value{m.Gateway, m.Namespace, m.Type, m.Command, m.WorkingDir, m.Args, m.Endpoint, m.Protocol, m.AllowInsecure,
+		m.TLSSkipVerify, m.TLSCACertFile, m.ToolsMode, m.Tools, m.Workgroups, m.Identities, m.Env, m.Headers, m.SecretEnvNames, m.SecretHeaderNames,
+		m.ShareTokenSet, m.SecretsVersion} {
 		if v.IsUnknown() {
 			return false
 		}
@@ -189,6 +214,10 @@ func (r *mcpRouteResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	plan.ShareTokenSet = types.BoolValue(!config.ShareToken.IsNull())
+	if config.ShareToken.IsUnknown() {
+		plan.ShareTokenSet = types.BoolUnknown()
 	}
 	if config.SecretEnv.IsUnknown() || config.SecretHeaders.IsUnknown() {
 		plan.SecretEnvNames, plan.SecretHeaderNames = types.ListUnknown(types.StringType), types.ListUnknown(types.StringType)
@@ -218,6 +247,9 @@ func (r *mcpRouteResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		if !state.SecretHeaderNames.Equal(plan.SecretHeaderNames) {
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("secret_header_names"))
 		}
+		if !state.ShareTokenSet.Equal(plan.ShareTokenSet) {
+			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("share_token_set"))
+		}
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -226,6 +258,9 @@ func (m *mcpRouteModel) observed(ctx context.Context, s *reconciler.Stored[recon
 	v := s.Value
 	m.ID, m.Gateway, m.Namespace, m.Type = types.StringValue(s.ID), types.StringValue(v.Gateway), types.StringValue(v.Namespace), types.StringValue(v.Type)
 	m.Command, m.Endpoint, m.Protocol, m.ToolsMode = types.StringValue(v.Command), types.StringValue(v.Endpoint), types.StringValue(v.Protocol), types.StringValue(v.ToolsMode)
+	m.WorkingDir, m.AllowInsecure = types.StringValue(v.WorkingDir), types.BoolValue(v.AllowInsecure)
+	m.TLSSkipVerify, m.TLSCACertFile = types.BoolValue(v.TLSInsecureSkipVerify), types.StringValue(v.TLSCACertFile)
+	m.ShareToken, m.ShareTokenSet = types.StringNull(), types.BoolValue(v.SecretShareToken)
 	var d diag.Diagnostics
 	m.Args, d = types.ListValueFrom(ctx, types.StringType, nonNil(v.Args))
 	diags.Append(d...)

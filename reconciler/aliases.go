@@ -62,6 +62,7 @@ var (
 	ValidateRoleAttribute = intent.ValidateRoleAttribute
 	ValidateTagKey        = intent.ValidateTagKey
 	ValidateWorkgroupName = intent.ValidateWorkgroupName
+	ProviderSecret        = intent.ProviderSecret
 )
 
 // Derivation.

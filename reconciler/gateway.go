@@ -43,7 +43,8 @@ var (
 			"default_route": map[string]any{"type": "string"},
 			"mcp": strictObj([]string{}, map[string]any{
 				"name": map[string]any{"type": "string"}, "version": map[string]any{"type": "string"}, "separator": map[string]any{"type": "string"},
-				"share_token": map[string]any{"type": "string"}, "heartbeat_interval": map[string]any{"type": "string"},
+				"share_token_set": map[string]any{"type": "boolean"}, "heartbeat_interval": map[string]any{"type": "string"},
+				"connect_timeout": map[string]any{"type": "string"}, "call_timeout": map[string]any{"type": "string"},
 			}),
 		})}
 	kindLLMRoute = &configKind{typeName: "agentmesh.llm-route.v1", prefix: "agentmesh.llm-route.", label: "llm route",
@@ -61,9 +62,12 @@ var (
 		schema: strictObj([]string{"gateway", "namespace", "type", "tools_mode"}, map[string]any{
 			"gateway": orgSchema, "namespace": orgSchema, "type": map[string]any{"enum": []string{"stdio", "http", "https", "zrok"}},
 			"command": map[string]any{"type": "string"}, "args": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-			"endpoint": map[string]any{"type": "string"}, "protocol": map[string]any{"type": "string"},
-			"env": stringMap, "headers": stringMap, "secret_env": stringList, "secret_headers": stringList, "secrets_version": limit,
-			"tools_mode": map[string]any{"enum": []string{"allow", "deny"}}, "tools": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"working_dir": map[string]any{"type": "string"},
+			"endpoint":    map[string]any{"type": "string"}, "protocol": map[string]any{"type": "string"},
+			"allow_insecure": map[string]any{"type": "boolean"}, "tls_insecure_skip_verify": map[string]any{"type": "boolean"}, "tls_ca_cert_file": map[string]any{"type": "string"},
+			"env": stringMap, "headers": stringMap, "secret_env": stringList, "secret_headers": stringList, "secret_share_token": map[string]any{"type": "boolean"},
+			"secrets_version": limit,
+			"tools_mode":      map[string]any{"enum": []string{"allow", "deny"}}, "tools": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 			"workgroups": nameSet, "identities": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 		})}
 )
@@ -520,36 +524,20 @@ func (e *Engine) UpdateGateway(ctx context.Context, id string, g *Gateway) (*Sto
 
 func gatewayLock(gateway string) string { return "gateway/" + gateway }
 
-// PushGatewayIfRunning pushes the gateway's table, carrying the hosted
-// providers' keys (provider name -> key), when its agent is bound to the
+// PushGatewayIfRunning pushes the gateway's table, carrying its write-only
+// values (secret name -> value: the hosted providers' keys, an mcp
+// gateway's share token), when its agent is bound to the
 // control service. It answers false at once when no agent is there yet:
 // a gateway is usually registered before its agent starts.
-func (e *Engine) PushGatewayIfRunning(ctx context.Context, gateway string, keys map[string]string) (bool, gateways.Report, error) {
+func (e *Engine) PushGatewayIfRunning(ctx context.Context, gateway string, secrets map[string]string) (bool, gateways.Report, error) {
 	running, err := e.agentRunning(ctx, gateway)
 	if err != nil || !running {
 		return false, gateways.Report{}, err
 	}
-	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
-	if err != nil {
-		return true, gateways.Report{}, err
-	}
-	if g.Value.Kind == gateways.KindMCP {
-		// An mcp gateway without routes has nothing it could start with;
-		// its first route delivers the settings.
-		if routes, err := e.mcpRoutesOf(ctx, gateway); err != nil || len(routes) == 0 {
-			return true, gateways.Report{}, err
-		}
-	}
-	rep, err := e.PushGatewayWith(ctx, gateway, providerSecrets(keys))
+	// An mcp gateway without routes gets its (empty) table too: the agent
+	// keeps the delivered share token and runs nothing until a route comes.
+	rep, err := e.PushGatewayWith(ctx, gateway, secrets)
 	return err == nil, rep, err
-}
-
-func providerSecrets(keys map[string]string) map[string]string {
-	out := map[string]string{}
-	for p, k := range keys {
-		out[intent.ProviderSecret(p)] = k
-	}
-	return out
 }
 
 // RepushGateways asks every gateway agent what it runs and pushes the
@@ -702,6 +690,9 @@ func (e *Engine) mcpTable(ctx context.Context, gateway string) (*gateways.Table,
 		return nil, err
 	}
 	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindMCP, MCP: g.Value.MCP.Settings()}
+	if a := g.Value.MCP; a != nil && a.ShareTokenSet {
+		t.Secrets = intent.WithSecret(t.Secrets, gateways.SecretMCPShareToken, g.Value.SecretsVersion)
+	}
 	for _, r := range routes {
 		t.MCPRoutes = append(t.MCPRoutes, r.Value.GatewayRoute())
 		for name, v := range r.Value.SecretVersions() {
@@ -736,10 +727,12 @@ func (e *Engine) CreateMCPRoute(ctx context.Context, r *MCPRoute, secrets MCPSec
 	return s, rep, err
 }
 
-// MCPSecrets are the write-only header and env values of one MCP route.
+// MCPSecrets are the write-only header, env and share-token values of one
+// MCP route.
 type MCPSecrets struct {
-	Headers map[string]string
-	Env     map[string]string
+	Headers    map[string]string
+	Env        map[string]string
+	ShareToken string
 }
 
 // match checks that the values are exactly the ones the route names.
@@ -755,7 +748,7 @@ func (s MCPSecrets) match(r *MCPRoute) error {
 		}
 		return true
 	}
-	if !same(r.SecretHeaders, s.Headers) || !same(r.SecretEnv, s.Env) {
+	if !same(r.SecretHeaders, s.Headers) || !same(r.SecretEnv, s.Env) || r.SecretShareToken != (s.ShareToken != "") {
 		return fmt.Errorf("%w: the secret values given do not match the secret names of route %q", ErrInvalidIntent, r.Namespace)
 	}
 	return nil
@@ -768,6 +761,9 @@ func (s MCPSecrets) values(namespace string) map[string]string {
 	}
 	for n, v := range s.Env {
 		out[gateways.EnvSecret(namespace, n)] = v
+	}
+	if s.ShareToken != "" {
+		out[gateways.ShareTokenSecret(namespace)] = s.ShareToken
 	}
 	return out
 }
@@ -836,12 +832,8 @@ func (e *Engine) DeleteMCPRoute(ctx context.Context, id string) error {
 	if err := e.deleteConfig(ctx, id, "mcp route "+r.Value.Namespace); err != nil {
 		return err
 	}
-	rest, err := e.mcpRoutesOf(ctx, r.Value.Gateway)
-	if err != nil || len(rest) == 0 {
-		// mcp-gateway cannot start without a backend: the last route's
-		// removal leaves the gateway running its previous table.
-		return err
-	}
+	// The last route's removal pushes an empty table too: the agent then
+	// stops the gateway, which cannot run without a backend.
 	_, err = e.PushGateway(ctx, r.Value.Gateway)
 	return err
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds one real gateway binary (llm-gateway, mcp-gateway, mcp-tools,
 # mcp-filesystem) into bin/ with the shared build script, from the pinned
-# source archive in shared/thirdparty. A stamp next to the binary records
+# source archive in shared/thirdparty, or zrok2 (mcp-gateway's data plane)
+# with shared/tools/build-zrok.sh. A stamp next to the binary records
 # the archive's and the script's hash, so it is rebuilt only when either
 # changes. The shared folder is AGENTMESH_SHARED, or ../shared beside the
 # repository.
@@ -19,6 +20,7 @@ script="$shared/tools/build-gateway.sh"
 case "$name" in
   llm-gateway) archive="$shared/thirdparty/llm-gateway-v0.1.4.tar.gz" ;;
   mcp-gateway|mcp-tools|mcp-filesystem) archive="$shared/thirdparty/mcp-gateway-v0.1.3.tar.gz" ;;
+  zrok2) script="$shared/tools/build-zrok.sh" archive="$script" ;; # its version pin is in the script
   *) echo "build-gateway: unknown gateway binary $name" >&2; exit 2 ;;
 esac
 out="$root/bin/$name"
@@ -28,7 +30,11 @@ if [[ -x "$out" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
 mkdir -p "$root/bin"
-echo ">> building the real $name from $(basename "$archive") (once, about a minute)" >&2
-"$script" "$name" "$out.tmp" >&2
+echo ">> building the real $name from $(basename "$archive") (once, one to four minutes)" >&2
+if [[ "$name" == zrok2 ]]; then
+  "$script" "$out.tmp" >&2
+else
+  "$script" "$name" "$out.tmp" >&2
+fi
 mv "$out.tmp" "$out"
 echo "$want" > "$stamp"

@@ -39,12 +39,15 @@ type Config struct {
 	// listen: the front proxies to it and its /health is checked there.
 	Listen string `yaml:"listen"`
 	// Health is an optional host:port answering GET /health for an mcp
-	// gateway (mcp-gateway has no TCP listener; without it the process
-	// counts as healthy once it has run for StartGrace).
+	// gateway, checked besides its own signal. mcp-gateway has no TCP
+	// listener: it counts as started once it logs that it serves its
+	// share, which it does only after discovering its backends' tools.
 	Health string `yaml:"health"`
-	// StartGrace is how long a gateway without a health check must stay
-	// up to count as started (default 2s).
-	StartGrace time.Duration `yaml:"start_grace"`
+	// StartTimeout bounds a gateway's start: an mcp gateway that has not
+	// said it serves by then (default 90s, beyond mcp-gateway's 30s
+	// backend connect timeout) failed; an llm gateway must answer
+	// /health by then (default 15s).
+	StartTimeout time.Duration `yaml:"start_timeout"`
 }
 
 // LoadConfig reads and checks an agent configuration; unknown keys are
@@ -141,12 +144,18 @@ func (c *Config) agent(z ziti.Context, log *slog.Logger) *Agent {
 	for i, arg := range c.Command {
 		cmd[i] = strings.ReplaceAll(arg, "{config}", file)
 	}
-	sup := &Supervisor{Command: cmd, ConfigFile: file, StopSignal: StopSignalFor(c.Kind), Log: log, StartGrace: c.StartGrace}
+	sup := &Supervisor{Command: cmd, ConfigFile: file, StopSignal: StopSignalFor(c.Kind), Log: log, StartTimeout: c.StartTimeout}
 	switch {
 	case c.Kind == gateways.KindLLM:
 		sup.Health = HTTPHealth(c.Listen)
-	case c.Health != "":
-		sup.Health = HTTPHealth(c.Health)
+	default:
+		sup.Ready = ReadyMCP
+		if sup.StartTimeout == 0 {
+			sup.StartTimeout = 90 * time.Second
+		}
+		if c.Health != "" {
+			sup.Health = HTTPHealth(c.Health)
+		}
 	}
 	a := &Agent{Ziti: z, Supervisor: sup, StateDir: c.StateDir}
 	if c.Kind == gateways.KindLLM {

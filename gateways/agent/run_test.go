@@ -21,7 +21,7 @@ func TestExampleAgentConfigsLoad(t *testing.T) {
 		t.Fatalf("llm example: %+v %v", llm, err)
 	}
 	mcp, err := agent.LoadConfig(filepath.Join(root, "examples/gateway-agent/mcp-agent.yaml"))
-	if err != nil || mcp.Kind != "mcp" || mcp.StartGrace != 3*time.Second {
+	if err != nil || mcp.Kind != "mcp" || mcp.StartTimeout != 90*time.Second {
 		t.Fatalf("mcp example: %+v %v", mcp, err)
 	}
 }

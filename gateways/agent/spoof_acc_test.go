@@ -202,10 +202,11 @@ func TestCallerIdSpoof(t *testing.T) {
 		t.Fatalf("CallerId seen by the agent = %q, want the forged \"sp-victim\"", got)
 	}
 
-	// 3. 60 of 50 tokens spent: the spoofer's budget is gone, whichever name it claims.
-	for _, model := range []string{"mistral", "llama3"} {
-		if code, body, err := chat(spoof, model); err != nil || code != 429 || !strings.Contains(body, "sp-spoofer") {
-			t.Fatalf("spoofer after its budget, asking for %s: %d %s %v", model, code, body, err)
+	// 3. 60 of 50 tokens spent: the spoofer's budget is gone, whichever
+	// name it claims; the victim's model stays refused as not its own.
+	for model, want := range map[string]int{"mistral": 429, "llama3": 403} {
+		if code, body, err := chat(spoof, model); err != nil || code != want || !strings.Contains(body, "sp-spoofer") {
+			t.Fatalf("spoofer after its budget, asking for %s: %d %s %v (want %d)", model, code, body, err, want)
 		}
 	}
 	u := usage()

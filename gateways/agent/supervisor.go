@@ -28,15 +28,22 @@ type Supervisor struct {
 	Command    []string // the gateway command; its config file is ConfigFile
 	ConfigFile string
 	StopSignal os.Signal // SIGTERM for llm-gateway, SIGINT for mcp-gateway
-	// Health reports the started gateway ready; nil means "still running
-	// after StartGrace" (mcp-gateway has no health endpoint).
-	Health     func(context.Context) error
-	StartGrace time.Duration
-	Log        *slog.Logger
+	// Health reports the started gateway ready (llm-gateway's /health).
+	Health func(context.Context) error
+	// Ready is the line the gateway prints once it serves, for a gateway
+	// without a health endpoint: mcp-gateway logs ReadyMCP after its
+	// backends' tools are discovered and its share is up. A gateway that
+	// exits first failed to start, whatever its exit code.
+	Ready string
+	// StartTimeout bounds a start (default 15s). A gateway that discovers
+	// its backends' tools first needs more than their connect timeout.
+	StartTimeout time.Duration
+	Log          *slog.Logger
 
 	mu        sync.Mutex
 	cmd       *exec.Cmd
 	exited    chan struct{}
+	output    *outputTail
 	applied   Report
 	lastGood  []byte
 	starts    int
@@ -69,6 +76,9 @@ func (s *Supervisor) PID() int {
 	}
 	return s.cmd.Process.Pid
 }
+
+// ReadyMCP is what mcp-gateway v0.1.3 logs once it serves its share.
+const ReadyMCP = "serving mcp over zrok share"
 
 // StopSignalFor is the signal each gateway kind shuts down cleanly on.
 func StopSignalFor(kind string) os.Signal {
@@ -109,6 +119,9 @@ func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
 	defer s.mu.Unlock()
 	s.stopped = false
 	log := s.log()
+	if t.Kind == gateways.KindMCP && len(t.MCPRoutes) == 0 {
+		return s.idle(ctx, t)
+	}
 	r, err := gateways.Render(t)
 	if err != nil {
 		return Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
@@ -129,6 +142,24 @@ func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
 	s.lastGood = r.YAML
 	s.applied = Report{Generation: t.Generation, ConfigSHA256: r.SHA256, Status: "applied", TableDigest: t.Digest()}
 	log.InfoContext(ctx, "gateway config applied", "generation", t.Generation, "sha256", r.SHA256)
+	return s.applied
+}
+
+// idle applies a table with nothing to serve: mcp-gateway cannot run
+// without a backend, so the gateway is stopped and its config removed
+// (the last route's removal must end what it served). An empty config
+// hash marks the idle state.
+func (s *Supervisor) idle(ctx context.Context, t *gateways.Table) Report {
+	if err := t.Validate(); err != nil {
+		return Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
+	}
+	s.stopLocked()
+	s.lastGood = nil
+	if err := os.Remove(s.ConfigFile); err != nil && !os.IsNotExist(err) {
+		return Report{Generation: t.Generation, ConfigSHA256: s.applied.ConfigSHA256, Status: "rolled-back", Error: err.Error()}
+	}
+	s.applied = Report{Generation: t.Generation, Status: "applied", TableDigest: t.Digest()}
+	s.log().InfoContext(ctx, "no routes: the gateway is stopped", "generation", t.Generation)
 	return s.applied
 }
 
@@ -175,32 +206,40 @@ func (s *Supervisor) running() bool {
 	}
 }
 
-// startWith writes the config, restarts the process and waits for health.
+// startWith writes the config, restarts the process and waits until it
+// is healthy (Health), says it serves (Ready), or exits.
 func (s *Supervisor) startWith(ctx context.Context, cfg []byte) error {
 	if err := gateways.WriteAtomic(s.ConfigFile, cfg); err != nil {
 		return err
 	}
 	s.stopLocked()
 	cmd := exec.Command(s.Command[0], s.Command[1:]...) //nolint:gosec // the operator's own gateway command
+	out := newOutputTail(s.Ready)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	s.cmd, s.exited = cmd, exited
+	s.cmd, s.exited, s.output = cmd, exited, out
 	s.starts++
 	began := time.Now()
-	hctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	timeout := s.StartTimeout
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
 		select {
 		case <-exited:
-			return errors.New("the gateway exited during start")
+			return fmt.Errorf("the gateway exited during start%s", out.failure())
 		case <-hctx.Done():
-			return fmt.Errorf("the gateway did not become healthy: %w", hctx.Err())
+			return fmt.Errorf("the gateway did not become ready in %s: %w%s", timeout, hctx.Err(), out.failure())
+		case <-out.ready:
 		case <-time.After(20 * time.Millisecond):
 		}
-		if s.healthy(hctx, began) {
+		if s.healthy(hctx, out) {
 			s.lastStart = time.Since(began)
 			go s.watch(cmd, exited) //nolint:gosec // the watcher outlives the apply that started the process
 			return nil
@@ -208,15 +247,15 @@ func (s *Supervisor) startWith(ctx context.Context, cfg []byte) error {
 	}
 }
 
-func (s *Supervisor) healthy(ctx context.Context, began time.Time) bool {
-	if s.Health != nil {
-		return s.Health(ctx) == nil
+func (s *Supervisor) healthy(ctx context.Context, out *outputTail) bool {
+	if s.Ready != "" {
+		select {
+		case <-out.ready:
+		default:
+			return false
+		}
 	}
-	grace := s.StartGrace
-	if grace <= 0 {
-		grace = 2 * time.Second
-	}
-	return time.Since(began) >= grace
+	return s.Health == nil || s.Health(ctx) == nil
 }
 
 // Stop ends the gateway process.

@@ -50,11 +50,16 @@ func (g *Gateway) DataPlaneIntercept() *Intercept {
 
 // MCPAggregator is an mcp gateway's own settings.
 type MCPAggregator struct {
-	Name              string `json:"name,omitempty"`
-	Version           string `json:"version,omitempty"`
-	Separator         string `json:"separator,omitempty"`
-	ShareToken        string `json:"share_token,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Separator string `json:"separator,omitempty"`
+	// ShareTokenSet says a reserved share token is configured. The token
+	// is write-only: it travels to the agent in a push, versioned by the
+	// gateway's SecretsVersion, and is never stored here.
+	ShareTokenSet     bool   `json:"share_token_set,omitempty"`
 	HeartbeatInterval string `json:"heartbeat_interval,omitempty"`
+	ConnectTimeout    string `json:"connect_timeout,omitempty"`
+	CallTimeout       string `json:"call_timeout,omitempty"`
 }
 
 // Validate checks the settings as mcp-gateway will read them.
@@ -67,7 +72,8 @@ func (a *MCPAggregator) Validate() error {
 func (a *MCPAggregator) Settings() *gateways.MCPSettings {
 	s := &gateways.MCPSettings{HeartbeatInterval: "10s"}
 	if a != nil {
-		s.Name, s.Version, s.Separator, s.ShareToken = a.Name, a.Version, a.Separator, a.ShareToken
+		s.Name, s.Version, s.Separator = a.Name, a.Version, a.Separator
+		s.ConnectTimeout, s.CallTimeout = a.ConnectTimeout, a.CallTimeout
 		if a.HeartbeatInterval != "" {
 			s.HeartbeatInterval = a.HeartbeatInterval
 		}
@@ -106,24 +112,32 @@ func (g *Gateway) HostedCreds(provider string) *gateways.ProviderCreds {
 
 // MCPRoute is one MCP backend of an MCP gateway and who may use it.
 type MCPRoute struct {
-	Gateway   string            `json:"gateway"`
-	Namespace string            `json:"namespace"`
-	Type      string            `json:"type"` // stdio | http | https | zrok
-	Command   string            `json:"command,omitempty"`
-	Args      []string          `json:"args,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-	Endpoint  string            `json:"endpoint,omitempty"`
-	Protocol  string            `json:"protocol,omitempty"`
-	Headers   map[string]string `json:"headers,omitempty"`
-	// Names of the write-only env variables and headers; their values
-	// only travel to the agent in a push.
-	SecretEnv      []string `json:"secret_env,omitempty"`
-	SecretHeaders  []string `json:"secret_headers,omitempty"`
-	SecretsVersion int64    `json:"secrets_version,omitempty"`
-	ToolsMode      string   `json:"tools_mode"`
-	Tools          []string `json:"tools,omitempty"`
-	Workgroups     []string `json:"workgroups,omitempty"`
-	Identities     []string `json:"identities,omitempty"`
+	Gateway    string            `json:"gateway"`
+	Namespace  string            `json:"namespace"`
+	Type       string            `json:"type"` // stdio | http | https | zrok
+	Command    string            `json:"command,omitempty"`
+	Args       []string          `json:"args,omitempty"`
+	Env        map[string]string `json:"env,omitempty"`
+	WorkingDir string            `json:"working_dir,omitempty"`
+	Endpoint   string            `json:"endpoint,omitempty"`
+	Protocol   string            `json:"protocol,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	// AllowInsecure: an http transport may use a plain http:// endpoint.
+	AllowInsecure bool `json:"allow_insecure,omitempty"`
+	// TLS of an https transport.
+	TLSInsecureSkipVerify bool   `json:"tls_insecure_skip_verify,omitempty"`
+	TLSCACertFile         string `json:"tls_ca_cert_file,omitempty"`
+	// Names of the write-only env variables and headers, and whether a
+	// zrok backend's share token is set; their values only travel to the
+	// agent in a push.
+	SecretEnv        []string `json:"secret_env,omitempty"`
+	SecretHeaders    []string `json:"secret_headers,omitempty"`
+	SecretShareToken bool     `json:"secret_share_token,omitempty"`
+	SecretsVersion   int64    `json:"secrets_version,omitempty"`
+	ToolsMode        string   `json:"tools_mode"`
+	Tools            []string `json:"tools,omitempty"`
+	Workgroups       []string `json:"workgroups,omitempty"`
+	Identities       []string `json:"identities,omitempty"`
 }
 
 // LLMRoute is one route of an LLM gateway and who may use it.
@@ -219,6 +233,12 @@ func (v *MCPRoute) ValidateSecrets() error {
 			f.Add("secret_env", fmt.Errorf("a %s transport has no environment", v.Type))
 		}
 	}
+	if v.SecretShareToken && v.Type != "zrok" {
+		f.Add("share_token_wo", fmt.Errorf("only a zrok transport has a share token, not %s", v.Type))
+	}
+	if v.Type == "zrok" && !v.SecretShareToken {
+		f.Add("share_token_wo", errors.New("a zrok transport needs the backend's share token"))
+	}
 	return f.Err()
 }
 
@@ -230,6 +250,9 @@ func (v *MCPRoute) SecretVersions() map[string]int64 {
 	}
 	for _, n := range v.SecretEnv {
 		out[gateways.EnvSecret(v.Namespace, n)] = v.SecretsVersion
+	}
+	if v.SecretShareToken {
+		out[gateways.ShareTokenSecret(v.Namespace)] = v.SecretsVersion
 	}
 	return out
 }
@@ -253,8 +276,12 @@ func ProviderSecret(provider string) string {
 
 // GatewayRoute is the route as a table carries it.
 func (v MCPRoute) GatewayRoute() gateways.MCPRoute {
-	return gateways.MCPRoute{Namespace: v.Namespace,
-		Transport: gateways.MCPTransport{Type: v.Type, Command: v.Command, Args: v.Args, Env: v.Env, Endpoint: v.Endpoint, Protocol: v.Protocol, Headers: v.Headers},
-		Tools:     gateways.ToolFilter{Mode: v.ToolsMode, List: v.Tools},
-		Audience:  gateways.Audience{Workgroups: v.Workgroups, Identities: v.Identities}}
+	tr := gateways.MCPTransport{Type: v.Type, Command: v.Command, Args: v.Args, Env: v.Env, WorkingDir: v.WorkingDir,
+		Endpoint: v.Endpoint, Protocol: v.Protocol, Headers: v.Headers, AllowInsecure: v.AllowInsecure}
+	if v.TLSInsecureSkipVerify || v.TLSCACertFile != "" {
+		tr.TLS = &gateways.MCPTLS{InsecureSkipVerify: v.TLSInsecureSkipVerify, CACertFile: v.TLSCACertFile}
+	}
+	return gateways.MCPRoute{Namespace: v.Namespace, Transport: tr,
+		Tools:    gateways.ToolFilter{Mode: v.ToolsMode, List: v.Tools},
+		Audience: gateways.Audience{Workgroups: v.Workgroups, Identities: v.Identities}}
 }
