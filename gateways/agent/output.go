@@ -19,7 +19,10 @@ type outputTail struct {
 	partial []byte
 	lines   []string
 	seen    bool
+	share   string // the share token the gateway said it serves on
 }
+
+var shareLine = regexp.MustCompile(`"share_token"\s*:\s*"([^"]+)"`)
 
 const tailLines = 50
 
@@ -41,6 +44,9 @@ func (o *outputTail) Write(p []byte) (int, error) {
 		if o.marker != "" && !o.seen && strings.Contains(line, o.marker) {
 			o.seen = true
 			close(o.ready)
+		}
+		if m := shareLine.FindStringSubmatch(line); m != nil {
+			o.share = m[1]
 		}
 		o.lines = append(o.lines, line)
 		if len(o.lines) > tailLines {
@@ -68,6 +74,12 @@ func redact(s string) string {
 		}
 		return "<redacted>"
 	})
+}
+
+func (o *outputTail) shareToken() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.share
 }
 
 // failure is ": <the gateway's last error lines>", or "" when it printed

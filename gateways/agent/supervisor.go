@@ -25,7 +25,10 @@ type Report = gateways.Report
 // rewriting the file and restarting the process with the signal its kind
 // handles.
 type Supervisor struct {
-	Command    []string // the gateway command; its config file is ConfigFile
+	Command []string // the gateway command; its config file is ConfigFile
+	// Env is the gateway's environment; nil inherits the agent's. An
+	// mcp-gateway needs the HOME that holds its enabled zrok environment.
+	Env        []string
 	ConfigFile string
 	StopSignal os.Signal // SIGTERM for llm-gateway, SIGINT for mcp-gateway
 	// Health reports the started gateway ready (llm-gateway's /health).
@@ -65,6 +68,18 @@ func (s *Supervisor) Starts() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.starts
+}
+
+// ShareToken is the zrok share the running mcp-gateway said it serves on
+// (its own, or the reserved one it was given); empty when none. The
+// agent's MCP front reaches the gateway through it.
+func (s *Supervisor) ShareToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running() || s.output == nil {
+		return ""
+	}
+	return s.output.shareToken()
 }
 
 // PID is the running gateway's process id, 0 when none runs.
@@ -215,7 +230,7 @@ func (s *Supervisor) startWith(ctx context.Context, cfg []byte) error {
 	s.stopLocked()
 	cmd := exec.Command(s.Command[0], s.Command[1:]...) //nolint:gosec // the operator's own gateway command
 	out := newOutputTail(s.Ready)
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr, cmd.Env = out, out, s.Env
 	if err := cmd.Start(); err != nil {
 		return err
 	}

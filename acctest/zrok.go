@@ -1,0 +1,148 @@
+package acctest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Zrok is a local zrok (controller, one account, one enabled environment)
+// on a test Ziti controller: mcp-gateway serves MCP only as a zrok share,
+// and this is where it can, offline. Home is the HOME whose .zrok2 holds
+// the enabled environment; the gateway and its clients run with it.
+type Zrok struct {
+	Home        string
+	APIEndpoint string
+	dir         string
+	ctrl        *exec.Cmd
+	done        chan struct{}
+}
+
+// StartZrok bootstraps zrok onto c (its identities, policies and config
+// type), runs its controller, creates an account and enables an
+// environment in a home of its own under dir. Stop ends it. A step that
+// fails fails the start: tests never skip.
+func StartZrok(ctx context.Context, c *Controller, dir string) (*Zrok, error) {
+	bin, err := Gateway("zrok2")
+	if err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	z := &Zrok{Home: filepath.Join(dir, "home"), APIEndpoint: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), dir: dir, done: make(chan struct{})}
+	if err := os.MkdirAll(z.Home, 0o700); err != nil {
+		return nil, err
+	}
+	secret := randomSecret()
+	cfg := fmt.Sprintf(`v: 4
+admin:
+  secrets: [ %q ]
+endpoint:
+  host: 127.0.0.1
+  port: %d
+invites:
+  invites_open: false
+store:
+  type: sqlite3
+  path: %s
+ziti:
+  api_endpoint: %s
+  username: %s
+  password: %q
+`, secret, ports[0], filepath.Join(dir, "zrok.db"), c.Origin, c.Username, c.Password)
+	file := filepath.Join(dir, "zrok-ctrl.yml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	env := append(os.Environ(), "HOME="+filepath.Join(dir, "admin"), "ZROK2_ADMIN_TOKEN="+secret, "ZROK2_API_ENDPOINT="+z.APIEndpoint)
+	run := func(env []string, args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, bin, args...) //nolint:gosec // the pinned zrok2 binary
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("zrok2 %s: %w\n%s", args[0]+" "+args[1], err, out)
+		}
+		return string(out), nil
+	}
+	if _, err := run(env, "admin", "bootstrap", file); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "zrok-controller.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	z.ctrl = exec.Command(bin, "controller", file) //nolint:gosec // the pinned zrok2 binary
+	z.ctrl.Env, z.ctrl.Stdout, z.ctrl.Stderr = env, logf, logf
+	z.ctrl.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := z.ctrl.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	go func() { _ = z.ctrl.Wait(); logf.Close(); close(z.done) }()
+	if err := z.waitAPI(ctx); err != nil {
+		z.Stop()
+		return nil, err
+	}
+	out, err := run(env, "admin", "create", "account", "gateway@agentmesh.test", randomSecret())
+	if err != nil {
+		z.Stop()
+		return nil, err
+	}
+	token := lastLine(out)
+	if _, err := run(append(env, "HOME="+z.Home), "enable", token, "--headless"); err != nil {
+		z.Stop()
+		return nil, err
+	}
+	return z, nil
+}
+
+func (z *Zrok) waitAPI(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-z.done:
+			return fmt.Errorf("the zrok controller exited; see %s", filepath.Join(z.dir, "zrok-controller.log"))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if resp, err := http.Get(z.APIEndpoint + "/api/v2/versions"); err == nil { //nolint:gosec,noctx // loopback test endpoint
+			_ = resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the zrok controller did not answer on %s in 30s", z.APIEndpoint)
+		}
+	}
+}
+
+// Env is the environment a gateway or client runs with to use this zrok.
+func (z *Zrok) Env() []string {
+	return append(os.Environ(), "HOME="+z.Home, "ZROK2_API_ENDPOINT="+z.APIEndpoint)
+}
+
+// Stop ends the zrok controller.
+func (z *Zrok) Stop() {
+	if z.ctrl != nil && z.ctrl.Process != nil {
+		_ = z.ctrl.Process.Signal(os.Interrupt)
+		select {
+		case <-z.done:
+		case <-time.After(5 * time.Second):
+			_ = z.ctrl.Process.Kill()
+			<-z.done
+		}
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
