@@ -689,9 +689,19 @@ func (e *Engine) mcpTable(ctx context.Context, gateway string) (*gateways.Table,
 	if err != nil {
 		return nil, err
 	}
-	t := &gateways.Table{Gateway: gateway, Kind: gateways.KindMCP, MCP: g.Value.MCP.Settings()}
-	if a := g.Value.MCP; a != nil && a.ShareTokenSet {
-		t.Secrets = intent.WithSecret(t.Secrets, gateways.SecretMCPShareToken, g.Value.SecretsVersion)
+	t := mcpTableOf(&g.Value, routes)
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
+	}
+	return t, nil
+}
+
+// mcpTableOf is an mcp gateway's table with these routes, naming every
+// write-only value they and the gateway need.
+func mcpTableOf(g *Gateway, routes []*Stored[MCPRoute]) *gateways.Table {
+	t := &gateways.Table{Gateway: g.Name, Kind: gateways.KindMCP, MCP: g.MCP.Settings()}
+	if a := g.MCP; a != nil && a.ShareTokenSet {
+		t.Secrets = intent.WithSecret(t.Secrets, gateways.SecretMCPShareToken, g.SecretsVersion)
 	}
 	for _, r := range routes {
 		t.MCPRoutes = append(t.MCPRoutes, r.Value.GatewayRoute())
@@ -699,10 +709,7 @@ func (e *Engine) mcpTable(ctx context.Context, gateway string) (*gateways.Table,
 			t.Secrets = intent.WithSecret(t.Secrets, name, v)
 		}
 	}
-	if err := t.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
-	}
-	return t, nil
+	return t
 }
 
 func mcpKey(r *MCPRoute) string { return r.Gateway + "." + r.Namespace }
@@ -802,17 +809,20 @@ func (e *Engine) checkMCPRouteBeside(ctx context.Context, r *MCPRoute, planning 
 	if err != nil {
 		return err
 	}
-	t := &gateways.Table{Gateway: r.Gateway, Kind: gateways.KindMCP, MCP: &gateways.MCPSettings{}}
+	if err := r.ValidateSecrets(); err != nil {
+		return err
+	}
+	var beside []*Stored[MCPRoute]
 	for _, s := range append(routes, &Stored[MCPRoute]{Value: *r}) {
 		if planning && s.ID != "" && s.Value.Namespace == r.Namespace {
 			continue
 		}
-		t.MCPRoutes = append(t.MCPRoutes, s.Value.GatewayRoute())
+		beside = append(beside, s)
 	}
-	if err := t.Validate(); err != nil {
+	if err := mcpTableOf(&g.Value, beside).Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidIntent, err)
 	}
-	return r.ValidateSecrets()
+	return nil
 }
 
 // ReadMCPRoute reads an MCP route by config id.
