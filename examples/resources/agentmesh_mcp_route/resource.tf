@@ -36,3 +36,32 @@ resource "agentmesh_mcp_route" "github_private" {
   tools              = ["get_*", "list_*"]
   workgroups         = [agentmesh_workgroup.macro_analysts.name]
 }
+
+# An https backend signed by an internal CA, and a zrok backend whose share
+# token is write-only like the other secrets. A plain http:// endpoint would
+# need allow_insecure = true (mcp-gateway refuses it otherwise).
+resource "agentmesh_mcp_route" "wiki" {
+  gateway          = agentmesh_gateway.tools.name
+  namespace        = "wiki"
+  type             = "https"
+  endpoint         = "https://wiki.macro.internal/mcp"
+  protocol         = "streamable"
+  tls_ca_cert_file = "/etc/agentmesh/macro-internal-ca.pem"
+  tools            = ["search_pages", "read_page"]
+  workgroups       = [agentmesh_workgroup.macro_analysts.name]
+}
+
+variable "research_share" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+resource "agentmesh_mcp_route" "research" {
+  gateway        = agentmesh_gateway.tools.name
+  namespace      = "research"
+  type           = "zrok"
+  share_token_wo = var.research_share
+  tools          = ["lookup_*"]
+  workgroups     = [agentmesh_workgroup.macro_analysts.name]
+}
