@@ -201,7 +201,7 @@ func TestAccMCPRoute(t *testing.T) {
 					func(*terraform.State) error {
 						c, err := mcpgateway.Load(file)
 						if err != nil || len(c.Backends) != 2 || c.Backends[1].ID != "remote" || c.Backends[1].Transport.ShareToken != backendShare {
-							return fmt.Errorf("the zrok backend does not run with its share token: %v", err)
+							return fmt.Errorf("the zrok backend does not run with its share token: %w", err)
 						}
 						return nil
 					},

@@ -25,8 +25,8 @@ import (
 	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/acctest"
-	"github.com/agentmesh/agentmesh/acctest/model"
 	"github.com/agentmesh/agentmesh/acctest/faultproxy"
+	"github.com/agentmesh/agentmesh/acctest/model"
 	"github.com/agentmesh/agentmesh/reconciler"
 )
 

@@ -81,7 +81,7 @@ func (c *mcpClient) call(method string, params any) (json.RawMessage, error) {
 				return
 			}
 		}
-		done <- fmt.Errorf("mcp-tools closed its output: %v", c.out.Err())
+		done <- fmt.Errorf("mcp-tools closed its output: %w", c.out.Err())
 	}()
 	select {
 	case err := <-done:

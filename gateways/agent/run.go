@@ -145,8 +145,8 @@ func (c *Config) agent(z ziti.Context, log *slog.Logger) *Agent {
 		cmd[i] = strings.ReplaceAll(arg, "{config}", file)
 	}
 	sup := &Supervisor{Command: cmd, ConfigFile: file, StopSignal: StopSignalFor(c.Kind), Log: log, StartTimeout: c.StartTimeout}
-	switch {
-	case c.Kind == gateways.KindLLM:
+	switch c.Kind {
+	case gateways.KindLLM:
 		sup.Health = HTTPHealth(c.Listen)
 	default:
 		sup.Ready = ReadyMCP
