@@ -124,6 +124,23 @@ func (z *Zrok) waitAPI(ctx context.Context) error {
 	}
 }
 
+// ReserveShare creates a private share named token in the environment,
+// without a backend: a gateway given it as its share serves on it, and it
+// outlives the gateway's restarts. Private shares are closed: only this
+// account (and accounts granted access) may use them.
+func (z *Zrok) ReserveShare(ctx context.Context, token string) error {
+	bin, err := Gateway("zrok2")
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, bin, "create", "share", "--share-token", token, "--backend-mode", "proxy") //nolint:gosec // the pinned zrok2 binary
+	cmd.Env = z.Env()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("zrok2 create share: %w\n%s", err, out)
+	}
+	return nil
+}
+
 // Env is the environment a gateway or client runs with to use this zrok.
 func (z *Zrok) Env() []string {
 	return append(os.Environ(), "HOME="+z.Home, "ZROK2_API_ENDPOINT="+z.APIEndpoint)

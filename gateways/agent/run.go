@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +50,9 @@ type Config struct {
 	// backend connect timeout) failed; an llm gateway must answer
 	// /health by then (default 15s).
 	StartTimeout time.Duration `yaml:"start_timeout"`
+	// Env adds to the gateway process's environment, for example the HOME
+	// whose .zrok2 holds mcp-gateway's enabled zrok environment.
+	Env map[string]string `yaml:"env"`
 }
 
 // LoadConfig reads and checks an agent configuration; unknown keys are
@@ -145,6 +150,12 @@ func (c *Config) agent(z ziti.Context, log *slog.Logger) *Agent {
 		cmd[i] = strings.ReplaceAll(arg, "{config}", file)
 	}
 	sup := &Supervisor{Command: cmd, ConfigFile: file, StopSignal: StopSignalFor(c.Kind), Log: log, StartTimeout: c.StartTimeout}
+	if len(c.Env) > 0 {
+		sup.Env = os.Environ()
+		for _, k := range slices.Sorted(maps.Keys(c.Env)) {
+			sup.Env = append(sup.Env, k+"="+c.Env[k])
+		}
+	}
 	switch c.Kind {
 	case gateways.KindLLM:
 		sup.Health = HTTPHealth(c.Listen)

@@ -1,0 +1,185 @@
+package provider_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/gateways/agent"
+)
+
+func realMCPConfig(notes, args string) string {
+	return fmt.Sprintf(`
+resource "agentmesh_identity" "gw" {
+  name = "acc-realmcp-agent"
+  kind = "gateway"
+}
+resource "agentmesh_workgroup" "users" {
+  name               = "acc-realmcp-users"
+  owner_organization = "ops-co"
+}
+variable "share" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+resource "agentmesh_gateway" "mcp" {
+  name                = "acc-realmcp"
+  kind                = "mcp"
+  identity            = agentmesh_identity.gw.id
+  mcp_separator       = "."
+  mcp_connect_timeout = "10s"
+  mcp_share_token_wo  = var.share
+}
+resource "agentmesh_mcp_route" "notes" {
+  gateway    = agentmesh_gateway.mcp.name
+  namespace  = "notes"
+  type       = "stdio"
+  command    = %q
+  args       = %s
+  tools      = ["read_*", "list_*"]
+  workgroups = [agentmesh_workgroup.users.name]
+}`, notes, args)
+}
+
+// toolsOver lists the tools a share serves, through the real mcp-tools.
+func toolsOver(z *acctest.Zrok, share string) ([]string, error) {
+	bin, err := acctest.Gateway("mcp-tools")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "run", share)
+	cmd.Env = z.Env()
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	fmt.Fprintln(in, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"acc","version":"1"}}}`)
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var a struct {
+			ID     int `json:"id"`
+			Result struct {
+				Tools []struct{ Name string } `json:"tools"`
+			} `json:"result"`
+		}
+		if json.Unmarshal(sc.Bytes(), &a) != nil {
+			continue
+		}
+		if a.ID == 1 {
+			fmt.Fprintln(in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+			fmt.Fprintln(in, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+			continue
+		}
+		var names []string
+		for _, tl := range a.Result.Tools {
+			names = append(names, tl.Name)
+		}
+		slices.Sort(names)
+		return names, nil
+	}
+	return nil, fmt.Errorf("mcp-tools gave no tool list: %w", sc.Err())
+}
+
+// TestAccMCPRoute_realGateway: a route applied in Terraform runs on the
+// real mcp-gateway v0.1.3 under the packaged agent, over a local zrok, in
+// front of a real go-sdk MCP server: the apply returns once the gateway
+// serves, and its reserved share lists exactly the route's tools. A route
+// whose backend fails discovery fails its apply with the gateway's own
+// reason (the route's changes replace it, so the last good config left is
+// the empty one: nothing runs); the good route then applies again on the
+// same share.
+func TestAccMCPRoute_realGateway(t *testing.T) {
+	dir := t.TempDir()
+	z, err := acctest.StartZrok(context.Background(), acctest.Shared, filepath.Join(dir, "zrok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Stop()
+	// A reserved share, handed to the gateway write-only: the same share
+	// serves across the gateway's restarts.
+	share := acctest.Secret("reserved mcp share", "accrealmcp"+strings.Repeat("4", 6))
+	if err := z.ReserveShare(context.Background(), share); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TF_VAR_share", share)
+	notes := filepath.Join(dir, "mcp-notes")
+	root, _ := acctest.RepoRoot()
+	build := exec.Command("go", "build", "-o", notes, "./acctest/mcpnotes/cmd/mcp-notes")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building mcp-notes: %v\n%s", err, out)
+	}
+	bin, err := acctest.Gateway("mcp-gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := &packagedAgent{cfg: agent.Config{Kind: "mcp", ControlService: "agentmesh.ctl.acc-realmcp", StateDir: filepath.Join(dir, "state"),
+		Command: []string{bin, "run", "{config}"}, Env: map[string]string{"HOME": z.Home, "ZROK2_API_ENDPOINT": z.APIEndpoint}}}
+	defer ag.halt()
+	startAgent := func(s *terraform.State) error {
+		attrs := s.RootModule().Resources["agentmesh_identity.gw"].Primary.Attributes
+		gwFile, _, err := acctest.Enroll(attrs["enrollment_jwt"], dir, "gw")
+		if err != nil {
+			return err
+		}
+		ag.cfg.IdentityFile = gwFile
+		ag.start(t)
+		return ag.answering(t)
+	}
+	serves := func(want ...string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			_, e := admin(t)
+			st, err := e.GatewayStatus(context.Background(), "acc-realmcp")
+			if err != nil {
+				return err
+			}
+			if st.Status != "applied" {
+				return fmt.Errorf("gateway status %+v", st)
+			}
+			got, err := toolsOver(z, share)
+			if err != nil || !slices.Equal(got, want) {
+				return fmt.Errorf("the running gateway lists %v (%v), want %v", got, err, want)
+			}
+			return nil
+		}
+	}
+	base := strings.Replace(realMCPConfig(notes, "[]"), `resource "agentmesh_mcp_route" "notes"`, `resource "agentmesh_mcp_route" "unused"`, 1)
+	base = base[:strings.Index(base, `resource "agentmesh_mcp_route" "unused"`)]
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy:             identityGone(t),
+		Steps: []resource.TestStep{
+			// The agent starts after this apply, so the share token is
+			// delivered by the next one.
+			{Config: base, Check: startAgent, ExpectNonEmptyPlan: true},
+			{Config: realMCPConfig(notes, "[]"), Check: serves("notes.list_notes", "notes.read_note")},
+			{
+				Config:      realMCPConfig(notes, `["--fail"]`),
+				ExpectError: acctest.ErrorText(`(?s)not applied on gateway acc-realmcp.*rolled.back.*failed to discover tools`),
+			},
+			{
+				// The gateway went back to the last good config on the same
+				// share; the good route applies again.
+				Config: realMCPConfig(notes, "[]"),
+				Check:  serves("notes.list_notes", "notes.read_note"),
+			},
+		},
+	})
+}
