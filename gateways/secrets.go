@@ -180,3 +180,39 @@ func withEntry(m map[string]string, k, v string) map[string]string {
 	out[k] = v
 	return out
 }
+
+// Sensitive lists the values in a filled table that must never appear in a
+// log or a report: keys, share tokens, and every env and header value (a
+// plain one may hold a credential too). A gateway's failure output is
+// redacted with it.
+func (t *Table) Sensitive() []string {
+	var out []string
+	add := func(v string) {
+		if len(v) >= 4 {
+			out = append(out, v)
+		}
+	}
+	if t.LLM != nil {
+		for _, p := range []*ProviderCreds{t.LLM.OpenAI, t.LLM.Anthropic} {
+			if p != nil {
+				add(p.APIKey)
+			}
+		}
+	}
+	if t.MCP != nil {
+		add(t.MCP.ShareToken)
+	}
+	for _, k := range t.Keys {
+		add(k.Key)
+	}
+	for _, r := range t.MCPRoutes {
+		add(r.Transport.ShareToken)
+		for _, v := range r.Transport.Env {
+			add(v)
+		}
+		for _, v := range r.Transport.Headers {
+			add(v)
+		}
+	}
+	return out
+}

@@ -26,19 +26,10 @@ import (
 	"github.com/agentmesh/agentmesh/reconciler"
 )
 
-// gatewayBin is the real llm-gateway, or the mcp-gateway stand-in (the
-// real one cannot keep running here without zrok).
+// gatewayBin is the binary the agent supervises (acctest.SupervisedGateway).
 func gatewayBin(t *testing.T, name string) string {
 	t.Helper()
-	var (
-		bin string
-		err error
-	)
-	if name == "mcp-gateway" {
-		bin, err = acctest.BuildStandIn(t.TempDir(), name)
-	} else {
-		bin, err = acctest.Gateway(name)
-	}
+	bin, err := acctest.SupervisedGateway(t.TempDir(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +118,21 @@ func (p *packagedAgent) answering(t *testing.T) error {
 			return err
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// enrollAndStart is a step check that enrolls agentmesh_identity.gw, as
+// the gateway host would, and starts the agent with it.
+func (p *packagedAgent) enrollAndStart(t *testing.T, dir string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		attrs := s.RootModule().Resources["agentmesh_identity.gw"].Primary.Attributes
+		gwFile, _, err := acctest.Enroll(attrs["enrollment_jwt"], dir, "gw")
+		if err != nil {
+			return err
+		}
+		p.cfg.IdentityFile = gwFile
+		p.start(t)
+		return p.answering(t)
 	}
 }
 

@@ -1,16 +1,12 @@
 package provider_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -53,50 +49,6 @@ resource "agentmesh_mcp_route" "notes" {
 }`, notes, args)
 }
 
-// toolsOver lists the tools a share serves, through the real mcp-tools.
-func toolsOver(z *acctest.Zrok, share string) ([]string, error) {
-	bin, err := acctest.Gateway("mcp-tools")
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "run", share)
-	cmd.Env = z.Env()
-	in, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	fmt.Fprintln(in, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"acc","version":"1"}}}`)
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		var a struct {
-			ID     int `json:"id"`
-			Result struct {
-				Tools []struct{ Name string } `json:"tools"`
-			} `json:"result"`
-		}
-		if json.Unmarshal(sc.Bytes(), &a) != nil {
-			continue
-		}
-		if a.ID == 1 {
-			fmt.Fprintln(in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-			fmt.Fprintln(in, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
-			continue
-		}
-		var names []string
-		for _, tl := range a.Result.Tools {
-			names = append(names, tl.Name)
-		}
-		slices.Sort(names)
-		return names, nil
-	}
-	return nil, fmt.Errorf("mcp-tools gave no tool list: %w", sc.Err())
-}
-
 // TestAccMCPRoute_realGateway: a route applied in Terraform runs on the
 // real mcp-gateway v0.1.3 under the packaged agent, over a local zrok, in
 // front of a real go-sdk MCP server: the apply returns once the gateway
@@ -119,12 +71,9 @@ func TestAccMCPRoute_realGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("TF_VAR_share", share)
-	notes := filepath.Join(dir, "mcp-notes")
-	root, _ := acctest.RepoRoot()
-	build := exec.Command("go", "build", "-o", notes, "./acctest/mcpnotes/cmd/mcp-notes")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building mcp-notes: %v\n%s", err, out)
+	notes, err := acctest.BuildMCPNotes(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	bin, err := acctest.Gateway("mcp-gateway")
 	if err != nil {
@@ -133,16 +82,7 @@ func TestAccMCPRoute_realGateway(t *testing.T) {
 	ag := &packagedAgent{cfg: agent.Config{Kind: "mcp", ControlService: "agentmesh.ctl.acc-realmcp", StateDir: filepath.Join(dir, "state"),
 		Command: []string{bin, "run", "{config}"}, Env: map[string]string{"HOME": z.Home, "ZROK2_API_ENDPOINT": z.APIEndpoint}}}
 	defer ag.halt()
-	startAgent := func(s *terraform.State) error {
-		attrs := s.RootModule().Resources["agentmesh_identity.gw"].Primary.Attributes
-		gwFile, _, err := acctest.Enroll(attrs["enrollment_jwt"], dir, "gw")
-		if err != nil {
-			return err
-		}
-		ag.cfg.IdentityFile = gwFile
-		ag.start(t)
-		return ag.answering(t)
-	}
+	startAgent := ag.enrollAndStart(t, dir)
 	serves := func(want ...string) resource.TestCheckFunc {
 		return func(*terraform.State) error {
 			_, e := admin(t)
@@ -153,7 +93,7 @@ func TestAccMCPRoute_realGateway(t *testing.T) {
 			if st.Status != "applied" {
 				return fmt.Errorf("gateway status %+v", st)
 			}
-			got, err := toolsOver(z, share)
+			got, err := acctest.ToolsOver(z, share)
 			if err != nil || !slices.Equal(got, want) {
 				return fmt.Errorf("the running gateway lists %v (%v), want %v", got, err, want)
 			}

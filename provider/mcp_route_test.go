@@ -110,16 +110,7 @@ func TestAccMCPRoute(t *testing.T) {
 		Command: []string{bin, "run", "{config}"}, Health: health}}
 	defer ag.halt()
 	file := filepath.Join(ag.cfg.StateDir, "mcp-gateway.yaml")
-	startAgent := func(s *terraform.State) error {
-		attrs := s.RootModule().Resources["agentmesh_identity.gw"].Primary.Attributes
-		gwFile, _, err := acctest.Enroll(attrs["enrollment_jwt"], dir, "gw")
-		if err != nil {
-			return err
-		}
-		ag.cfg.IdentityFile = gwFile
-		ag.start(t)
-		return ag.answering(t)
-	}
+	startAgent := ag.enrollAndStart(t, dir)
 	runsToken := func(want string) resource.TestCheckFunc {
 		return func(*terraform.State) error {
 			c, err := mcpgateway.Load(file)

@@ -1,12 +1,7 @@
 package agent_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,125 +13,23 @@ import (
 	"github.com/agentmesh/agentmesh/gateways/agent"
 )
 
-// mcpClient speaks MCP to a gateway's zrok share through the real
-// mcp-tools client (stdio JSON-RPC).
-type mcpClient struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	out  *bufio.Scanner
-	next int
-}
-
-func dialMCP(t *testing.T, z *acctest.Zrok, share string) *mcpClient {
+func dialMCP(t *testing.T, z *acctest.Zrok, share string) *acctest.MCPClient {
 	t.Helper()
-	bin, err := acctest.Gateway("mcp-tools")
+	c, err := acctest.DialMCP(z, share)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &mcpClient{cmd: exec.Command(bin, "run", share)}
-	c.cmd.Env = z.Env()
-	if c.in, err = c.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.out = bufio.NewScanner(stdout)
-	c.out.Buffer(make([]byte, 64<<10), 4<<20)
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.in.Close(); _ = c.cmd.Process.Kill(); _ = c.cmd.Wait() })
-	if _, err := c.call("initialize", map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{},
-		"clientInfo": map[string]string{"name": "agentmesh-test", "version": "1"}}); err != nil {
-		t.Fatalf("initialize over share: %v", err)
-	}
-	if _, err := fmt.Fprintln(c.in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(c.Close)
 	return c
 }
 
-type rpcAnswer struct {
-	ID     int             `json:"id"`
-	Result json.RawMessage `json:"result"`
-	Error  *struct {
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func (c *mcpClient) call(method string, params any) (json.RawMessage, error) {
-	c.next++
-	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": c.next, "method": method, "params": params})
-	if _, err := fmt.Fprintln(c.in, string(b)); err != nil {
-		return nil, err
-	}
-	done := make(chan error, 1)
-	var a rpcAnswer
-	go func() {
-		for c.out.Scan() {
-			if json.Unmarshal(c.out.Bytes(), &a) == nil && a.ID == c.next {
-				done <- nil
-				return
-			}
-		}
-		done <- fmt.Errorf("mcp-tools closed its output: %w", c.out.Err())
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			return nil, err
-		}
-	case <-time.After(30 * time.Second):
-		return nil, fmt.Errorf("%s: no answer in 30s", method)
-	}
-	if a.Error != nil {
-		return nil, fmt.Errorf("%s: %s", method, a.Error.Message)
-	}
-	return a.Result, nil
-}
-
-func (c *mcpClient) toolNames(t *testing.T) []string {
+func toolNames(t *testing.T, c *acctest.MCPClient) []string {
 	t.Helper()
-	res, err := c.call("tools/list", map[string]any{})
+	names, err := c.ToolNames()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list struct {
-		Tools []struct{ Name string } `json:"tools"`
-	}
-	if err := json.Unmarshal(res, &list); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, tl := range list.Tools {
-		names = append(names, tl.Name)
-	}
-	slices.Sort(names)
 	return names
-}
-
-func (c *mcpClient) callTool(name string, args map[string]any) (string, error) {
-	res, err := c.call("tools/call", map[string]any{"name": name, "arguments": args})
-	if err != nil {
-		return "", err
-	}
-	var r struct {
-		IsError bool                    `json:"isError"`
-		Content []struct{ Text string } `json:"content"`
-	}
-	if err := json.Unmarshal(res, &r); err != nil {
-		return "", err
-	}
-	var text []string
-	for _, c := range r.Content {
-		text = append(text, c.Text)
-	}
-	if r.IsError {
-		return "", fmt.Errorf("tool error: %s", strings.Join(text, " "))
-	}
-	return strings.Join(text, "\n"), nil
 }
 
 // TestAccRealMCPGateway: the real mcp-gateway v0.1.3, on configs agentmesh
@@ -161,12 +54,9 @@ func TestAccRealMCPGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer z.Stop()
-	notes := filepath.Join(dir, "mcp-notes")
-	root, _ := acctest.RepoRoot()
-	build := exec.Command("go", "build", "-o", notes, "./acctest/mcpnotes/cmd/mcp-notes")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building mcp-notes: %v\n%s", err, out)
+	notes, err := acctest.BuildMCPNotes(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	bin, err := acctest.Gateway("mcp-gateway")
 	if err != nil {
@@ -191,13 +81,13 @@ func TestAccRealMCPGateway(t *testing.T) {
 		t.Fatal("the gateway said it serves, but named no share")
 	}
 	c := dialMCP(t, z, share)
-	if got, want := c.toolNames(t), []string{"notes.list_notes", "notes.read_note"}; !slices.Equal(got, want) {
+	if got, want := toolNames(t, c), []string{"notes.list_notes", "notes.read_note"}; !slices.Equal(got, want) {
 		t.Fatalf("tools/list through the real gateway = %v, want %v", got, want)
 	}
-	if out, err := c.callTool("notes.read_note", map[string]any{"name": "welcome"}); err != nil || !strings.Contains(out, "served by mcp-notes") {
+	if out, err := c.CallTool("notes.read_note", map[string]any{"name": "welcome"}); err != nil || !strings.Contains(out, "served by mcp-notes") {
 		t.Fatalf("tools/call of an allowed tool: %q %v", out, err)
 	}
-	if out, err := c.callTool("notes.write_note", map[string]any{"name": "x", "text": "y"}); err == nil {
+	if out, err := c.CallTool("notes.write_note", map[string]any{"name": "x", "text": "y"}); err == nil {
 		t.Fatalf("a tool outside the allow list was called: %q", out)
 	}
 
@@ -206,7 +96,7 @@ func TestAccRealMCPGateway(t *testing.T) {
 		t.Fatalf("deny list: %+v", r)
 	}
 	deny := []string{"notes_list_notes", "notes_read_note", "notes_write_note"}
-	if got := dialMCP(t, z, sup.ShareToken()).toolNames(t); !slices.Equal(got, deny) {
+	if got := toolNames(t, dialMCP(t, z, sup.ShareToken())); !slices.Equal(got, deny) {
 		t.Fatalf("tools/list with a deny list = %v, want %v", got, deny)
 	}
 
@@ -224,7 +114,7 @@ func TestAccRealMCPGateway(t *testing.T) {
 	if again == "" || strings.Contains(r.Error, again) || strings.Contains(r.Error, share) {
 		t.Fatalf("rolled back without a share, or the report carries a share token: %q", r.Error)
 	}
-	if got := dialMCP(t, z, again).toolNames(t); !slices.Equal(got, deny) {
+	if got := toolNames(t, dialMCP(t, z, again)); !slices.Equal(got, deny) {
 		t.Fatalf("tools/list after the rollback = %v, want %v", got, deny)
 	}
 }

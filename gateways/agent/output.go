@@ -14,6 +14,8 @@ import (
 type outputTail struct {
 	marker string
 	ready  chan struct{}
+	// secrets are the literal values the gateway's config holds.
+	secrets []string
 
 	mu      sync.Mutex
 	partial []byte
@@ -26,8 +28,8 @@ var shareLine = regexp.MustCompile(`"share_token"\s*:\s*"([^"]+)"`)
 
 const tailLines = 50
 
-func newOutputTail(marker string) *outputTail {
-	return &outputTail{marker: marker, ready: make(chan struct{})}
+func newOutputTail(marker string, secrets []string) *outputTail {
+	return &outputTail{marker: marker, ready: make(chan struct{}), secrets: secrets}
 }
 
 func (o *outputTail) Write(p []byte) (int, error) {
@@ -61,16 +63,20 @@ func (o *outputTail) Write(p []byte) (int, error) {
 
 // secretShapes are values a gateway may print that must not travel: share
 // tokens (mcp-gateway logs them) and keys.
-var secretShapes = regexp.MustCompile(`(?i)(share_token["=:\s]+"?)[^"\s,}]+|sk-[a-z0-9_-]{8,}|(bearer\s+)\S+`)
+var secretShapes = regexp.MustCompile(`(?i)(share_token["=:\s]+"?)[^"\s,}]+|sk-[a-z0-9_-]{8,}|(bearer\s+)\S+|(share ')[^']+`)
 
-func redact(s string) string {
+// redact removes the config's own secret values from a line, then
+// anything shaped like a token.
+func (o *outputTail) redact(s string) string {
+	for _, v := range o.secrets {
+		s = strings.ReplaceAll(s, v, "<redacted>")
+	}
 	return secretShapes.ReplaceAllStringFunc(s, func(m string) string {
 		sub := secretShapes.FindStringSubmatch(m)
-		switch {
-		case sub[1] != "":
-			return sub[1] + "<redacted>"
-		case sub[2] != "":
-			return sub[2] + "<redacted>"
+		for _, prefix := range sub[1:] {
+			if prefix != "" {
+				return prefix + "<redacted>"
+			}
 		}
 		return "<redacted>"
 	})
@@ -95,7 +101,7 @@ func (o *outputTail) failure() string {
 	for _, l := range lines {
 		ll := strings.ToLower(l)
 		if strings.Contains(ll, "error") || strings.Contains(ll, "failed") || strings.Contains(ll, "panic") {
-			hits = append(hits, strings.TrimSpace(redact(l)))
+			hits = append(hits, strings.TrimSpace(o.redact(l)))
 		}
 	}
 	if len(hits) > 3 {

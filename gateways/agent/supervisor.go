@@ -43,15 +43,17 @@ type Supervisor struct {
 	StartTimeout time.Duration
 	Log          *slog.Logger
 
-	mu        sync.Mutex
-	cmd       *exec.Cmd
-	exited    chan struct{}
-	output    *outputTail
-	applied   Report
-	lastGood  []byte
-	starts    int
-	lastStart time.Duration
-	stopped   bool
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	output   *outputTail
+	applied  Report
+	lastGood []byte
+	// lastSecrets are the secret values lastGood holds.
+	lastSecrets []string
+	starts      int
+	lastStart   time.Duration
+	stopped     bool
 }
 
 // StartDuration is how long the last successful start took, from exec to
@@ -145,16 +147,16 @@ func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
 		s.applied.Generation, s.applied.TableDigest = t.Generation, t.Digest()
 		return s.applied
 	}
-	if err := s.startWith(ctx, r.YAML); err != nil {
+	if err := s.startWith(ctx, r.YAML, t.Sensitive()); err != nil {
 		log.WarnContext(ctx, "new gateway config did not come up; rolling back", "generation", t.Generation, "error", err.Error())
 		if s.lastGood != nil {
-			if rerr := s.startWith(ctx, s.lastGood); rerr != nil {
+			if rerr := s.startWith(ctx, s.lastGood, s.lastSecrets); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("rollback failed too: %w", rerr))
 			}
 		}
 		return Report{Generation: t.Generation, ConfigSHA256: s.applied.ConfigSHA256, Status: "rolled-back", Error: err.Error()}
 	}
-	s.lastGood = r.YAML
+	s.lastGood, s.lastSecrets = r.YAML, t.Sensitive()
 	s.applied = Report{Generation: t.Generation, ConfigSHA256: r.SHA256, Status: "applied", TableDigest: t.Digest()}
 	log.InfoContext(ctx, "gateway config applied", "generation", t.Generation, "sha256", r.SHA256)
 	return s.applied
@@ -198,7 +200,7 @@ func (s *Supervisor) watch(cmd *exec.Cmd, exited <-chan struct{}) {
 			return
 		}
 		s.log().Warn("the gateway exited on its own; starting the last good config again", "generation", s.applied.Generation)
-		err := s.startWith(context.Background(), s.lastGood)
+		err := s.startWith(context.Background(), s.lastGood, s.lastSecrets)
 		cmd = s.cmd // a failed start is ours to retry
 		s.mu.Unlock()
 		if err == nil {
@@ -223,13 +225,13 @@ func (s *Supervisor) running() bool {
 
 // startWith writes the config, restarts the process and waits until it
 // is healthy (Health), says it serves (Ready), or exits.
-func (s *Supervisor) startWith(ctx context.Context, cfg []byte) error {
+func (s *Supervisor) startWith(ctx context.Context, cfg []byte, secrets []string) error {
 	if err := gateways.WriteAtomic(s.ConfigFile, cfg); err != nil {
 		return err
 	}
 	s.stopLocked()
 	cmd := exec.Command(s.Command[0], s.Command[1:]...) //nolint:gosec // the operator's own gateway command
-	out := newOutputTail(s.Ready)
+	out := newOutputTail(s.Ready, secrets)
 	cmd.Stdout, cmd.Stderr, cmd.Env = out, out, s.Env
 	if err := cmd.Start(); err != nil {
 		return err

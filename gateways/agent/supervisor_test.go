@@ -24,19 +24,10 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// gatewayBin is the real llm-gateway, or the mcp-gateway stand-in (the
-// real one cannot keep running here without zrok).
+// gatewayBin is the binary the agent supervises (acctest.SupervisedGateway).
 func gatewayBin(t *testing.T, name string) string {
 	t.Helper()
-	var (
-		bin string
-		err error
-	)
-	if name == "mcp-gateway" {
-		bin, err = acctest.BuildStandIn(t.TempDir(), name)
-	} else {
-		bin, err = acctest.Gateway(name)
-	}
+	bin, err := acctest.SupervisedGateway(t.TempDir(), name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,183 @@
+package acctest
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// BuildMCPNotes builds mcp-notes (acctest/mcpnotes), a real stdio MCP
+// server written with the official go-sdk, into dir.
+func BuildMCPNotes(dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "mcp-notes")
+	build := exec.Command("go", "build", "-o", bin, "./acctest/mcpnotes/cmd/mcp-notes")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building mcp-notes: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// SupervisedGateway is the gateway binary an agent supervises in a test:
+// the real llm-gateway, or for "mcp-gateway" the stand-in, for tests that
+// need it running without zrok (it checks each config with the real one).
+func SupervisedGateway(dir, name string) (string, error) {
+	if name == "mcp-gateway" {
+		return BuildStandIn(dir, name)
+	}
+	return Gateway(name)
+}
+
+// MCPClient speaks MCP to a gateway's zrok share through the real
+// mcp-tools client (JSON-RPC on its stdio).
+type MCPClient struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	next int
+}
+
+// DialMCP starts mcp-tools on share with z's environment and initializes
+// the session. Close ends it.
+func DialMCP(z *Zrok, share string) (*MCPClient, error) {
+	bin, err := Gateway("mcp-tools")
+	if err != nil {
+		return nil, err
+	}
+	c := &MCPClient{cmd: exec.Command(bin, "run", share)} //nolint:gosec // the pinned client binary
+	c.cmd.Env = z.Env()
+	if c.in, err = c.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	stdout, err := c.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	c.out = bufio.NewScanner(stdout)
+	c.out.Buffer(make([]byte, 64<<10), 4<<20)
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	if _, err := c.call("initialize", map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{},
+		"clientInfo": map[string]string{"name": "agentmesh-test", "version": "1"}}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("initialize over share: %w", err)
+	}
+	if _, err := fmt.Fprintln(c.in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close ends the client.
+func (c *MCPClient) Close() {
+	_ = c.in.Close()
+	_ = c.cmd.Process.Kill()
+	_ = c.cmd.Wait()
+}
+
+type rpcAnswer struct {
+	ID     int             `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  *struct {
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (c *MCPClient) call(method string, params any) (json.RawMessage, error) {
+	c.next++
+	b, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": c.next, "method": method, "params": params})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fmt.Fprintln(c.in, string(b)); err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	var a rpcAnswer
+	go func() {
+		for c.out.Scan() {
+			if json.Unmarshal(c.out.Bytes(), &a) == nil && a.ID == c.next {
+				done <- nil
+				return
+			}
+		}
+		done <- fmt.Errorf("mcp-tools closed its output: %w", c.out.Err())
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return nil, err
+		}
+	case <-time.After(30 * time.Second):
+		return nil, fmt.Errorf("%s: no answer in 30s", method)
+	}
+	if a.Error != nil {
+		return nil, fmt.Errorf("%s: %s", method, a.Error.Message)
+	}
+	return a.Result, nil
+}
+
+// ToolNames lists the tools the gateway serves, sorted.
+func (c *MCPClient) ToolNames() ([]string, error) {
+	res, err := c.call("tools/list", map[string]any{})
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Tools []struct{ Name string } `json:"tools"`
+	}
+	if err := json.Unmarshal(res, &list); err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, tl := range list.Tools {
+		names = append(names, tl.Name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// CallTool calls a tool and returns its text; a tool error is an error.
+func (c *MCPClient) CallTool(name string, args map[string]any) (string, error) {
+	res, err := c.call("tools/call", map[string]any{"name": name, "arguments": args})
+	if err != nil {
+		return "", err
+	}
+	var r struct {
+		IsError bool                    `json:"isError"`
+		Content []struct{ Text string } `json:"content"`
+	}
+	if err := json.Unmarshal(res, &r); err != nil {
+		return "", err
+	}
+	var text []string
+	for _, c := range r.Content {
+		text = append(text, c.Text)
+	}
+	if r.IsError {
+		return "", fmt.Errorf("tool error: %s", strings.Join(text, " "))
+	}
+	return strings.Join(text, "\n"), nil
+}
+
+// ToolsOver lists the tools a share serves, with a client of its own.
+func ToolsOver(z *Zrok, share string) ([]string, error) {
+	c, err := DialMCP(z, share)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.ToolNames()
+}
