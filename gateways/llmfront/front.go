@@ -184,14 +184,18 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.forward(w, r, g, &metered{res: res, prompt: prompt})
 }
 
-// withMaxTokens sets max_tokens on a request body, keeping every other
-// field as the caller sent it.
+// withMaxTokens sets the completion limit on a request body, keeping every
+// other field as the caller sent it: max_tokens (what llm-gateway v0.1.4
+// forwards), and max_completion_tokens too when the caller used it.
 func withMaxTokens(body []byte, n int64) ([]byte, error) {
 	var req map[string]any
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, err
 	}
 	req["max_tokens"] = n
+	if _, ok := req["max_completion_tokens"]; ok {
+		req["max_completion_tokens"] = n
+	}
 	return json.Marshal(req)
 }
 

@@ -193,3 +193,51 @@ func TestStreamWithoutUsageIsStillCharged(t *testing.T) {
 		t.Fatalf("status %d after the budget was spent by streaming", resp.StatusCode)
 	}
 }
+
+// TestReservationCapsWhatIsLeft: a request is capped at what is left of the
+// budget, counting what requests in flight hold; with nothing left it is
+// refused before it reaches the gateway.
+func TestReservationCapsWhatIsLeft(t *testing.T) {
+	var asked []int64
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			MaxTokens           int64 `json:"max_tokens"`
+			MaxCompletionTokens int64 `json:"max_completion_tokens"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		if req.MaxCompletionTokens != 0 && req.MaxCompletionTokens != req.MaxTokens {
+			t.Errorf("max_completion_tokens %d left above the cap %d", req.MaxCompletionTokens, req.MaxTokens)
+		}
+		asked = append(asked, req.MaxTokens)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"choices":[{"message":{"content":"x"}}],"usage":{"total_tokens":%d}}`, req.MaxTokens)
+	}))
+	defer gw.Close()
+	u, _ := url.Parse(gw.URL)
+	f := New(u, nil)
+	f.SetGrants(map[string]Grant{"a": {Key: "k", AllowedModels: []string{"*"}, Budget: 100, Period: time.Hour}})
+	post := func(body string) int {
+		req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body)).WithContext(WithIdentity(t.Context(), "a"))
+		rec := httptest.NewRecorder()
+		f.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	// A held reservation (a request in flight) narrows what is left.
+	res, limit, err := f.reserve("a", f.grants["a"], 10, 30)
+	if err != nil || limit != 30 {
+		t.Fatalf("reserve: %d %v", limit, err)
+	}
+	// 100 - 40 held - the prompt (3 framing + 3 + "user" 1 + "hi" 1 = 8): 52 left.
+	msgs := `"messages":[{"role":"user","content":"hi"}]`
+	if code := post(`{"model":"m","max_completion_tokens":500,` + msgs + `}`); code != 200 || asked[0] != 52 {
+		t.Fatalf("capped request: %d, asked the gateway for %v", code, asked)
+	}
+	// 52 spent, 40 held, 8 left for a prompt of 8: nothing for an answer.
+	if code := post(`{"model":"m",` + msgs + `}`); code != http.StatusTooManyRequests || len(asked) != 1 {
+		t.Fatalf("request with nothing left: %d, gateway asked %v", code, asked)
+	}
+	res.settle(0)
+	if code := post(`{"model":"m",` + msgs + `}`); code != 200 || asked[1] != 40 {
+		t.Fatalf("after the held request settled: %d, asked %v", code, asked)
+	}
+}
