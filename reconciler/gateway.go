@@ -794,10 +794,19 @@ func (e *Engine) CheckMCPRoute(ctx context.Context, r *MCPRoute) error {
 func (e *Engine) checkMCPRouteBeside(ctx context.Context, r *MCPRoute, planning bool) error {
 	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, r.Gateway)
 	if controller.IsNotFound(err) {
-		if planning {
-			return r.ValidateSecrets()
+		if !planning {
+			return fmt.Errorf("%w: gateway: %q does not exist", ErrInvalidIntent, r.Gateway)
 		}
-		return fmt.Errorf("%w: gateway: %q does not exist", ErrInvalidIntent, r.Gateway)
+		// The gateway may come in the same apply: check the route on its
+		// own, as the first of a gateway with default settings.
+		if err := r.ValidateSecrets(); err != nil {
+			return err
+		}
+		alone := mcpTableOf(&Gateway{Name: r.Gateway, Kind: gateways.KindMCP}, []*Stored[MCPRoute]{{Value: *r}})
+		if err := alone.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidIntent, err)
+		}
+		return nil
 	}
 	if err != nil {
 		return err

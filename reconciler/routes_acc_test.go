@@ -75,3 +75,23 @@ func TestRouteAudienceChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestMCPRouteCheckedBeforeItsGateway: a route planned together with its
+// gateway (which does not exist yet) is still checked against what the
+// real mcp-gateway refuses.
+func TestMCPRouteCheckedBeforeItsGateway(t *testing.T) {
+	e := engine(t)
+	r := &reconciler.MCPRoute{Gateway: "mcp-not-yet", Namespace: "wiki", Type: "http", Endpoint: "http://127.0.0.1:9/sse", Protocol: "sse",
+		ToolsMode: "allow", Tools: []string{"read_*"}}
+	if err := e.CheckMCPRoute(context.Background(), r); !errors.Is(err, reconciler.ErrInvalidIntent) || !strings.Contains(err.Error(), "allow_insecure") {
+		t.Fatalf("http:// without allow_insecure, gateway not created yet: %v", err)
+	}
+	r.AllowInsecure = true
+	if err := e.CheckMCPRoute(context.Background(), r); err != nil {
+		t.Fatalf("with allow_insecure: %v", err)
+	}
+	z := &reconciler.MCPRoute{Gateway: "mcp-not-yet", Namespace: "remote", Type: "zrok", ToolsMode: "allow", Tools: []string{"x"}}
+	if err := e.CheckMCPRoute(context.Background(), z); err == nil || !strings.Contains(err.Error(), "share token") {
+		t.Fatalf("zrok without its share token: %v", err)
+	}
+}

@@ -247,13 +247,15 @@ func (s *Supervisor) startWith(ctx context.Context, cfg []byte, secrets []string
 	}
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	ready := out.ready
 	for {
 		select {
 		case <-exited:
 			return fmt.Errorf("the gateway exited during start%s", out.failure())
 		case <-hctx.Done():
 			return fmt.Errorf("the gateway did not become ready in %s: %w%s", timeout, hctx.Err(), out.failure())
-		case <-out.ready:
+		case <-ready:
+			ready = nil // seen; from here on poll Health, if any
 		case <-time.After(20 * time.Millisecond):
 		}
 		if s.healthy(hctx, out) {
