@@ -94,8 +94,11 @@ func TestAccMCPRoute_realGateway(t *testing.T) {
 				return fmt.Errorf("gateway status %+v", st)
 			}
 			got, err := acctest.ToolsOver(z, share)
-			if err != nil || !slices.Equal(got, want) {
-				return fmt.Errorf("the running gateway lists %v (%v), want %v", got, err, want)
+			if err != nil {
+				return fmt.Errorf("listing the running gateway's tools: %w", err)
+			}
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("the running gateway lists %v, want %v", got, want)
 			}
 			return nil
 		}
