@@ -436,12 +436,15 @@ func (t *Table) ValidateSettings() error {
 			errs = append(errs, fmt.Errorf("%w: gateway %q: %s %q must be a positive duration such as 30s", ErrInvalid, t.Gateway, name, v))
 		}
 	}
-	for name, v := range map[string]string{"name": t.MCP.Name, "version": t.MCP.Version, "separator": t.MCP.Separator, "share token": t.MCP.ShareToken} {
+	for name, v := range map[string]string{"name": t.MCP.Name, "version": t.MCP.Version, "separator": t.MCP.Separator} {
 		if v != "" {
 			if err := validText(v); err != nil {
 				errs = append(errs, fmt.Errorf("%w: gateway %q: aggregator %s %w", ErrInvalid, t.Gateway, name, err))
 			}
 		}
+	}
+	if v := t.MCP.ShareToken; v != "" && !validSecret(v) {
+		errs = append(errs, fmt.Errorf("%w: gateway %q: the share token has surrounding white space or control characters", ErrInvalid, t.Gateway))
 	}
 	return errors.Join(errs...)
 }
@@ -459,6 +462,9 @@ func validText(s string) error {
 	}
 	return nil
 }
+
+// validSecret is validText for a value that must never be quoted back.
+func validSecret(s string) bool { return validText(s) == nil }
 
 func (s *LLMSettings) has(provider string) bool {
 	switch provider {
@@ -494,12 +500,15 @@ func (t MCPTransport) validate(tokenSecret bool) error {
 	if t.TLS != nil {
 		caFile = t.TLS.CACertFile
 	}
-	for field, v := range map[string]string{"command": t.Command, "working_dir": t.WorkingDir, "endpoint": t.Endpoint, "share_token": t.ShareToken, "tls ca_cert_file": caFile} {
+	for field, v := range map[string]string{"command": t.Command, "working_dir": t.WorkingDir, "endpoint": t.Endpoint, "tls ca_cert_file": caFile} {
 		if v != "" {
 			if err := validText(v); err != nil {
 				return fmt.Errorf("%s %w", field, err)
 			}
 		}
+	}
+	if t.ShareToken != "" && !validSecret(t.ShareToken) {
+		return errors.New("the share token has surrounding white space or control characters")
 	}
 	switch t.Type {
 	case "stdio":

@@ -156,12 +156,12 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"openai_api_key_wo": schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true,
 				MarkdownDescription: "OpenAI API key (write-only: never stored in state or on the controller). Setting it makes the gateway serve `gpt-`, `o1-` and `o3-` models. " +
 					"It travels once, over the agent's dark control service, and the agent keeps it on the gateway host (mode 0600). Raise `api_keys_wo_version` to send a new key.",
-				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+				Validators: []validator.String{secretText}},
 			"openai_base_url": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
 				MarkdownDescription: "OpenAI base URL without the `/v1` (the gateway appends `/v1/chat/completions`), for example `https://api.openai.com`; empty for the gateway's default."},
 			"anthropic_api_key_wo": schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true,
 				MarkdownDescription: "Anthropic API key (write-only, delivered like `openai_api_key_wo`). Setting it makes the gateway serve `claude-` models.",
-				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)}},
+				Validators:          []validator.String{secretText}},
 			"anthropic_base_url": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
 				MarkdownDescription: "Anthropic base URL without the `/v1` (the gateway appends `/v1/messages`); empty for the gateway's default."},
 			"intercept_address": optionalText("For `llm`: an address such as `llm.macro.ziti` that every audience identity's tunneller (ziti-edge-tunnel, Ziti Desktop Edge) " +
@@ -183,11 +183,11 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"mcp_share_token_wo": schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true,
 				MarkdownDescription: "For `mcp`: the reserved zrok share mcp-gateway serves on, so clients keep one share across restarts (write-only: never stored in state or on the controller). " +
 					"It travels once, over the agent's dark control service, like the provider keys; raise `api_keys_wo_version` to send a new one.",
-				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+				Validators: []validator.String{secretText}},
 			"mcp_share_token_set": schema.BoolAttribute{Computed: true,
 				MarkdownDescription: "Whether the configuration sets `mcp_share_token_wo` (the token itself is never recorded)."},
 			"mcp_connect_timeout": optionalText("For `mcp`: how long mcp-gateway waits to connect to each backend, a duration such as `30s` (its default). " +
-				"The gateway discovers every backend's tools before it serves; the agent waits for that (its `start_timeout`)."),
+				"The gateway connects its backends one after another and discovers their tools before it serves; the agent waits that long per backend, plus 30s (unless its `start_timeout` says otherwise)."),
 			"mcp_call_timeout":       optionalText("For `mcp`: how long one tool call may take, a duration such as `60s` (the gateway's default)."),
 			"mcp_heartbeat_interval": optionalText("For `mcp`: orchestrator heartbeat interval, a positive duration such as `10s` (the default; mcp-gateway panics on 0)."),
 			"hosted_providers": schema.ListAttribute{ElementType: types.StringType, Computed: true,
@@ -310,6 +310,9 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	plan.HostedProviders = types.ListValueMust(types.StringType, names)
 	plan.MCPShareTokenSet = types.BoolValue(!config.MCPShareToken.IsNull())
+	if config.MCPShareToken.IsUnknown() {
+		plan.MCPShareTokenSet = types.BoolUnknown()
+	}
 	if !config.MCPShareToken.IsNull() && plan.Kind.ValueString() == gateways.KindLLM {
 		resp.Diagnostics.AddAttributeError(path.Root("mcp_share_token_wo"), "Share token on an llm gateway",
 			"mcp_share_token_wo belongs to gateways with kind = \"mcp\".")

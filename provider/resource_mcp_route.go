@@ -129,7 +129,7 @@ func (r *mcpRouteResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"tls_ca_cert_file":         optString("https: a PEM file on the gateway host with the CA that signs the backend's certificate."),
 			"share_token_wo": schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true,
 				MarkdownDescription: "zrok: the backend's share token (required for `zrok`; write-only, delivered like `secret_env_wo`: never stored in state or on the controller).",
-				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)}},
+				Validators:          []validator.String{secretText}},
 			"share_token_set": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether `share_token_wo` is set (the token itself is never recorded)."},
 			"args": schema.ListAttribute{ElementType: types.StringType, Optional: true, Computed: true,
 				Default: listdefault.StaticValue(types.ListValueMust(types.StringType, nil)), MarkdownDescription: "stdio: arguments.",
@@ -247,6 +247,8 @@ func (r *mcpRouteResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		if !state.SecretHeaderNames.Equal(plan.SecretHeaderNames) {
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("secret_header_names"))
 		}
+		// An unknown token may turn out set or not: replacing is right
+		// either way (every change of a route replaces it).
 		if !state.ShareTokenSet.Equal(plan.ShareTokenSet) {
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("share_token_set"))
 		}

@@ -2,6 +2,9 @@ package provider
 
 import (
 	"context"
+	"errors"
+	"strings"
+	"unicode"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -33,6 +36,17 @@ func (v checkString) ValidateString(_ context.Context, req validator.StringReque
 			"The value of "+req.Path.String()+" "+err.Error()+".")
 	}
 }
+
+// secretText refuses a write-only value with surrounding white space or
+// control characters (a token read with file() keeps its newline) without
+// ever quoting the value: such a value would otherwise fail on the
+// gateway host, where the error could carry it.
+var secretText = checkString{"a secret without surrounding white space or control characters", func(v string) error {
+	if strings.TrimSpace(v) != v || strings.ContainsFunc(v, unicode.IsControl) || v == "" {
+		return errors.New("must not be empty, have surrounding white space (trim a value read with file(), for example with trimspace()) or hold control characters")
+	}
+	return nil
+}}
 
 // plannedTrue plans a computed flag as true, so an object whose observed
 // value is false (not yet owned) shows a diff and gets fixed by apply.

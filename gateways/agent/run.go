@@ -46,10 +46,13 @@ type Config struct {
 	// share, which it does only after discovering its backends' tools.
 	Health string `yaml:"health"`
 	// StartTimeout bounds a gateway's start: an mcp gateway that has not
-	// said it serves by then (default 90s, beyond mcp-gateway's 30s
-	// backend connect timeout) failed; an llm gateway must answer
-	// /health by then (default 15s).
+	// said it serves by then failed (default: each backend's connect
+	// timeout, which mcp-gateway spends one backend after another, plus
+	// 30s); an llm gateway must answer /health by then (default 15s).
 	StartTimeout time.Duration `yaml:"start_timeout"`
+	// StartGrace is no longer read: a gateway counts as started when it
+	// says so. It is accepted so older agent configs still load.
+	StartGrace time.Duration `yaml:"start_grace"`
 	// Env adds to the gateway process's environment, for example the HOME
 	// whose .zrok2 holds mcp-gateway's enabled zrok environment.
 	Env map[string]string `yaml:"env"`
@@ -120,6 +123,9 @@ func Run(ctx context.Context, c *Config, log *slog.Logger) error {
 		return fmt.Errorf("opening the gateway identity: %w", err)
 	}
 	defer z.Close()
+	if c.StartGrace != 0 {
+		log.WarnContext(ctx, "start_grace is no longer used: a gateway counts as started when it says it serves; start_timeout bounds the wait")
+	}
 	a := c.agent(z, log)
 	defer a.Stop()
 	if err := a.Resume(ctx, 500*time.Millisecond); err != nil {
@@ -161,9 +167,6 @@ func (c *Config) agent(z ziti.Context, log *slog.Logger) *Agent {
 		sup.Health = HTTPHealth(c.Listen)
 	default:
 		sup.Ready = ReadyMCP
-		if sup.StartTimeout == 0 {
-			sup.StartTimeout = 90 * time.Second
-		}
 		if c.Health != "" {
 			sup.Health = HTTPHealth(c.Health)
 		}

@@ -38,10 +38,16 @@ type Supervisor struct {
 	// backends' tools are discovered and its share is up. A gateway that
 	// exits first failed to start, whatever its exit code.
 	Ready string
-	// StartTimeout bounds a start (default 15s). A gateway that discovers
-	// its backends' tools first needs more than their connect timeout.
+	// StartTimeout bounds a start. 0 derives it from the table: 15s for
+	// llm-gateway; for mcp-gateway, which connects its backends one after
+	// another before it serves, each backend's connect timeout plus 30s.
 	StartTimeout time.Duration
 	Log          *slog.Logger
+
+	// smu guards status, the last report, which status requests read
+	// without waiting for a start that holds mu.
+	smu    sync.Mutex
+	status Report
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -49,8 +55,10 @@ type Supervisor struct {
 	output   *outputTail
 	applied  Report
 	lastGood []byte
-	// lastSecrets are the secret values lastGood holds.
+	// lastSecrets are the secret values lastGood holds, lastTimeout how
+	// long it may take to start.
 	lastSecrets []string
+	lastTimeout time.Duration
 	starts      int
 	lastStart   time.Duration
 	stopped     bool
@@ -73,8 +81,7 @@ func (s *Supervisor) Starts() int {
 }
 
 // ShareToken is the zrok share the running mcp-gateway said it serves on
-// (its own, or the reserved one it was given); empty when none. The
-// agent's MCP front reaches the gateway through it.
+// (its own, or the reserved one it was given); empty when none.
 func (s *Supervisor) ShareToken() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,9 +117,9 @@ func StopSignalFor(kind string) os.Signal {
 // the reconciler then pushes again, and the gateway is restarted on the
 // file agentmesh renders.
 func (s *Supervisor) Applied() Report {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.applied
+	s.smu.Lock()
+	r := s.status
+	s.smu.Unlock()
 	if r.Status == "applied" && s.fileSHA() != r.ConfigSHA256 {
 		r.Status, r.Error = "drifted", "the gateway's config file was changed outside agentmesh"
 	}
@@ -126,6 +133,33 @@ func (s *Supervisor) fileSHA() string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// record keeps r as the applied report, and as the status that status
+// requests read.
+func (s *Supervisor) record(r Report) Report {
+	s.applied = r
+	s.smu.Lock()
+	s.status = r
+	s.smu.Unlock()
+	return r
+}
+
+// startTimeout is how long t's gateway may take to start.
+func (s *Supervisor) startTimeout(t *gateways.Table) time.Duration {
+	if s.StartTimeout > 0 {
+		return s.StartTimeout
+	}
+	if t.Kind != gateways.KindMCP {
+		return 15 * time.Second
+	}
+	connect := 30 * time.Second // mcp-gateway's default
+	if t.MCP != nil && t.MCP.ConnectTimeout != "" {
+		if d, err := time.ParseDuration(t.MCP.ConnectTimeout); err == nil {
+			connect = d
+		}
+	}
+	return time.Duration(len(t.MCPRoutes))*connect + 30*time.Second
 }
 
 // Apply renders, writes and starts the table's configuration, rolling back
@@ -144,22 +178,27 @@ func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
 		return Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
 	}
 	if r.SHA256 == s.applied.ConfigSHA256 && s.running() && s.fileSHA() == r.SHA256 {
-		s.applied.Generation, s.applied.TableDigest = t.Generation, t.Digest()
-		return s.applied
+		next := s.applied
+		next.Generation, next.TableDigest = t.Generation, t.Digest()
+		return s.record(next)
 	}
-	if err := s.startWith(ctx, r.YAML, t.Sensitive()); err != nil {
+	timeout := s.startTimeout(t)
+	if err := s.startWith(ctx, r.YAML, t.Sensitive(), timeout); err != nil {
 		log.WarnContext(ctx, "new gateway config did not come up; rolling back", "generation", t.Generation, "error", err.Error())
 		if s.lastGood != nil {
-			if rerr := s.startWith(ctx, s.lastGood, s.lastSecrets); rerr != nil {
+			if rerr := s.startWith(ctx, s.lastGood, s.lastSecrets, s.lastTimeout); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("rollback failed too: %w", rerr))
+				s.stopLocked()
 			}
+		} else {
+			// Nothing good to go back to: the failed config must not run.
+			s.stopLocked()
 		}
 		return Report{Generation: t.Generation, ConfigSHA256: s.applied.ConfigSHA256, Status: "rolled-back", Error: err.Error()}
 	}
-	s.lastGood, s.lastSecrets = r.YAML, t.Sensitive()
-	s.applied = Report{Generation: t.Generation, ConfigSHA256: r.SHA256, Status: "applied", TableDigest: t.Digest()}
+	s.lastGood, s.lastSecrets, s.lastTimeout = r.YAML, t.Sensitive(), timeout
 	log.InfoContext(ctx, "gateway config applied", "generation", t.Generation, "sha256", r.SHA256)
-	return s.applied
+	return s.record(Report{Generation: t.Generation, ConfigSHA256: r.SHA256, Status: "applied", TableDigest: t.Digest()})
 }
 
 // idle applies a table with nothing to serve: mcp-gateway cannot run
@@ -175,9 +214,8 @@ func (s *Supervisor) idle(ctx context.Context, t *gateways.Table) Report {
 	if err := os.Remove(s.ConfigFile); err != nil && !os.IsNotExist(err) {
 		return Report{Generation: t.Generation, ConfigSHA256: s.applied.ConfigSHA256, Status: "rolled-back", Error: err.Error()}
 	}
-	s.applied = Report{Generation: t.Generation, Status: "applied", TableDigest: t.Digest()}
 	s.log().InfoContext(ctx, "no routes: the gateway is stopped", "generation", t.Generation)
-	return s.applied
+	return s.record(Report{Generation: t.Generation, Status: "applied", TableDigest: t.Digest()})
 }
 
 func (s *Supervisor) log() *slog.Logger {
@@ -200,7 +238,7 @@ func (s *Supervisor) watch(cmd *exec.Cmd, exited <-chan struct{}) {
 			return
 		}
 		s.log().Warn("the gateway exited on its own; starting the last good config again", "generation", s.applied.Generation)
-		err := s.startWith(context.Background(), s.lastGood, s.lastSecrets)
+		err := s.startWith(context.Background(), s.lastGood, s.lastSecrets, s.lastTimeout)
 		cmd = s.cmd // a failed start is ours to retry
 		s.mu.Unlock()
 		if err == nil {
@@ -225,7 +263,7 @@ func (s *Supervisor) running() bool {
 
 // startWith writes the config, restarts the process and waits until it
 // is healthy (Health), says it serves (Ready), or exits.
-func (s *Supervisor) startWith(ctx context.Context, cfg []byte, secrets []string) error {
+func (s *Supervisor) startWith(ctx context.Context, cfg []byte, secrets []string, timeout time.Duration) error {
 	if err := gateways.WriteAtomic(s.ConfigFile, cfg); err != nil {
 		return err
 	}
@@ -233,6 +271,9 @@ func (s *Supervisor) startWith(ctx context.Context, cfg []byte, secrets []string
 	cmd := exec.Command(s.Command[0], s.Command[1:]...) //nolint:gosec // the operator's own gateway command
 	out := newOutputTail(s.Ready, secrets)
 	cmd.Stdout, cmd.Stderr, cmd.Env = out, out, s.Env
+	// Output is piped: a child the gateway leaves holding the pipes must
+	// not keep Wait, and so a stop, from returning.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -241,10 +282,6 @@ func (s *Supervisor) startWith(ctx context.Context, cfg []byte, secrets []string
 	s.cmd, s.exited, s.output = cmd, exited, out
 	s.starts++
 	began := time.Now()
-	timeout := s.StartTimeout
-	if timeout <= 0 {
-		timeout = 15 * time.Second
-	}
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ready := out.ready
@@ -258,7 +295,7 @@ func (s *Supervisor) startWith(ctx context.Context, cfg []byte, secrets []string
 			ready = nil // seen; from here on poll Health, if any
 		case <-time.After(20 * time.Millisecond):
 		}
-		if s.healthy(hctx, out) {
+		if s.healthy(hctx, out) && s.running() {
 			s.lastStart = time.Since(began)
 			go s.watch(cmd, exited) //nolint:gosec // the watcher outlives the apply that started the process
 			return nil

@@ -27,6 +27,10 @@ type request struct {
 	Status bool            `json:"status,omitempty"`
 }
 
+// ExchangeTimeout bounds one push or status exchange when the caller's
+// context sets no deadline.
+const ExchangeTimeout = 10 * time.Minute
+
 func exchange(ctx context.Context, dial func() (net.Conn, error), req request) (gateways.Report, error) {
 	conn, err := dial()
 	if err != nil {
@@ -36,7 +40,9 @@ func exchange(ctx context.Context, dial func() (net.Conn, error), req request) (
 	if d, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(d)
 	} else {
-		_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
+		// An mcp-gateway's start, and a rollback after it, can each take
+		// its backends' connect timeouts: allow both.
+		_ = conn.SetDeadline(time.Now().Add(ExchangeTimeout))
 	}
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
 		return gateways.Report{}, fmt.Errorf("writing to the agent: %w", err)
@@ -82,7 +88,7 @@ func Serve(ctx context.Context, ln net.Listener, apply func(context.Context, *ga
 		}
 		go func() {
 			defer conn.Close()
-			_ = conn.SetDeadline(time.Now().Add(2 * time.Minute))
+			_ = conn.SetDeadline(time.Now().Add(ExchangeTimeout + time.Minute))
 			var req request
 			var r gateways.Report
 			switch err := json.NewDecoder(io.LimitReader(conn, maxTable)).Decode(&req); {

@@ -18,28 +18,29 @@ type reservation struct {
 	once sync.Once
 }
 
-// reserve admits a request of prompt tokens asking for at most asked
-// completion tokens (0: it did not say). It returns the reservation and
-// the completion limit the request must run with (0: no limit needed).
-func (f *Front) reserve(id string, g Grant, prompt, asked int64) (*reservation, int64, error) {
+// reserve admits a request of prompt tokens asking for n answers of at
+// most asked completion tokens each (0: it did not say). It returns the
+// reservation and the completion limit each answer must run with.
+func (f *Front) reserve(id string, g Grant, prompt, asked, n int64) (*reservation, int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u := f.usageLocked(id, g)
 	if g.Budget <= 0 {
 		return &reservation{f: f, id: id}, asked, nil
 	}
-	left := g.Budget - u.Tokens - f.held[id] - prompt
+	left := (g.Budget - u.Tokens - f.held[id] - prompt) / n
 	if left <= 0 {
-		return nil, 0, fmt.Errorf("identity %q has no budget left for this request: %d of %d tokens spent this period, %d held by requests in flight, and the prompt needs about %d",
-			id, u.Tokens, g.Budget, f.held[id], prompt)
+		return nil, 0, fmt.Errorf("identity %q has no budget left for this request: %d of %d tokens spent this period, %d held by requests in flight, and the prompt needs about %d (for %d answers)",
+			id, u.Tokens, g.Budget, f.held[id], prompt, n)
 	}
 	limit := asked
 	if limit == 0 {
 		limit = DefaultMaxTokens
 	}
 	limit = min(limit, left)
-	f.held[id] += prompt + limit
-	return &reservation{f: f, id: id, held: prompt + limit}, limit, nil
+	held := prompt + n*limit
+	f.held[id] += held
+	return &reservation{f: f, id: id, held: held}, limit, nil
 }
 
 // settle releases the reservation and charges what the request cost. Only

@@ -156,8 +156,12 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "unreadable request body")
 		return
 	}
+	body, fields, err := canonical(body)
 	var req chatRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "the request body is not a chat completion request")
 		return
 	}
@@ -166,14 +170,20 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prompt := req.promptTokens()
-	asked := req.completionCap()
-	res, limit, err := f.reserve(id, g, prompt, asked)
+	res, limit, err := f.reserve(id, g, prompt, req.completionCap(), req.choices())
 	if err != nil {
 		writeError(w, http.StatusTooManyRequests, "budget_exceeded", err.Error())
 		return
 	}
-	if limit != asked {
-		if body, err = withMaxTokens(body, limit); err != nil {
+	if g.Budget > 0 {
+		// The limit the reservation holds is the one the gateway forwards:
+		// max_tokens, whatever the caller sent (llm-gateway v0.1.4 drops
+		// max_completion_tokens).
+		fields["max_tokens"] = limit
+		if _, ok := fields["max_completion_tokens"]; ok {
+			fields["max_completion_tokens"] = limit
+		}
+		if body, err = json.Marshal(fields); err != nil {
 			res.settle(0)
 			writeError(w, http.StatusBadRequest, "invalid_request_error", "unusable request body")
 			return
@@ -181,22 +191,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	f.forward(w, r, g, &metered{res: res, prompt: prompt})
-}
-
-// withMaxTokens sets the completion limit on a request body, keeping every
-// other field as the caller sent it: max_tokens (what llm-gateway v0.1.4
-// forwards), and max_completion_tokens too when the caller used it.
-func withMaxTokens(body []byte, n int64) ([]byte, error) {
-	var req map[string]any
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, err
-	}
-	req["max_tokens"] = n
-	if _, ok := req["max_completion_tokens"]; ok {
-		req["max_completion_tokens"] = n
-	}
-	return json.Marshal(req)
+	f.forward(w, r, g, &metered{res: res, prompt: prompt, count: counterFor(req.Model)})
 }
 
 type meteredKey struct{}
@@ -205,11 +200,16 @@ func (f *Front) forward(w http.ResponseWriter, r *http.Request, g Grant, m *mete
 	ctx := context.WithValue(r.Context(), grantKey{}, g)
 	if m != nil {
 		ctx = context.WithValue(ctx, meteredKey{}, m)
-		// If no answer reached the meter (the gateway refused or is down),
-		// the request produced nothing: release its reservation.
+		// If no answer reached the meter, the gateway refused or is down
+		// (nothing was produced), or the caller went away first: then the
+		// prompt may have reached the model, and is charged.
 		defer func() {
 			if !m.owned.Load() {
-				m.res.settle(0)
+				var cost int64
+				if r.Context().Err() != nil {
+					cost = m.prompt
+				}
+				m.res.settle(cost)
 			}
 		}()
 	}

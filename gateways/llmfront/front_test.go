@@ -223,7 +223,7 @@ func TestReservationCapsWhatIsLeft(t *testing.T) {
 		return rec.Code
 	}
 	// A held reservation (a request in flight) narrows what is left.
-	res, limit, err := f.reserve("a", f.grants["a"], 10, 30)
+	res, limit, err := f.reserve("a", f.grants["a"], 10, 30, 1)
 	if err != nil || limit != 30 {
 		t.Fatalf("reserve: %d %v", limit, err)
 	}
@@ -239,5 +239,70 @@ func TestReservationCapsWhatIsLeft(t *testing.T) {
 	res.settle(0)
 	if code := post(`{"model":"m",` + msgs + `}`); code != 200 || asked[1] != 40 {
 		t.Fatalf("after the held request settled: %d, asked %v", code, asked)
+	}
+}
+
+// TestWhatTheGatewayReadsIsWhatWasReserved: the gateway (Go, reading the
+// same JSON) sees exactly the limit and the messages the front reserved
+// for: look-alike keys that Go's JSON folds onto a governed field are
+// dropped, max_completion_tokens alone still becomes max_tokens (which
+// llm-gateway forwards), and n answers reserve n times the limit.
+func TestWhatTheGatewayReadsIsWhatWasReserved(t *testing.T) {
+	type seen struct {
+		MaxTokens int64 `json:"max_tokens"`
+		N         int64 `json:"n"`
+		Messages  []struct {
+			Content string `json:"content"`
+		} `json:"messages"`
+	}
+	var got []seen
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v seen
+		_ = json.NewDecoder(r.Body).Decode(&v) // as llm-gateway decodes it
+		got = append(got, v)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"choices":[{"message":{"content":"x"}}],"usage":{"total_tokens":1}}`)
+	}))
+	defer gw.Close()
+	u, _ := url.Parse(gw.URL)
+	f := New(u, nil)
+	f.SetGrants(map[string]Grant{"a": {Key: "k", AllowedModels: []string{"*"}, Budget: 1000, Period: time.Hour}})
+	post := func(body string) int {
+		req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body)).WithContext(WithIdentity(t.Context(), "a"))
+		rec := httptest.NewRecorder()
+		f.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	msgs := `"messages":[{"role":"user","content":"hi"}]`
+	for _, tc := range []struct {
+		name, body string
+		want       int64
+	}{
+		// 1000 - the prompt's 8: the look-alike's million is ignored.
+		{"look-alike max_tokens", `{"model":"m","max_token\u017f":1000000,` + msgs + `}`, 992},
+		{"max_completion_tokens alone", `{"model":"m","max_completion_tokens":50,` + msgs + `}`, 50},
+		{"both, the smaller wins", `{"model":"m","max_completion_tokens":50,"max_tokens":100000,` + msgs + `}`, 50},
+	} {
+		got = nil
+		if code := post(tc.body); code != 200 || len(got) != 1 || got[0].MaxTokens != tc.want {
+			t.Fatalf("%s: %d, the gateway read %+v, want max_tokens %d", tc.name, code, got, tc.want)
+		}
+	}
+	// A look-alike messages key cannot smuggle a prompt past the estimate.
+	got = nil
+	if code := post(`{"model":"m","me\u017f\u017fages":[{"role":"user","content":"` + strings.Repeat("huge ", 2000) + `"}],` + msgs + `}`); code != 200 || len(got[0].Messages) != 1 || got[0].Messages[0].Content != "hi" {
+		t.Fatalf("look-alike messages: %d, the gateway read %+v", code, got)
+	}
+	// n answers: each limited so that all of them fit what is left.
+	got = nil
+	spent := f.Usage()[0].Tokens
+	if code := post(`{"model":"m","n":4,` + msgs + `}`); code != 200 || got[0].N != 4 || got[0].MaxTokens != (1000-spent-8)/4 {
+		t.Fatalf("n=4: %d, the gateway read %+v", code, got)
+	}
+	// An image is part of the prompt estimate.
+	img := chatRequest{Model: "m", Messages: []chatMessage{{Role: "user", Content: json.RawMessage(`[{"type":"text","text":"what is this"},{"type":"image_url","image_url":{"url":"data:x"}}]`)}}}
+	text := chatRequest{Model: "m", Messages: []chatMessage{{Role: "user", Content: json.RawMessage(`"what is this"`)}}}
+	if d := img.promptTokens() - text.promptTokens(); d != tokensPerImage {
+		t.Fatalf("an image adds %d tokens to the estimate, want %d", d, tokensPerImage)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +12,9 @@ import (
 )
 
 type grantKey struct{}
+
+// maxAnswer bounds a whole (not streamed) answer the front reads.
+const maxAnswer = 64 << 20
 
 // modify meters chat answers and filters the model list. It runs on the
 // gateway's answer before anything reaches the caller.
@@ -29,11 +33,14 @@ func (f *Front) modify(resp *http.Response) error {
 	}
 	m.owned.Store(true)
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 		_ = resp.Body.Close()
-		var a answer
+		a := answer{count: m.count}
 		a.add(body)
 		m.res.settle(a.tokens(m.prompt))
+		if err == nil && len(body) > maxAnswer {
+			err = fmt.Errorf("the gateway's answer is larger than %d bytes", maxAnswer)
+		}
 		if err != nil {
 			return err
 		}
@@ -48,7 +55,7 @@ func (f *Front) modify(resp *http.Response) error {
 	pr, pw := io.Pipe()
 	src := resp.Body
 	go func() {
-		var a answer
+		a := answer{count: m.count}
 		sc := bufio.NewScanner(src)
 		sc.Buffer(make([]byte, 64<<10), 4<<20)
 		for sc.Scan() {
@@ -108,6 +115,7 @@ func filterModels(resp *http.Response, patterns []string) error {
 type metered struct {
 	res    *reservation
 	prompt int64
+	count  counter // the model's encoding
 	// owned: the meter has the answer and settles the reservation.
 	owned atomic.Bool
 }

@@ -1,31 +1,49 @@
 package llmfront
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 
 	"github.com/tiktoken-go/tokenizer/codec"
 )
 
-// Tokens are counted with OpenAI's cl100k_base encoding, which runs
-// offline. For models of other families (Anthropic, local models) it is an
-// estimate: their own tokenizers differ by some percent, which is the
-// accuracy a budget can promise for them. When an answer carries the
-// upstream's own `usage`, that figure is charged instead.
-var cl100k = sync.OnceValue(codec.NewCl100kBase)
+// Tokens are counted with OpenAI's own encodings, which run offline:
+// o200k_base for the gpt-4o, gpt-4.1, gpt-5 and o-series models, and
+// cl100k_base for every other model. For models of other families
+// (Anthropic, local models) it is an estimate: their own tokenizers
+// differ by some percent, which is the accuracy a budget can promise for
+// them. When an answer carries the upstream's own `usage`, that figure is
+// charged instead.
+var (
+	cl100k = sync.OnceValue(codec.NewCl100kBase)
+	o200k  = sync.OnceValue(codec.NewO200kBase)
+)
 
-func countText(s string) int64 {
-	if s == "" {
-		return 0
+// counter is the token count of one model's encoding.
+type counter func(string) int64
+
+func counterFor(model string) counter {
+	enc := cl100k
+	for _, p := range []string{"gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o"} {
+		if strings.HasPrefix(model, p) {
+			enc = o200k
+		}
 	}
-	n, err := cl100k().Count(s)
-	if err != nil {
-		// A tokenizer failure must not make a request free: fall back to
-		// the usual four bytes per token.
-		return int64(len(s)+3) / 4
+	return func(s string) int64 {
+		if s == "" {
+			return 0
+		}
+		n, err := enc().Count(s)
+		if err != nil {
+			// A tokenizer failure must not make a request free: fall back
+			// to the usual four bytes per token.
+			return int64(len(s)+3) / 4
+		}
+		return int64(n)
 	}
-	return int64(n)
 }
 
 // chatRequest is what the front reads of a chat completion request.
@@ -34,8 +52,39 @@ type chatRequest struct {
 	Stream              bool          `json:"stream"`
 	MaxTokens           *int64        `json:"max_tokens"`
 	MaxCompletionTokens *int64        `json:"max_completion_tokens"`
+	N                   *int64        `json:"n"`
 	Messages            []chatMessage `json:"messages"`
 	Tools               []any         `json:"tools"`
+}
+
+// governedKeys are the request fields the front reads. A key that only
+// folds to one of them (Go's JSON matches names case-insensitively, with
+// Unicode folding: "ſ" matches "s") could make the front and the gateway
+// read different values, so canonical drops it before anything is read.
+var governedKeys = []string{"model", "stream", "max_tokens", "max_completion_tokens", "n", "messages", "tools"}
+
+// canonical re-encodes a request body with every key spelled exactly
+// once: what the front estimates is then exactly what the gateway reads.
+func canonical(body []byte) ([]byte, map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, nil, err
+	}
+	if m == nil {
+		return nil, nil, errors.New("the body is not a JSON object")
+	}
+	for k := range m {
+		for _, g := range governedKeys {
+			// strings.EqualFold folds as encoding/json does ("ſ" is "s").
+			if k != g && strings.EqualFold(k, g) {
+				delete(m, k)
+			}
+		}
+	}
+	out, err := json.Marshal(m)
+	return out, m, err
 }
 
 type chatMessage struct {
@@ -58,15 +107,47 @@ func (m chatMessage) text() string {
 	if json.Unmarshal(m.Content, &s) == nil {
 		return s
 	}
-	var parts []struct {
-		Text string `json:"text"`
-	}
-	_ = json.Unmarshal(m.Content, &parts)
 	var b strings.Builder
-	for _, p := range parts {
+	for _, p := range m.parts() {
 		b.WriteString(p.Text)
 	}
 	return b.String()
+}
+
+type contentPart struct {
+	Type     string `json:"type"`
+	Text     string `json:"text"`
+	ImageURL *struct {
+		Detail string `json:"detail"`
+	} `json:"image_url"`
+}
+
+func (m chatMessage) parts() []contentPart {
+	var parts []contentPart
+	_ = json.Unmarshal(m.Content, &parts)
+	return parts
+}
+
+// Images are estimated as OpenAI prices them: 85 tokens at low detail,
+// and 765 otherwise (a 1024x1024 image at high detail; larger ones cost
+// more, so their streamed charge is an underestimate).
+const (
+	tokensPerLowImage = 85
+	tokensPerImage    = 765
+)
+
+func (m chatMessage) imageTokens() int64 {
+	var n int64
+	for _, p := range m.parts() {
+		switch {
+		case p.ImageURL == nil:
+		case p.ImageURL.Detail == "low":
+			n += tokensPerLowImage
+		default:
+			n += tokensPerImage
+		}
+	}
+	return n
 }
 
 // Per-message framing of OpenAI's chat format: every message costs three
@@ -80,38 +161,50 @@ const (
 
 // promptTokens estimates what the upstream will count as the prompt.
 func (r *chatRequest) promptTokens() int64 {
+	count := counterFor(r.Model)
 	n := int64(tokensPerReply)
 	for _, m := range r.Messages {
-		n += tokensPerMessage + countText(m.Role) + countText(m.text())
+		n += tokensPerMessage + count(m.Role) + count(m.text()) + m.imageTokens()
 		if m.Name != "" {
-			n += tokensPerName + countText(m.Name)
+			n += tokensPerName + count(m.Name)
 		}
 		for _, c := range m.ToolCalls {
-			n += countText(c.Function.Name) + countText(c.Function.Arguments)
+			n += count(c.Function.Name) + count(c.Function.Arguments)
 		}
 	}
 	if len(r.Tools) > 0 {
 		b, _ := json.Marshal(r.Tools)
-		n += countText(string(b))
+		n += count(string(b))
 	}
 	return n
 }
 
-// completionCap is the most completion tokens the request may produce:
-// what the caller asked for, or 0 when it did not say.
+// completionCap is the most completion tokens one choice may produce:
+// the smaller of max_tokens and max_completion_tokens where the caller
+// set them, or 0 when it set neither.
 func (r *chatRequest) completionCap() int64 {
-	switch {
-	case r.MaxCompletionTokens != nil && *r.MaxCompletionTokens > 0:
-		return *r.MaxCompletionTokens
-	case r.MaxTokens != nil && *r.MaxTokens > 0:
-		return *r.MaxTokens
+	var c int64
+	for _, v := range []*int64{r.MaxTokens, r.MaxCompletionTokens} {
+		if v != nil && *v > 0 && (c == 0 || *v < c) {
+			c = *v
+		}
 	}
-	return 0
+	return c
+}
+
+// choices is how many answers the request asks for (n, default 1): each
+// can run to the completion limit.
+func (r *chatRequest) choices() int64 {
+	if r.N != nil && *r.N > 1 {
+		return *r.N
+	}
+	return 1
 }
 
 // answer gathers what the model produced: the text and tool calls of a
 // whole message, or of each streamed delta.
 type answer struct {
+	count     counter
 	text      strings.Builder
 	reported  int64 // the upstream's own usage, when it sent one
 	completed bool  // a finish_reason arrived
@@ -171,5 +264,5 @@ func (a *answer) tokens(prompt int64) int64 {
 	if a.reported > 0 {
 		return a.reported
 	}
-	return prompt + countText(a.text.String())
+	return prompt + a.count(a.text.String())
 }
