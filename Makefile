@@ -6,24 +6,25 @@ PROVIDER := $(BIN)/terraform-provider-agentmesh
 N     ?= 200
 TRIALS ?= 3
 
-.PHONY: lint all tools gateways build test unit acc fuzz vet fmt-check docs docs-check demo demo-down bench reliability clean
+.PHONY: lint all tools gateways build test test-terraform unit acc fuzz vet fmt-check docs docs-check demo demo-down bench reliability clean
 
 all: build
 
-## tools: build the pinned ziti, tofu and tfplugindocs once (rebuilt only when tools/*/go.mod changes)
+## tools: build the pinned ziti, tofu, tfplugindocs, golangci-lint once (rebuilt only when tools/*/go.mod changes), and Terraform with the shared script
 tools:
 	@scripts/build-tool.sh ziti
 	@scripts/build-tool.sh tofu
 	@scripts/build-tool.sh tfplugindocs
 	@scripts/build-tool.sh golangci-lint
+	@scripts/build-shared.sh terraform
 
 ## gateways: build the real llm-gateway and mcp-gateway (and mcp-tools, mcp-filesystem, zrok2) from shared/thirdparty once (rebuilt when the archive changes)
 gateways:
-	@scripts/build-gateway.sh llm-gateway
-	@scripts/build-gateway.sh mcp-gateway
-	@scripts/build-gateway.sh mcp-filesystem
-	@scripts/build-gateway.sh mcp-tools
-	@scripts/build-gateway.sh zrok2
+	@scripts/build-shared.sh llm-gateway
+	@scripts/build-shared.sh mcp-gateway
+	@scripts/build-shared.sh mcp-filesystem
+	@scripts/build-shared.sh mcp-tools
+	@scripts/build-shared.sh zrok2
 
 build:
 	$(GO) build -o $(PROVIDER) .
@@ -32,8 +33,14 @@ build:
 ## test: everything CI runs: static checks, unit + acceptance tests against a real controller, fuzz smoke, docs freshness
 test: tools gateways build vet fmt-check lint
 	$(GO) test ./... -count=1 -timeout 30m
+	$(MAKE) test-terraform
 	$(MAKE) fuzz
 	$(MAKE) docs-check
+
+## test-terraform: the identity, governance and example acceptance tests again, with HashiCorp Terraform instead of OpenTofu
+test-terraform: tools gateways build
+	AGENTMESH_TEST_CLI=terraform $(GO) test ./provider/ -run 'TestAccIdentity|TestAccGovernance' -count=1 -timeout 20m
+	AGENTMESH_TEST_CLI=terraform $(GO) test ./acctest/ -run 'TestExample' -count=1 -timeout 20m
 
 vet:
 	$(GO) vet ./...

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -110,7 +112,7 @@ func scanSecrets(c *Controller, dir string) int {
 // TF_CLI_CONFIG_FILE: an inherited one may point at a missing file, which
 // makes tofu print a warning the harness cannot parse.
 func SetupTofuEnv() error {
-	tofu, err := Binary("tofu")
+	tofu, err := Binary(CLI())
 	if err != nil {
 		return err
 	}
@@ -122,10 +124,20 @@ func SetupTofuEnv() error {
 	if err := os.WriteFile(cli, []byte("# agentmesh test harness: no registries, no overrides\n"), 0o600); err != nil {
 		return err
 	}
+	// The lane must run the CLI it names: a Terraform lane that ran tofu
+	// would prove nothing.
+	cmd := exec.Command(tofu, "version") //nolint:gosec // the pinned CLI
+	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cli, "CHECKPOINT_DISABLE=1")
+	out, err := cmd.Output()
+	first := strings.SplitN(string(out), "\n", 2)[0]
+	if want := map[string]string{"tofu": "OpenTofu v", "terraform": "Terraform v"}[CLI()]; err != nil || !strings.HasPrefix(first, want) {
+		return fmt.Errorf("%s does not report itself as %s (%q, %v)", tofu, want, first, err)
+	}
+	fmt.Fprintln(os.Stderr, "acctest: CLI", first)
 	for k, v := range map[string]string{
 		"TF_ACC":                    "1",
 		"TF_ACC_TERRAFORM_PATH":     tofu,
-		"TF_ACC_PROVIDER_HOST":      "registry.opentofu.org",
+		"TF_ACC_PROVIDER_HOST":      ProviderHost(),
 		"TF_ACC_PROVIDER_NAMESPACE": "agentmesh",
 		"TF_CLI_CONFIG_FILE":        cli,
 		"CHECKPOINT_DISABLE":        "1",

@@ -28,9 +28,10 @@ func RepoRoot() (string, error) {
 }
 
 // Binary returns the path of a pinned tool built by `make tools`
-// (bin/ziti, bin/tofu). AGENTMESH_ZITI / AGENTMESH_TOFU override it.
+// (bin/ziti, bin/tofu, bin/terraform). AGENTMESH_ZITI, AGENTMESH_TOFU and
+// AGENTMESH_TERRAFORM override it.
 func Binary(name string) (string, error) {
-	if p := os.Getenv(map[string]string{"ziti": "AGENTMESH_ZITI", "tofu": "AGENTMESH_TOFU"}[name]); p != "" {
+	if p := os.Getenv(map[string]string{"ziti": "AGENTMESH_ZITI", "tofu": "AGENTMESH_TOFU", "terraform": "AGENTMESH_TERRAFORM"}[name]); p != "" {
 		return p, nil
 	}
 	root, err := RepoRoot()
@@ -42,6 +43,32 @@ func Binary(name string) (string, error) {
 		return "", fmt.Errorf("%s not found at %s: run `make tools` (builds the pinned ziti and tofu once)", name, p)
 	}
 	return p, nil
+}
+
+// CLI is the Terraform CLI the tests drive: OpenTofu, or HashiCorp
+// Terraform when AGENTMESH_TEST_CLI=terraform (make test runs the
+// identity, governance and example tests with both).
+func CLI() string {
+	if os.Getenv("AGENTMESH_TEST_CLI") == "terraform" {
+		return "terraform"
+	}
+	return "tofu"
+}
+
+// ProviderHost is the registry host the CLI resolves agentmesh/agentmesh
+// against: each CLI has its own default registry.
+func ProviderHost() string {
+	if CLI() == "terraform" {
+		return "registry.terraform.io"
+	}
+	return "registry.opentofu.org"
+}
+
+// DevOverrides is a CLI configuration that serves the provider binaries in
+// bin through dev_overrides under both CLIs' addresses, so one
+// configuration with source = "agentmesh/agentmesh" runs on either.
+func DevOverrides(bin string) string {
+	return fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.opentofu.org/agentmesh/agentmesh\" = %q\n    \"registry.terraform.io/agentmesh/agentmesh\" = %q\n  }\n  direct {}\n}\n", bin, bin)
 }
 
 // Gateway returns the path of a real gateway binary (llm-gateway,

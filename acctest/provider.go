@@ -34,12 +34,13 @@ func (c *Controller) UseEnv() error {
 }
 
 // Config prefixes a test configuration with the provider's source address.
-// Import steps need it: without it tofu resolves "agentmesh" to
-// hashicorp/agentmesh.
+// Import steps need it: without it the CLI resolves "agentmesh" to
+// hashicorp/agentmesh. "agentmesh/agentmesh" resolves on either CLI's
+// registry host (see ProviderHost).
 func Config(body string) string {
 	return `terraform {
   required_providers {
-    agentmesh = { source = "registry.opentofu.org/agentmesh/agentmesh" }
+    agentmesh = { source = "agentmesh/agentmesh" }
   }
 }
 ` + body

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// Workspace runs the real tofu CLI against c with the locally built
+// Workspace runs the real CLI (tofu, or terraform: see CLI) against c with the locally built
 // provider binary (bin/terraform-provider-agentmesh) served through
 // dev_overrides: a root module exactly as a user would apply it.
 type Workspace struct {
@@ -25,7 +25,7 @@ func (c *Controller) NewWorkspace(src, dir string) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	tofu, err := Binary("tofu")
+	tofu, err := Binary(CLI())
 	if err != nil {
 		return nil, err
 	}
@@ -62,8 +62,7 @@ func (c *Controller) NewWorkspace(src, dir string) (*Workspace, error) {
 		return nil, fmt.Errorf("no .tf files under %s", src)
 	}
 	rc := filepath.Join(dir, ".tofurc")
-	overrides := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.opentofu.org/agentmesh/agentmesh\" = %q\n  }\n  direct {}\n}\n", bin)
-	if err := os.WriteFile(rc, []byte(overrides), 0o600); err != nil {
+	if err := os.WriteFile(rc, []byte(DevOverrides(bin)), 0o600); err != nil {
 		return nil, err
 	}
 	ca := filepath.Join(dir, ".ca.pem")
@@ -112,7 +111,7 @@ func (w *Workspace) Run(args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if err != nil {
-		err = fmt.Errorf("tofu %s: %w\n%s", strings.Join(args, " "), err, out.String())
+		err = fmt.Errorf("%s %s: %w\n%s", filepath.Base(w.tofu), strings.Join(args, " "), err, out.String())
 	}
 	return out.String(), err
 }

@@ -3,7 +3,7 @@
 # each). Used by `make bench`.
 terraform {
   required_providers {
-    agentmesh = { source = "registry.opentofu.org/agentmesh/agentmesh" }
+    agentmesh = { source = "agentmesh/agentmesh" }
   }
 }
 

@@ -87,7 +87,7 @@ func run(n, workers, copies int, keep string) error {
 	// Scenario 1: N identities.
 	ws, err := workspace(ctrl, work, "identities", fmt.Sprintf(`terraform {
   required_providers {
-    agentmesh = { source = "registry.opentofu.org/agentmesh/agentmesh" }
+    agentmesh = { source = "agentmesh/agentmesh" }
   }
 }
 resource "agentmesh_identity" "b" {

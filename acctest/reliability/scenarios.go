@@ -186,7 +186,7 @@ func concurrentStates(e *env, trial int, row *Row) error {
 		}
 		tf := fmt.Sprintf(`terraform {
   required_providers {
-    agentmesh = { source = "registry.opentofu.org/agentmesh/agentmesh" }
+    agentmesh = { source = "agentmesh/agentmesh" }
   }
 }
 resource "agentmesh_identity" "own" {

@@ -8,7 +8,7 @@
 #   2. tofu apply -var with_routes=true    the route reaches the running gateway
 terraform {
   required_providers {
-    agentmesh = { source = "registry.opentofu.org/agentmesh/agentmesh" }
+    agentmesh = { source = "agentmesh/agentmesh" }
   }
 }
 

@@ -2,7 +2,7 @@
 terraform {
   required_providers {
     agentmesh = {
-      source = "registry.opentofu.org/agentmesh/agentmesh"
+      source = "agentmesh/agentmesh"
     }
   }
 }

@@ -2,7 +2,8 @@
 # Builds one real gateway binary (llm-gateway, mcp-gateway, mcp-tools,
 # mcp-filesystem) into bin/ with the shared build script, from the pinned
 # source archive in shared/thirdparty, or zrok2 (mcp-gateway's data plane)
-# with shared/tools/build-zrok.sh. A stamp next to the binary records
+# and the HashiCorp Terraform CLI with shared/tools/build-zrok.sh and
+# build-terraform.sh. A stamp next to the binary records
 # the archive's and the script's hash, so it is rebuilt only when either
 # changes. The shared folder is AGENTMESH_SHARED, or ../shared beside the
 # repository.
@@ -16,12 +17,13 @@ if [[ -z "$shared" ]]; then
   done
 fi
 script="$shared/tools/build-gateway.sh"
-[[ -x "$script" ]] || { echo "build-gateway: shared/tools/build-gateway.sh not found; set AGENTMESH_SHARED to the shared folder" >&2; exit 1; }
+[[ -x "$script" ]] || { echo "build-shared: shared/tools/build-gateway.sh not found; set AGENTMESH_SHARED to the shared folder" >&2; exit 1; }
 case "$name" in
   llm-gateway) archive="$shared/thirdparty/llm-gateway-v0.1.4.tar.gz" ;;
   mcp-gateway|mcp-tools|mcp-filesystem) archive="$shared/thirdparty/mcp-gateway-v0.1.3.tar.gz" ;;
   zrok2) script="$shared/tools/build-zrok.sh" archive="$script" ;; # its version pin is in the script
-  *) echo "build-gateway: unknown gateway binary $name" >&2; exit 2 ;;
+  terraform) script="$shared/tools/build-terraform.sh" archive="$script" ;;
+  *) echo "build-shared: unknown gateway binary $name" >&2; exit 2 ;;
 esac
 out="$root/bin/$name"
 stamp="$root/bin/.$name.stamp"
@@ -31,7 +33,7 @@ if [[ -x "$out" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
 fi
 mkdir -p "$root/bin"
 echo ">> building the real $name from $(basename "$archive") (once, one to four minutes)" >&2
-if [[ "$name" == zrok2 ]]; then
+if [[ "$name" == zrok2 || "$name" == terraform ]]; then
   "$script" "$out.tmp" >&2
 else
   "$script" "$name" "$out.tmp" >&2
