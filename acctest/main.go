@@ -130,8 +130,11 @@ func SetupTofuEnv() error {
 	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cli, "CHECKPOINT_DISABLE=1")
 	out, err := cmd.Output()
 	first := strings.SplitN(string(out), "\n", 2)[0]
-	if want := map[string]string{"tofu": "OpenTofu v", "terraform": "Terraform v"}[CLI()]; err != nil || !strings.HasPrefix(first, want) {
-		return fmt.Errorf("%s does not report itself as %s (%q, %v)", tofu, want, first, err)
+	if err != nil {
+		return fmt.Errorf("%s version: %w", tofu, err)
+	}
+	if want := map[string]string{"tofu": "OpenTofu v", "terraform": "Terraform v"}[CLI()]; !strings.HasPrefix(first, want) {
+		return fmt.Errorf("%s does not report itself as %s: %q", tofu, want, first)
 	}
 	fmt.Fprintln(os.Stderr, "acctest: CLI", first)
 	for k, v := range map[string]string{
