@@ -240,9 +240,9 @@ data "agentmesh_gateway_usage" "llm" {
 				PlanOnly:    true,
 				ExpectError: acctest.ErrorText(`Model not servable by gateway acc-llm.*sends model "gpt-4o" to provider open_ai, which gateway "acc-llm" does not configure`),
 			},
-			{ResourceName: "agentmesh_llm_route.chat", ImportState: true, ImportStateVerify: true,
+			{ResourceName: "agentmesh_llm_route.chat", ImportState: true, ImportStateId: "acc-llm/chat", ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"applied_generation", "config_sha256"}},
-			{ResourceName: "agentmesh_gateway.llm", ImportState: true, ImportStateVerify: true},
+			{ResourceName: "agentmesh_gateway.llm", ImportState: true, ImportStateId: "acc-llm", ImportStateVerify: true},
 		},
 	})
 }

@@ -228,11 +228,17 @@ func TestAccGovernance_macroLite(t *testing.T) {
 					statecheck.ExpectKnownValue("agentmesh_endpoint.equity", tfjsonpath.New("intercept"), knownvalue.Null()),
 				},
 			},
-			{ResourceName: "agentmesh_workgroup.markets", ImportState: true, ImportStateVerify: true},
-			{ResourceName: "agentmesh_workgroup_membership.pulse_signals", ImportState: true, ImportStateVerify: true},
-			{ResourceName: "agentmesh_contract.default", ImportState: true, ImportStateVerify: true},
-			{ResourceName: "agentmesh_endpoint.equity", ImportState: true, ImportStateVerify: true},
+			// Imports go by the names users know; memberships by
+			// <workgroup>/<identity name>. The Ziti id works too.
+			{ResourceName: "agentmesh_workgroup.markets", ImportState: true, ImportStateId: "ml-markets-channel", ImportStateVerify: true},
+			{ResourceName: "agentmesh_workgroup_membership.pulse_signals", ImportState: true, ImportStateId: "ml-signals-channel/ml-pulse-agent", ImportStateVerify: true},
+			{ResourceName: "agentmesh_contract.default", ImportState: true, ImportStateId: "ml-provider-default", ImportStateVerify: true},
+			{ResourceName: "agentmesh_endpoint.equity", ImportState: true, ImportStateId: "ml-equity-feed", ImportStateVerify: true},
 			{ResourceName: "agentmesh_endpoint.news", ImportState: true, ImportStateVerify: true},
+			{ResourceName: "agentmesh_workgroup.markets", ImportState: true, ImportStateId: "ml-no-such-channel",
+				ExpectError: acctest.ErrorText(`no workgroup has the id or name "ml-no-such-channel"; workgroup names are listed`)},
+			{ResourceName: "agentmesh_workgroup_membership.pulse_signals", ImportState: true, ImportStateId: "ml-signals-channel",
+				ExpectError: acctest.ErrorText(`a membership imports as <workgroup>/<identity name>`)},
 			{
 				// Derived drift: a Dial policy deleted by hand shows in the
 				// plan as converged false -> true, and apply restores it.

@@ -152,7 +152,7 @@ func TestAccMCPRoute(t *testing.T) {
 					runsToken(token1),
 				),
 			},
-			{ResourceName: "agentmesh_mcp_route.github", ImportState: true, ImportStateVerify: true,
+			{ResourceName: "agentmesh_mcp_route.github", ImportState: true, ImportStateId: "acc-mcp/github", ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"applied_generation", "config_sha256"}},
 			{
 				// A raised version replaces the route and sends the new value.
@@ -176,7 +176,7 @@ func TestAccMCPRoute(t *testing.T) {
 			},
 			// Whether the agent holds the share token is not observable
 			// from the controller, so an import does not claim it.
-			{ResourceName: "agentmesh_gateway.mcp", ImportState: true, ImportStateVerify: true,
+			{ResourceName: "agentmesh_gateway.mcp", ImportState: true, ImportStateId: "acc-mcp", ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"api_keys_applied_version"}},
 			{
 				Config:      mcpConfigWith("0s", githubRoute(2)),
@@ -198,7 +198,7 @@ func TestAccMCPRoute(t *testing.T) {
 					},
 				),
 			},
-			{ResourceName: "agentmesh_mcp_route.remote", ImportState: true, ImportStateVerify: true,
+			{ResourceName: "agentmesh_mcp_route.remote", ImportState: true, ImportStateId: "acc-mcp/remote", ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"applied_generation", "config_sha256"}},
 			{
 				Config:      mcpConfigWith("30s", githubRoute(2)+strings.Replace(zrokRoute, "share_token_wo = var.backend_share\n", "", 1)),

@@ -462,5 +462,5 @@ func (r *gatewayResource) Delete(ctx context.Context, req resource.DeleteRequest
 }
 
 func (r *gatewayResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+	importByName(ctx, r.engine, reconciler.ImportGateway, req, resp)
 }

@@ -102,8 +102,10 @@ resource "agentmesh_identity" "a" {
 				},
 			},
 			{
+				// By name, as a user would.
 				ResourceName:      addr,
 				ImportState:       true,
+				ImportStateId:     "acc-life-1",
 				ImportStateVerify: true,
 			},
 			{

@@ -262,5 +262,5 @@ func (r *llmRouteResource) Delete(ctx context.Context, req resource.DeleteReques
 }
 
 func (r *llmRouteResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+	importByName(ctx, r.engine, reconciler.ImportLLMRoute, req, resp)
 }

@@ -347,5 +347,5 @@ func (r *mcpRouteResource) Delete(ctx context.Context, req resource.DeleteReques
 }
 
 func (r *mcpRouteResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+	importByName(ctx, r.engine, reconciler.ImportMCPRoute, req, resp)
 }

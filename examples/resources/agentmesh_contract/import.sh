@@ -1,2 +1,2 @@
-# Import by the id of the contract's config on the controller.
-terraform import agentmesh_contract.tight 7aW3kLq0Zx
+# Import a contract by its name (or the id of its config).
+terraform import agentmesh_contract.tight demo-contract-tight

@@ -1,2 +1,2 @@
-# Import by the id of the endpoint's Ziti service.
-terraform import agentmesh_endpoint.news_pulse 3bN8sHq1Lm
+# Import an endpoint by its name, the name of its Ziti service (or the service id).
+terraform import agentmesh_endpoint.news_pulse news-pulse

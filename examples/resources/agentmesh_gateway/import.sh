@@ -1,2 +1,2 @@
-# Import by the id of the gateway registration's config.
-terraform import agentmesh_gateway.llm 4Kq9sWm2Xe
+# Import a gateway by its name (or the id of its registration config).
+terraform import agentmesh_gateway.llm macro-llm

@@ -1,2 +1,2 @@
-# Import by the id of the route's config.
-terraform import agentmesh_llm_route.analysis 6Tz1bQv8Rk
+# Import an LLM route by <gateway>/<route name> (or its config id).
+terraform import agentmesh_llm_route.analysis macro-llm/analysis

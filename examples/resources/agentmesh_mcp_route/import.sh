@@ -1,2 +1,2 @@
-# Import by the id of the route's config.
-terraform import agentmesh_mcp_route.github 1Rf5kVx9Lq
+# Import an MCP route by <gateway>/<namespace> (or its config id).
+terraform import agentmesh_mcp_route.github macro-tools/github

@@ -1,3 +1,2 @@
-# Import by the id of the workgroup's config on the controller
-# (ziti edge list configs 'name = "agentmesh.workgroup.markets-channel"').
-terraform import agentmesh_workgroup.markets_channel 2Hk0ZbO8aB
+# Import a workgroup by its name (or the id of its config on the controller).
+terraform import agentmesh_workgroup.markets_channel markets-channel

@@ -1,3 +1,2 @@
-# Import by the id of the membership's config on the controller
-# (its name is agentmesh.membership.<workgroup>.<identity id>).
-terraform import agentmesh_workgroup_membership.pulse_in_markets 5mQ1vXcY2d
+# Import a membership by <workgroup>/<identity name> (or its config id).
+terraform import agentmesh_workgroup_membership.pulse_in_markets markets-channel/pulse-agent
