@@ -4,6 +4,9 @@ GO    ?= go
 BIN   := bin
 PROVIDER := $(BIN)/terraform-provider-agentmesh
 N     ?= 200
+# VERSION is injected into the provider and the CLI (agentmesh version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
 TRIALS ?= 3
 
 .PHONY: lint all tools gateways build test test-terraform unit acc fuzz vet fmt-check docs docs-check demo demo-down bench reliability clean
@@ -27,8 +30,8 @@ gateways:
 	@scripts/build-shared.sh zrok2
 
 build:
-	$(GO) build -o $(PROVIDER) .
-	$(GO) build -o $(BIN)/agentmesh ./cmd/agentmesh
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(PROVIDER) .
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/agentmesh ./cmd/agentmesh
 
 ## test: everything CI runs: static checks, unit + acceptance tests against a real controller, fuzz smoke, docs freshness
 test: tools gateways build vet fmt-check lint

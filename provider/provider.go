@@ -4,9 +4,8 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"os"
-	"strconv"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -62,7 +61,10 @@ func (p *Provider) Schema(_ context.Context, _ provider.SchemaRequest, resp *pro
 			"Authenticate with an **identity file** (certificate authentication, recommended) or with a " +
 			"username and password. TLS to the controller is always verified: the CA comes from `ca_pem`, " +
 			"`ca_file`, the identity file, or the system trust store. Every setting can also come from an " +
-			"`AGENTMESH_*` environment variable.",
+			"`AGENTMESH_*` environment variable; a setting in the configuration beats the environment, and so does a " +
+			"choice among alternatives: a configured `identity_file`, `identity_json` or `username` ignores every " +
+			"`AGENTMESH_*` credential, and a configured `ca_pem` or `ca_file` every `AGENTMESH_*` CA. " +
+			"`agentmesh reconcile` reads the same variables with the same rules.",
 		Attributes: map[string]schema.Attribute{
 			"endpoint": schema.StringAttribute{
 				Optional: true,
@@ -131,20 +133,34 @@ func (p *Provider) ConfigValidators(context.Context) []provider.ConfigValidator 
 	}
 }
 
-// setting returns the configured value, else the environment variable.
-func setting(v types.String, env string) string {
-	if !v.IsNull() && !v.IsUnknown() {
-		return v.ValueString()
+// settings are the configuration's own values; unset ones are nil, and
+// the environment fills them in (controller.Load).
+func (m *providerModel) settings() controller.Settings {
+	str := func(v types.String) *string {
+		if v.IsNull() || v.IsUnknown() {
+			return nil
+		}
+		s := v.ValueString()
+		return &s
 	}
-	return os.Getenv(env)
-}
-
-func flag(v types.Bool, env string) bool {
-	if !v.IsNull() && !v.IsUnknown() {
-		return v.ValueBool()
+	boolean := func(v types.Bool) *bool {
+		if v.IsNull() || v.IsUnknown() {
+			return nil
+		}
+		b := v.ValueBool()
+		return &b
 	}
-	b, _ := strconv.ParseBool(os.Getenv(env))
-	return b
+	integer := func(v types.Int64) *int64 {
+		if v.IsNull() || v.IsUnknown() {
+			return nil
+		}
+		n := v.ValueInt64()
+		return &n
+	}
+	return controller.Settings{Endpoint: str(m.Endpoint), Username: str(m.Username), Password: str(m.Password),
+		IdentityFile: str(m.IdentityFile), IdentityJSON: str(m.IdentityJSON), CAPEM: str(m.CAPEM), CAFile: str(m.CAFile),
+		FetchWellKnownCA: boolean(m.FetchWellKnownCA), Insecure: boolean(m.Insecure),
+		MaxRetries: integer(m.MaxRetries), GatewayTimeout: integer(m.GatewayTimeout)}
 }
 
 func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
@@ -164,46 +180,17 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 		return
 	}
 
-	cfg := controller.Config{
-		URL:              setting(m.Endpoint, "AGENTMESH_ENDPOINT"),
-		Username:         setting(m.Username, "AGENTMESH_USERNAME"),
-		Password:         setting(m.Password, "AGENTMESH_PASSWORD"),
-		CAPEM:            []byte(setting(m.CAPEM, "AGENTMESH_CA_PEM")),
-		FetchWellKnownCA: flag(m.FetchWellKnownCA, "AGENTMESH_FETCH_WELL_KNOWN_CA"),
-		Insecure:         flag(m.Insecure, "AGENTMESH_INSECURE"),
-		MaxRetries:       8,
-	}
-	if !m.MaxRetries.IsNull() {
-		cfg.MaxRetries = int(m.MaxRetries.ValueInt64())
-	} else if v, err := strconv.Atoi(os.Getenv("AGENTMESH_MAX_RETRIES")); err == nil {
-		cfg.MaxRetries = v
-	}
-	if cfg.MaxRetries < 0 || cfg.MaxRetries > 50 {
-		resp.Diagnostics.AddAttributeError(path.Root("max_retries"), "Invalid max_retries", "max_retries must be between 0 and 50.")
+	loaded, err := controller.Load(m.settings(), os.Getenv)
+	if err != nil {
+		var se *controller.SettingError
+		if errors.As(err, &se) {
+			resp.Diagnostics.AddAttributeError(path.Root(se.Setting), "Invalid provider setting "+se.Setting, se.Err.Error())
+		} else {
+			resp.Diagnostics.AddError("Invalid provider settings", err.Error())
+		}
 		return
 	}
-	if j := setting(m.IdentityJSON, "AGENTMESH_IDENTITY_JSON"); j != "" {
-		cfg.IdentityJSON = []byte(j)
-	} else if f := setting(m.IdentityFile, "AGENTMESH_IDENTITY_FILE"); f != "" {
-		b, err := os.ReadFile(controller.ExpandHome(f))
-		if err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("identity_file"), "Cannot read the identity file", err.Error())
-			return
-		}
-		cfg.IdentityJSON = b
-	}
-	if f := setting(m.CAFile, "AGENTMESH_CA_FILE"); f != "" && len(cfg.CAPEM) == 0 {
-		b, err := os.ReadFile(controller.ExpandHome(f))
-		if err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("ca_file"), "Cannot read the CA file", err.Error())
-			return
-		}
-		cfg.CAPEM = b
-	}
-	if cfg.Insecure && cfg.FetchWellKnownCA {
-		resp.Diagnostics.AddError("Conflicting TLS settings", "Set at most one of insecure and fetch_well_known_ca (also via AGENTMESH_INSECURE / AGENTMESH_FETCH_WELL_KNOWN_CA).")
-		return
-	}
+	cfg := loaded.Config
 	if cfg.Insecure {
 		resp.Diagnostics.AddWarning("TLS verification is disabled",
 			"insecure = true: the provider does not verify the controller's certificate. Anyone on the network path can impersonate the controller and capture credentials. Set ca_pem or ca_file instead.")
@@ -220,15 +207,7 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 		return
 	}
 	engine := reconciler.New(client, log)
-	timeout := m.GatewayTimeout.ValueInt64()
-	if m.GatewayTimeout.IsNull() {
-		timeout, _ = strconv.ParseInt(os.Getenv("AGENTMESH_GATEWAY_TIMEOUT_SECONDS"), 10, 64)
-	}
-	if timeout < 0 || timeout > 3600 {
-		resp.Diagnostics.AddAttributeError(path.Root("gateway_timeout_seconds"), "Invalid gateway_timeout_seconds", "gateway_timeout_seconds must be between 1 and 3600.")
-		return
-	}
-	engine.SetGatewayTimeout(time.Duration(timeout) * time.Second)
+	engine.SetGatewayTimeout(loaded.GatewayTimeout)
 	resp.ResourceData = engine
 	resp.DataSourceData = engine
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -85,6 +86,34 @@ func TestReconcileOnceRepairsDrift(t *testing.T) {
 	sabotage(t, e, reader)
 	if got := dialers(t, e, sid); got != "[]" {
 		t.Fatalf("sabotage did not bite: %s", got)
+	}
+
+	// The same plan as JSON, in the documented shape.
+	var js, jsErr bytes.Buffer
+	if rc := run(context.Background(), []string{"--dry-run", "--output", "json", "--log-format", "json"}, &js, &jsErr); rc != 0 {
+		t.Fatalf("dry-run json rc=%d: %s", rc, jsErr.String())
+	}
+	var pass struct {
+		DryRun  bool `json:"dry_run"`
+		Changes []struct{ Action, Kind, Name string }
+		Access  struct {
+			Gained []struct{ Identity, Target string }
+		}
+	}
+	if err := json.Unmarshal(js.Bytes(), &pass); err != nil || !pass.DryRun || len(pass.Changes) == 0 {
+		t.Fatalf("--output json: %v %s", err, js.String())
+	}
+	found := false
+	for _, g := range pass.Access.Gained {
+		found = found || g.Identity == "cli-reader" && g.Target == "cli-weather-feed"
+	}
+	if !found {
+		t.Fatalf("the JSON access diff lacks cli-reader -> cli-weather-feed: %s", js.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(jsErr.String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Fatalf("--log-format json wrote a line that is not JSON: %q", line)
+		}
 	}
 
 	var out, errOut bytes.Buffer
@@ -264,5 +293,29 @@ func TestGatewayAgentRefusesBadConfig(t *testing.T) {
 	var errOut bytes.Buffer
 	if rc := runAgent(context.Background(), nil, &errOut); rc != 2 || !strings.Contains(errOut.String(), "--config is required") {
 		t.Errorf("no --config: rc=%d %s", rc, errOut.String())
+	}
+}
+
+// TestConventionalCLI: help exits 0 and names the AGENTMESH_* variables,
+// version prints the build's version, and bad usage exits 2.
+func TestConventionalCLI(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"reconcile", "--help"}, {"help"}} {
+		var out, errOut bytes.Buffer
+		if rc := execute(context.Background(), args, &out, &errOut); rc != 0 || !strings.Contains(out.String(), "AGENTMESH_ENDPOINT") || !strings.Contains(out.String(), "AGENTMESH_GATEWAY_TIMEOUT_SECONDS") {
+			t.Fatalf("%v: rc=%d\n%s%s", args, rc, out.String(), errOut.String())
+		}
+	}
+	version = "v9.9.9-test"
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		var out bytes.Buffer
+		if rc := execute(context.Background(), args, &out, &bytes.Buffer{}); rc != 0 || strings.TrimSpace(out.String()) != "agentmesh v9.9.9-test" {
+			t.Fatalf("%v: rc=%d %q", args, rc, out.String())
+		}
+	}
+	for _, args := range [][]string{{"frobnicate"}, {"reconcile", "--no-such-flag"}, {"reconcile", "--output", "yaml"}, {"reconcile", "--log-format", "xml"}} {
+		var errOut bytes.Buffer
+		if rc := execute(context.Background(), args, &bytes.Buffer{}, &errOut); rc != 2 || errOut.Len() == 0 {
+			t.Fatalf("%v: rc=%d %q", args, rc, errOut.String())
+		}
 	}
 }
