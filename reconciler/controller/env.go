@@ -101,7 +101,7 @@ func Load(s Settings, getenv func(string) string) (Loaded, error) {
 			n = p
 		}
 		if n < lo || n > hi {
-			return 0, &SettingError{setting, fmt.Errorf("%w: must be between %d and %d, not %d", ErrConfig, lo, hi, n)}
+			return 0, &SettingError{setting, fmt.Errorf("%w: %s must be between %d and %d, not %d", ErrConfig, setting, lo, hi, n)}
 		}
 		return n, nil
 	}
