@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -20,8 +21,9 @@ import (
 )
 
 var (
-	_ provider.Provider                     = (*Provider)(nil)
-	_ provider.ProviderWithConfigValidators = (*Provider)(nil)
+	_ provider.Provider                       = (*Provider)(nil)
+	_ provider.ProviderWithConfigValidators   = (*Provider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*Provider)(nil)
 )
 
 // Provider is the agentmesh provider.
@@ -210,10 +212,15 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 	engine.SetGatewayTimeout(loaded.GatewayTimeout)
 	resp.ResourceData = engine
 	resp.DataSourceData = engine
+	resp.EphemeralResourceData = engine
 }
 
 func (p *Provider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{NewIdentityResource, NewWorkgroupResource, NewMembershipResource, NewContractResource, NewEndpointResource, NewGatewayResource, NewLLMRouteResource, NewMCPRouteResource}
+}
+
+func (p *Provider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{NewEnrollmentTokenResource}
 }
 
 func (p *Provider) DataSources(context.Context) []func() datasource.DataSource {

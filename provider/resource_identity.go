@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -46,6 +47,7 @@ type identityModel struct {
 	Disabled            types.Bool   `tfsdk:"disabled"`
 	Tags                types.Map    `tfsdk:"tags"`
 	EnrollmentJWT       types.String `tfsdk:"enrollment_jwt"`
+	KeepJWT             types.Bool   `tfsdk:"keep_enrollment_jwt"`
 	EnrollmentExpiresAt types.String `tfsdk:"enrollment_expires_at"`
 	Enrolled            types.Bool   `tfsdk:"enrolled"`
 	Managed             types.Bool   `tfsdk:"managed"`
@@ -127,10 +129,17 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				Validators:          []validator.Map{mapvalidator.KeysAre(tagKeyValidator)},
 			},
 			"enrollment_jwt": schema.StringAttribute{
-				Computed:            true,
-				Sensitive:           true,
-				MarkdownDescription: "One-time enrollment token. Empty once the identity has enrolled.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				Computed:  true,
+				Sensitive: true,
+				MarkdownDescription: "One-time enrollment token, kept in the state (sensitive) while `keep_enrollment_jwt` is true. Empty once the identity has enrolled. " +
+					"To keep no secret in the state, set `keep_enrollment_jwt = false` and issue a token with the `agentmesh_enrollment_token` ephemeral resource.",
+				PlanModifiers: []planmodifier.String{jwtPlan{}},
+			},
+			"keep_enrollment_jwt": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				MarkdownDescription: "Whether `enrollment_jwt` is kept in the state. The default, `true`, keeps configurations that read `enrollment_jwt` working; " +
+					"set `false` (recommended) to keep the enrollment secret out of the state and issue tokens with `agentmesh_enrollment_token` instead, " +
+					"which can also reissue an expired, unused token without replacing the identity.",
 			},
 			"enrollment_expires_at": schema.StringAttribute{
 				Computed:            true,
@@ -193,7 +202,13 @@ func (m *identityModel) observed(ctx context.Context, o *reconciler.ObservedIden
 	diags.Append(d...)
 	m.Tags, d = types.MapValueFrom(ctx, types.StringType, o.Tags)
 	diags.Append(d...)
+	if m.KeepJWT.IsNull() || m.KeepJWT.IsUnknown() {
+		m.KeepJWT = types.BoolValue(true) // an import: the default
+	}
 	m.EnrollmentJWT = optionalString(o.EnrollmentJWT)
+	if !m.KeepJWT.ValueBool() {
+		m.EnrollmentJWT = types.StringNull()
+	}
 	if o.EnrollmentExpiresAt.IsZero() {
 		m.EnrollmentExpiresAt = types.StringNull()
 	} else {
@@ -273,4 +288,24 @@ func (r *identityResource) Delete(ctx context.Context, req resource.DeleteReques
 
 func (r *identityResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importByName(ctx, r.engine, reconciler.ImportIdentity, req, resp)
+}
+
+// jwtPlan plans enrollment_jwt: no token at all when keep_enrollment_jwt
+// is false, else the state's (the token does not change on its own).
+type jwtPlan struct{}
+
+func (jwtPlan) Description(context.Context) string {
+	return "null when keep_enrollment_jwt is false, else the prior state"
+}
+func (p jwtPlan) MarkdownDescription(ctx context.Context) string { return p.Description(ctx) }
+
+func (jwtPlan) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	var keep types.Bool
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("keep_enrollment_jwt"), &keep)...)
+	switch {
+	case !keep.IsNull() && !keep.IsUnknown() && !keep.ValueBool():
+		resp.PlanValue = types.StringNull()
+	case !req.StateValue.IsNull() && resp.PlanValue.IsUnknown():
+		resp.PlanValue = req.StateValue
+	}
 }
