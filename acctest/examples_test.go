@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -162,7 +163,8 @@ func TestExample_gateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := []string{"-var", "gateway_listen=" + listen, "-var", "local_model_url=" + up.URL}
+	tokens := t.TempDir()
+	vars := []string{"-var", "gateway_listen=" + listen, "-var", "local_model_url=" + up.URL, "-var", "enrollment_dir=" + tokens}
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := w.Run(append(args, vars...)...)
@@ -177,9 +179,20 @@ func TestExample_gateway(t *testing.T) {
 		}
 	})
 	run("apply", "-auto-approve", "-no-color", "-input=false")
-	jwt, err := w.Run("output", "-raw", "gateway_enrollment_jwt")
+	// The example writes the one-time tokens to files for the hosts
+	// (mode 0600); none may be in the state.
+	b, err := os.ReadFile(filepath.Join(tokens, "gateway.jwt"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the example wrote no gateway token: %v", err)
+	}
+	jwt := acctest.Secret("gateway example enrollment token", string(b))
+	for _, who := range []string{"gateway", "analyst"} {
+		if st, err := os.Stat(filepath.Join(tokens, who+".jwt")); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s token file: %v %v", who, st, err)
+		}
+	}
+	if state, err := os.ReadFile(filepath.Join(w.Dir, "terraform.tfstate")); err != nil || strings.Contains(string(state), jwt) {
+		t.Fatalf("the state holds the enrollment token, or cannot be read: %v", err)
 	}
 	dir := t.TempDir()
 	identity, _, err := acctest.Enroll(jwt, dir, "gateway")

@@ -31,19 +31,22 @@ variable "with_routes" {
 }
 
 resource "agentmesh_identity" "llm_gateway" {
-  name         = "demo-llm-gateway"
-  organization = "ops-co"
-  kind         = "gateway"
+  name                = "demo-llm-gateway"
+  organization        = "ops-co"
+  kind                = "gateway"
+  keep_enrollment_jwt = false
 }
 
 resource "agentmesh_identity" "analyst" {
-  name         = "demo-analyst"
-  organization = "macro-co"
+  name                = "demo-analyst"
+  organization        = "macro-co"
+  keep_enrollment_jwt = false
 }
 
 resource "agentmesh_identity" "intern" {
-  name         = "demo-intern"
-  organization = "macro-co"
+  name                = "demo-intern"
+  organization        = "macro-co"
+  keep_enrollment_jwt = false # no enrollment secret in the state (agentmesh_enrollment_token hands it out)
 }
 
 resource "agentmesh_workgroup" "analysts" {
@@ -88,14 +91,30 @@ output "analyst_service" {
   value       = "${agentmesh_gateway.llm.data_plane_service_prefix}${agentmesh_identity.analyst.name}"
 }
 
-output "gateway_enrollment_jwt" {
-  value     = agentmesh_identity.llm_gateway.enrollment_jwt
-  sensitive = true
+# The gateway's and the analyst's one-time enrollment tokens go to files
+# (mode 0600) for `ziti edge enroll` on their hosts, never to the state.
+variable "enrollment_dir" {
+  description = "Where to write gateway.jwt and analyst.jwt; empty writes nothing."
+  type        = string
+  default     = ""
 }
 
-output "analyst_enrollment_jwt" {
-  value     = agentmesh_identity.analyst.enrollment_jwt
-  sensitive = true
+locals {
+  enrolling = { gateway = agentmesh_identity.llm_gateway.id, analyst = agentmesh_identity.analyst.id }
+}
+
+ephemeral "agentmesh_enrollment_token" "token" {
+  for_each = local.enrolling
+  identity = each.value
+}
+
+resource "terraform_data" "token" {
+  for_each         = var.enrollment_dir == "" ? {} : local.enrolling
+  triggers_replace = [each.value]
+  provisioner "local-exec" {
+    command     = "umask 077; printf %s \"$JWT\" > \"$DIR/${each.key}.jwt\""
+    environment = { JWT = ephemeral.agentmesh_enrollment_token.token[each.key].jwt, DIR = var.enrollment_dir }
+  }
 }
 
 output "route_applied_generation" {

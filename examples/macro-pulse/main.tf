@@ -46,14 +46,16 @@ locals {
 }
 
 resource "agentmesh_identity" "agent" {
-  for_each     = local.agents
-  name         = each.key
-  organization = each.value.org
+  for_each            = local.agents
+  name                = each.key
+  organization        = each.value.org
+  keep_enrollment_jwt = false # no enrollment secret in the state (agentmesh_enrollment_token hands it out)
 }
 
 resource "agentmesh_identity" "pulse_agent" {
-  name         = "pulse-agent"
-  organization = "enterprise-client"
+  name                = "pulse-agent"
+  organization        = "enterprise-client"
+  keep_enrollment_jwt = false # no enrollment secret in the state (agentmesh_enrollment_token hands it out)
 }
 
 resource "agentmesh_workgroup" "channel" {

@@ -28,13 +28,17 @@ resource "agentmesh_identity" "agent" {
   kind            = "agent"
   role_attributes = each.value.roles
   tags            = { example = "quickstart" }
+  # No enrollment secret in the state: agentmesh_enrollment_token below
+  # hands pulse-agent's token to whoever enrolls it.
+  keep_enrollment_jwt = false
 }
 
 resource "agentmesh_identity" "llm_gateway" {
-  name         = "llm-gateway"
-  organization = "macro-co"
-  kind         = "gateway"
-  tags         = { example = "quickstart" }
+  name                = "llm-gateway"
+  organization        = "macro-co"
+  kind                = "gateway"
+  tags                = { example = "quickstart" }
+  keep_enrollment_jwt = false
 }
 
 # macro-co's channel, with markets-co invited; signals-co is not.
@@ -111,8 +115,21 @@ output "identities" {
   )
 }
 
-output "pulse_agent_enrollment_jwt" {
-  description = "Enroll with: tofu output -raw pulse_agent_enrollment_jwt > pulse.jwt && ziti edge enroll pulse.jwt"
-  value       = agentmesh_identity.agent["pulse-agent"].enrollment_jwt
-  sensitive   = true
+variable "enrollment_dir" {
+  description = "Where to write pulse-agent's one-time enrollment token (mode 0600) for `ziti edge enroll`; empty writes nothing. The token never enters the state."
+  type        = string
+  default     = ""
+}
+
+ephemeral "agentmesh_enrollment_token" "pulse_agent" {
+  identity = agentmesh_identity.agent["pulse-agent"].id
+}
+
+resource "terraform_data" "pulse_agent_token" {
+  count            = var.enrollment_dir == "" ? 0 : 1
+  triggers_replace = [agentmesh_identity.agent["pulse-agent"].id]
+  provisioner "local-exec" {
+    command     = "umask 077; printf %s \"$JWT\" > \"$DIR/pulse-agent.jwt\""
+    environment = { JWT = ephemeral.agentmesh_enrollment_token.pulse_agent.jwt, DIR = var.enrollment_dir }
+  }
 }

@@ -15,8 +15,9 @@ locals {
 }
 
 resource "agentmesh_identity" "pulse_agent" {
-  name         = "pulse-agent"
-  organization = "enterprise-client"
+  name                = "pulse-agent"
+  organization        = "enterprise-client"
+  keep_enrollment_jwt = false # no enrollment secret in the state (agentmesh_enrollment_token hands it out)
 }
 
 # Fails at plan time if a provider organisation has not created its channel.

@@ -39,9 +39,10 @@ locals {
 }
 
 resource "agentmesh_identity" "agent" {
-  for_each     = var.agents
-  name         = each.key
-  organization = var.organization
+  for_each            = var.agents
+  name                = each.key
+  organization        = var.organization
+  keep_enrollment_jwt = false # no enrollment secret in the state (agentmesh_enrollment_token hands it out)
 }
 
 resource "agentmesh_workgroup" "channel" {
