@@ -34,13 +34,18 @@ func Binary(name string) (string, error) {
 	if p := os.Getenv(map[string]string{"ziti": "AGENTMESH_ZITI", "tofu": "AGENTMESH_TOFU", "terraform": "AGENTMESH_TERRAFORM"}[name]); p != "" {
 		return p, nil
 	}
+	return inBin(name, "run `make tools` (builds the pinned ziti, tofu and terraform once)")
+}
+
+// inBin is bin/<name>, or an error that says how to build it.
+func inBin(name, remedy string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
 	p := filepath.Join(root, "bin", name)
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%s not found at %s: run `make tools` (builds the pinned ziti and tofu once)", name, p)
+		return "", fmt.Errorf("%s not found at %s: %s", name, p, remedy)
 	}
 	return p, nil
 }
@@ -75,15 +80,7 @@ func DevOverrides(bin string) string {
 // mcp-gateway, mcp-tools, mcp-filesystem) built by `make gateways` from
 // the pinned sources in shared/thirdparty.
 func Gateway(name string) (string, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(root, "bin", name)
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("the real %s is not built at %s: run `make gateways` (builds it from shared/thirdparty)", name, p)
-	}
-	return p, nil
+	return inBin(name, "run `make gateways` (builds it from shared/thirdparty)")
 }
 
 // BuildStandIn builds the mcp-gateway stand-in (acctest/standin), which

@@ -270,7 +270,7 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	hosted, _ := config.hosted()
+	hosted, secrets := config.hosted()
 	for _, p := range []struct {
 		name, attr string
 		key, url   types.String
@@ -317,7 +317,6 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		resp.Diagnostics.AddAttributeError(path.Root("mcp_share_token_wo"), "Share token on an llm gateway",
 			"mcp_share_token_wo belongs to gateways with kind = \"mcp\".")
 	}
-	_, secrets := config.hosted()
 	switch {
 	case len(secrets) == 0:
 		plan.KeysApplied = plan.KeysVersion

@@ -41,7 +41,6 @@ type ToolCall struct {
 type Request struct {
 	Model    string
 	Messages []Message
-	Header   http.Header
 }
 
 // Message is one chat message (text content only).
@@ -95,9 +94,6 @@ func New(models ...string) *Server {
 
 // ServeHTTP answers as the model.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-// Requests counts the chat completions answered.
-func (s *Server) Requests() int64 { return s.requests.Load() }
 
 // Usages are the usage figures reported, one per chat completion, in
 // order.
@@ -263,7 +259,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"body is not JSON"}`, http.StatusBadRequest)
 		return
 	}
-	q := Request{Model: req.Model, Header: r.Header.Clone()}
+	q := Request{Model: req.Model}
 	for _, m := range req.Messages {
 		q.Messages = append(q.Messages, Message{Role: m.Role, Content: m.text()})
 	}

@@ -44,8 +44,9 @@ type Supervisor struct {
 	StartTimeout time.Duration
 	Log          *slog.Logger
 
-	// smu guards status, the last report, which status requests read
-	// without waiting for a start that holds mu.
+	// status is the last applied report. It is written holding both mu
+	// and smu, so the supervisor reads it under mu and status requests
+	// under smu alone, without waiting for a start that holds mu.
 	smu    sync.Mutex
 	status Report
 
@@ -53,7 +54,6 @@ type Supervisor struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	output   *outputTail
-	applied  Report
 	lastGood []byte
 	// lastSecrets are the secret values lastGood holds, lastTimeout how
 	// long it may take to start.
@@ -135,10 +135,8 @@ func (s *Supervisor) fileSHA() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// record keeps r as the applied report, and as the status that status
-// requests read.
+// record keeps r as the applied report; the caller holds mu.
 func (s *Supervisor) record(r Report) Report {
-	s.applied = r
 	s.smu.Lock()
 	s.status = r
 	s.smu.Unlock()
@@ -177,8 +175,8 @@ func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
 	if err != nil {
 		return Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
 	}
-	if r.SHA256 == s.applied.ConfigSHA256 && s.running() && s.fileSHA() == r.SHA256 {
-		next := s.applied
+	if r.SHA256 == s.status.ConfigSHA256 && s.running() && s.fileSHA() == r.SHA256 {
+		next := s.status
 		next.Generation, next.TableDigest = t.Generation, t.Digest()
 		return s.record(next)
 	}
@@ -194,7 +192,7 @@ func (s *Supervisor) Apply(ctx context.Context, t *gateways.Table) Report {
 			// Nothing good to go back to: the failed config must not run.
 			s.stopLocked()
 		}
-		return Report{Generation: t.Generation, ConfigSHA256: s.applied.ConfigSHA256, Status: "rolled-back", Error: err.Error()}
+		return Report{Generation: t.Generation, ConfigSHA256: s.status.ConfigSHA256, Status: "rolled-back", Error: err.Error()}
 	}
 	s.lastGood, s.lastSecrets, s.lastTimeout = r.YAML, t.Sensitive(), timeout
 	log.InfoContext(ctx, "gateway config applied", "generation", t.Generation, "sha256", r.SHA256)
@@ -212,7 +210,7 @@ func (s *Supervisor) idle(ctx context.Context, t *gateways.Table) Report {
 	s.stopLocked()
 	s.lastGood = nil
 	if err := os.Remove(s.ConfigFile); err != nil && !os.IsNotExist(err) {
-		return Report{Generation: t.Generation, ConfigSHA256: s.applied.ConfigSHA256, Status: "rolled-back", Error: err.Error()}
+		return Report{Generation: t.Generation, ConfigSHA256: s.status.ConfigSHA256, Status: "rolled-back", Error: err.Error()}
 	}
 	s.log().InfoContext(ctx, "no routes: the gateway is stopped", "generation", t.Generation)
 	return s.record(Report{Generation: t.Generation, Status: "applied", TableDigest: t.Digest()})
@@ -237,7 +235,7 @@ func (s *Supervisor) watch(cmd *exec.Cmd, exited <-chan struct{}) {
 			s.mu.Unlock()
 			return
 		}
-		s.log().Warn("the gateway exited on its own; starting the last good config again", "generation", s.applied.Generation)
+		s.log().Warn("the gateway exited on its own; starting the last good config again", "generation", s.status.Generation)
 		err := s.startWith(context.Background(), s.lastGood, s.lastSecrets, s.lastTimeout)
 		cmd = s.cmd // a failed start is ours to retry
 		s.mu.Unlock()

@@ -169,7 +169,8 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "permission_error", fmt.Sprintf("model %q is not allowed for identity %q", req.Model, id))
 		return
 	}
-	prompt := req.promptTokens()
+	count := counterFor(req.Model)
+	prompt := req.promptTokens(count)
 	res, limit, err := f.reserve(id, g, prompt, req.completionCap(), req.choices())
 	if err != nil {
 		writeError(w, http.StatusTooManyRequests, "budget_exceeded", err.Error())
@@ -191,7 +192,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	f.forward(w, r, g, &metered{res: res, prompt: prompt, count: counterFor(req.Model)})
+	f.forward(w, r, g, &metered{res: res, prompt: prompt, count: count})
 }
 
 type meteredKey struct{}

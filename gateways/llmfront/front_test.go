@@ -302,7 +302,7 @@ func TestWhatTheGatewayReadsIsWhatWasReserved(t *testing.T) {
 	// An image is part of the prompt estimate.
 	img := chatRequest{Model: "m", Messages: []chatMessage{{Role: "user", Content: json.RawMessage(`[{"type":"text","text":"what is this"},{"type":"image_url","image_url":{"url":"data:x"}}]`)}}}
 	text := chatRequest{Model: "m", Messages: []chatMessage{{Role: "user", Content: json.RawMessage(`"what is this"`)}}}
-	if d := img.promptTokens() - text.promptTokens(); d != tokensPerImage {
+	if d := img.promptTokens(counterFor("m")) - text.promptTokens(counterFor("m")); d != tokensPerImage {
 		t.Fatalf("an image adds %d tokens to the estimate, want %d", d, tokensPerImage)
 	}
 }

@@ -49,7 +49,6 @@ func counterFor(model string) counter {
 // chatRequest is what the front reads of a chat completion request.
 type chatRequest struct {
 	Model               string        `json:"model"`
-	Stream              bool          `json:"stream"`
 	MaxTokens           *int64        `json:"max_tokens"`
 	MaxCompletionTokens *int64        `json:"max_completion_tokens"`
 	N                   *int64        `json:"n"`
@@ -159,9 +158,9 @@ const (
 	tokensPerReply   = 3
 )
 
-// promptTokens estimates what the upstream will count as the prompt.
-func (r *chatRequest) promptTokens() int64 {
-	count := counterFor(r.Model)
+// promptTokens estimates what the upstream will count as the prompt, with
+// the model's encoding.
+func (r *chatRequest) promptTokens(count counter) int64 {
 	n := int64(tokensPerReply)
 	for _, m := range r.Messages {
 		n += tokensPerMessage + count(m.Role) + count(m.text()) + m.imageTokens()
@@ -204,15 +203,13 @@ func (r *chatRequest) choices() int64 {
 // answer gathers what the model produced: the text and tool calls of a
 // whole message, or of each streamed delta.
 type answer struct {
-	count     counter
-	text      strings.Builder
-	reported  int64 // the upstream's own usage, when it sent one
-	completed bool  // a finish_reason arrived
+	count    counter
+	text     strings.Builder
+	reported int64 // the upstream's own usage, when it sent one
 }
 
 type choice struct {
-	FinishReason string `json:"finish_reason"`
-	Message      *struct {
+	Message *struct {
 		Content   string     `json:"content"`
 		ToolCalls []toolCall `json:"tool_calls"`
 	} `json:"message"`
@@ -241,7 +238,6 @@ func (a *answer) add(b []byte) {
 		}
 	}
 	for _, c := range v.Choices {
-		a.completed = a.completed || c.FinishReason != ""
 		var content string
 		var calls []toolCall
 		switch {
