@@ -49,6 +49,9 @@ type Supervisor struct {
 	// under smu alone, without waiting for a start that holds mu.
 	smu    sync.Mutex
 	status Report
+	// starting: a start is writing and trying a new config, so the file
+	// differing from status is that start, not drift.
+	starting bool
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -118,9 +121,9 @@ func StopSignalFor(kind string) os.Signal {
 // file agentmesh renders.
 func (s *Supervisor) Applied() Report {
 	s.smu.Lock()
-	r := s.status
+	r, starting := s.status, s.starting
 	s.smu.Unlock()
-	if r.Status == "applied" && s.fileSHA() != r.ConfigSHA256 {
+	if r.Status == "applied" && !starting && s.fileSHA() != r.ConfigSHA256 {
 		r.Status, r.Error = "drifted", "the gateway's config file was changed outside agentmesh"
 	}
 	return r
@@ -133,6 +136,12 @@ func (s *Supervisor) fileSHA() string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+func (s *Supervisor) setStarting(v bool) {
+	s.smu.Lock()
+	s.starting = v
+	s.smu.Unlock()
 }
 
 // record keeps r as the applied report; the caller holds mu.
@@ -262,6 +271,8 @@ func (s *Supervisor) running() bool {
 // startWith writes the config, restarts the process and waits until it
 // is healthy (Health), says it serves (Ready), or exits.
 func (s *Supervisor) startWith(ctx context.Context, cfg []byte, secrets []string, timeout time.Duration) error {
+	s.setStarting(true)
+	defer s.setStarting(false)
 	if err := gateways.WriteAtomic(s.ConfigFile, cfg); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -124,5 +125,39 @@ func TestSupervisorAppliesAndRollsBack(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if s.PID() != 0 || health(ctx) == nil {
 		t.Fatal("a gateway stopped by the supervisor was started again")
+	}
+}
+
+// TestStatusAnswersDuringAStart: a status request is answered with the
+// last applied report while a new config is still starting (an
+// mcp-gateway discovering slow backends), not after the start ends.
+func TestStatusAnswersDuringAStart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "mcp.yml")
+	// A gateway that says it serves, unless its config names a backend
+	// "never": then it keeps starting until the start times out.
+	script := `grep -q "id: never" "$0" || echo "` + agent.ReadyMCP + `"; exec sleep 60`
+	s := &agent.Supervisor{Command: []string{"sh", "-c", script, file}, ConfigFile: file, StopSignal: agent.StopSignalFor(gateways.KindMCP),
+		Ready: agent.ReadyMCP, StartTimeout: 5 * time.Second}
+	defer s.Stop()
+	ctx := context.Background()
+	if r := s.Apply(ctx, mcpTable(1, "github")); r.Status != "applied" {
+		t.Fatalf("first apply: %+v", r)
+	}
+	done := make(chan gateways.Report, 1)
+	go func() { done <- s.Apply(ctx, mcpTable(2, "never")) }()
+	time.Sleep(300 * time.Millisecond) // the second start is under way
+	if got := s.Applied(); got.Status != "applied" || got.Generation != 1 {
+		t.Fatalf("status during the start: %+v", got)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("the start ended (%+v) before the status was read; this test proves nothing", r)
+	default:
+	}
+	if r := <-done; r.Status != "rolled-back" || !strings.Contains(r.Error, "did not become ready") {
+		t.Fatalf("a start that never became ready: %+v", r)
+	}
+	if got := s.Applied(); got.Generation != 1 {
+		t.Fatalf("after the rollback: %+v", got)
 	}
 }

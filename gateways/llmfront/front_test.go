@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiktoken-go/tokenizer/codec"
 )
 
 // fakeGateway answers like llm-gateway with one key: 401 without it, 200
@@ -304,5 +306,27 @@ func TestWhatTheGatewayReadsIsWhatWasReserved(t *testing.T) {
 	text := chatRequest{Model: "m", Messages: []chatMessage{{Role: "user", Content: json.RawMessage(`"what is this"`)}}}
 	if d := img.promptTokens(counterFor("m")) - text.promptTokens(counterFor("m")); d != tokensPerImage {
 		t.Fatalf("an image adds %d tokens to the estimate, want %d", d, tokensPerImage)
+	}
+}
+
+// TestEncodingFollowsTheModel: gpt-4o-era and o-series models are counted
+// with o200k_base, every other model with cl100k_base.
+func TestEncodingFollowsTheModel(t *testing.T) {
+	const text = "Zero trust: 零信任网络, サービスは見えない, сервисы скрыты."
+	o200, err := codec.NewO200kBase().Count(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl100, err := codec.NewCl100kBase().Count(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o200 == cl100 {
+		t.Fatalf("both encodings count %d tokens; pick a text that tells them apart", o200)
+	}
+	for model, want := range map[string]int{"gpt-4o-mini": o200, "o3-mini": o200, "gpt-5": o200, "gpt-4-turbo": cl100, "llama3": cl100, "claude-3-haiku": cl100} {
+		if got := counterFor(model)(text); got != int64(want) {
+			t.Errorf("%s: %d tokens, want %d", model, got, want)
+		}
 	}
 }
