@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 TRIALS ?= 3
 
-.PHONY: lint all tools gateways build test test-terraform unit acc fuzz vet fmt-check docs docs-check demo demo-down bench reliability clean
+.PHONY: lint all tools gateways build release test test-terraform unit acc fuzz vet fmt-check docs docs-check demo demo-down bench reliability clean
 
 all: build
 
@@ -33,10 +33,15 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(PROVIDER) .
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/agentmesh ./cmd/agentmesh
 
+## release: the provider and agentmesh for linux, darwin and windows on amd64 and arm64 in dist/: registry-named zips, SHA256SUMS, the registry manifest, release notes from CHANGELOG.md and a filesystem_mirror; checked after writing (a snapshot unless HEAD carries the CHANGELOG version's tag)
+release:
+	$(GO) run ./internal/release/cmd/release -out dist
+
 ## test: everything CI runs: static checks, unit + acceptance tests against a real controller, fuzz smoke, docs freshness
 test: tools gateways build vet fmt-check lint
 	$(GO) test ./... -count=1 -timeout 30m
 	$(MAKE) test-terraform
+	$(MAKE) release
 	$(MAKE) fuzz
 	$(MAKE) docs-check
 
@@ -84,4 +89,4 @@ reliability: tools gateways build
 	$(GO) run ./acctest/reliability/cmd -trials $(TRIALS)
 
 clean:
-	rm -rf $(BIN) .demo
+	rm -rf $(BIN) .demo dist

@@ -115,3 +115,15 @@ func (w *Workspace) Run(args ...string) (string, error) {
 	}
 	return out.String(), err
 }
+
+// Using returns the workspace driven by the named CLI (tofu or terraform)
+// instead of CLI()'s.
+func (w *Workspace) Using(cli string) (*Workspace, error) {
+	bin, err := Binary(cli)
+	if err != nil {
+		return nil, err
+	}
+	c := *w
+	c.tofu = bin
+	return &c, nil
+}
