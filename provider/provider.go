@@ -218,7 +218,7 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 }
 
 func (p *Provider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewIdentityResource, NewWorkgroupResource, NewMembershipResource, NewContractResource, NewEndpointResource, NewGatewayResource, NewLLMRouteResource, NewMCPRouteResource}
+	return []func() resource.Resource{NewIdentityResource, NewWorkgroupResource, NewMembershipResource, NewContractResource, NewEndpointResource, NewApprovalResource, NewGatewayResource, NewLLMRouteResource, NewMCPRouteResource}
 }
 
 func (p *Provider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {

@@ -77,10 +77,17 @@ var (
 			}),
 		}),
 	}
+	kindApproval = &configKind{
+		typeName: "agentmesh.approval.v1", prefix: "agentmesh.approval.", label: "approval",
+		schema: strictObj([]string{"endpoint", "consumer", "organization"}, map[string]any{
+			"endpoint": map[string]any{"type": "string", "minLength": 1}, "consumer": map[string]any{"type": "string", "minLength": 1},
+			"organization": orgSchema, "expires_at": map[string]any{"type": "string", "minLength": 1},
+		}),
+	}
 	// Ziti's own tunneller config types; they exist on every controller.
 	kindIntercept = &configKind{typeName: derive.InterceptType, prefix: derive.InterceptConfigPrefix, label: "intercept config"}
 	kindHost      = &configKind{typeName: derive.HostType, prefix: derive.HostConfigPrefix, label: "host config"}
-	configKinds   = []*configKind{kindWorkgroup, kindMembership, kindContract, kindEndpoint, kindGatewayReg, kindLLMRoute, kindMCPRoute}
+	configKinds   = []*configKind{kindWorkgroup, kindMembership, kindContract, kindEndpoint, kindApproval, kindGatewayReg, kindLLMRoute, kindMCPRoute}
 )
 
 // tunnellerKind is the config kind of a derived tunneller config's type.

@@ -124,6 +124,10 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 	if n.LLMRoutes, err = configsOf[LLMRoute](ctx, e, kindLLMRoute); err != nil {
 		return nil, err
 	}
+	if n.Approvals, err = configsOf[Approval](ctx, e, kindApproval); err != nil {
+		return nil, err
+	}
+	n.Now = time.Now()
 	if err := e.observeNamedIdentities(ctx, n); err != nil {
 		return nil, err
 	}
@@ -151,6 +155,9 @@ func (e *Engine) observeNamedIdentities(ctx context.Context, n *Network) error {
 	}
 	for _, r := range n.LLMRoutes {
 		named = append(named, r.Value.Identities...)
+	}
+	for _, a := range n.Approvals {
+		named = append(named, a.Value.Consumer)
 	}
 	tried := map[string]bool{}
 	for _, id := range named {
@@ -198,7 +205,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 	p := &Plan{Problems: d.Problems, network: n, labels: map[string]string{}}
 	e.keepTables(d)
 
-	p.Changes = append(p.Changes, e.roleChanges(n, d)...)
+	p.Changes = append(p.Changes, e.roleChanges(n, d, derive.IsDerivedRole)...)
 	// Derived tunneller configs, before the services that carry them.
 	ids := map[string]string{} // config name -> id, completed as configs are created
 	for name, oc := range n.Configs {
@@ -391,11 +398,11 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		before[id] = append(slices.Clone(o.RoleAttributes), o.Reserved...)
 		var keep []string
 		for _, r := range before[id] {
-			if !strings.HasPrefix(r, "wg.") {
+			if !derive.IsDerivedRole(r) {
 				keep = append(keep, r)
 			}
 		}
-		after[id] = append(keep, d.WorkgroupRoles[id]...)
+		after[id] = append(keep, d.Roles[id]...)
 	}
 	was, will := Access(n.Policies, before, services), Access(d.Policies, after, services)
 	for g := range will {
@@ -422,14 +429,6 @@ func describeMembers(t *gateways.Table) string {
 		names[i] = m.Identity
 	}
 	return strings.Join(names, ", ")
-}
-
-func trimWG(roles []string) []string {
-	out := make([]string, len(roles))
-	for i, r := range roles {
-		out[i] = strings.TrimPrefix(r, "wg.")
-	}
-	return out
 }
 
 func policyDetail(p PolicySpec) string {
@@ -512,29 +511,61 @@ func (e *Engine) reconcile(ctx context.Context) (*Plan, error) {
 	return p, nil
 }
 
-// roleChanges are the writes that give every identity the wg. roles the
-// derivation wants.
-func (e *Engine) roleChanges(n *Network, d *Desired) []Change {
+// roleChanges are the writes that give every identity the derived roles
+// the derivation wants, of those owned says are in question.
+func (e *Engine) roleChanges(n *Network, d *Desired, owned func(string) bool) []Change {
 	var out []Change
 	for _, id := range slices.Sorted(maps.Keys(n.Identities)) {
 		o := n.Identities[id]
-		var have []string
+		var have, want []string
 		for _, r := range o.Reserved {
-			if strings.HasPrefix(r, "wg.") {
+			if owned(r) {
 				have = append(have, r)
 			}
 		}
+		for _, r := range d.Roles[id] {
+			if owned(r) {
+				want = append(want, r)
+			}
+		}
 		sort.Strings(have)
-		want := d.WorkgroupRoles[id]
 		if slices.Equal(have, want) {
 			continue
 		}
 		seen, _ := e.identities.peek(id)
 		out = append(out, Change{Action: "update", Kind: "identity-roles", Name: o.Name, Owner: "identity/" + id,
-			Detail: fmt.Sprintf("workgroups %v -> %v", trimWG(have), trimWG(want)),
-			apply:  func(ctx context.Context) error { return e.setWorkgroupRoles(ctx, id, seen, want) }})
+			Detail: describeRoles(have, want, n),
+			apply:  func(ctx context.Context) error { return e.setDerivedRoles(ctx, id, seen, want, owned) }})
 	}
 	return out
+}
+
+func isWorkgroupRole(r string) bool { return strings.HasPrefix(r, "wg.") }
+
+// describeRoles says how an identity's derived roles change, as a reader
+// knows them: workgroups by name, approvals by their endpoint's name.
+func describeRoles(have, want []string, n *Network) string {
+	label, approvals := "workgroups", false
+	names := func(roles []string) []string {
+		out := make([]string, len(roles))
+		for i, r := range roles {
+			if sid, ok := strings.CutPrefix(r, derive.ApprovedRolePrefix); ok {
+				approvals = true
+				if ep, ok := n.Endpoints[sid]; ok {
+					sid = ep.Name
+				}
+				out[i] = "approved for " + sid
+				continue
+			}
+			out[i] = strings.TrimPrefix(r, "wg.")
+		}
+		return out
+	}
+	before, after := names(have), names(want)
+	if approvals {
+		label = "roles"
+	}
+	return fmt.Sprintf("%s %v -> %v", label, before, after)
 }
 
 // verifyRoles re-reads identities and intents (not the derived policies
@@ -549,7 +580,9 @@ func (e *Engine) verifyRoles(ctx context.Context) ([]Change, error) {
 	if err := e.observeNamedIdentities(ctx, n); err != nil {
 		return nil, err
 	}
-	return e.roleChanges(n, derive.Derive(n)), nil
+	// Only workgroup roles: approvals are not read here, so the derivation
+	// of this partial network knows none.
+	return e.roleChanges(n, derive.Derive(n), isWorkgroupRole), nil
 }
 
 // observeMembers reads what roles and audiences are made of: identities,
@@ -586,12 +619,13 @@ func changesRoles(p *Plan) bool {
 	return false
 }
 
-// setWorkgroupRoles writes an identity's wg. roles, keeping its others.
+// setDerivedRoles writes an identity's derived roles (those owned says
+// are in question), keeping its others.
 // seen is the identity as this pass observed it: while nothing in this
 // process has written the identity since (the snapshot still holds that
 // very object), its other roles are known and the write needs no read.
 // A writer in another process is caught by Reconcile's verify pass.
-func (e *Engine) setWorkgroupRoles(ctx context.Context, id string, seen *rest_model.IdentityDetail, wg []string) error {
+func (e *Engine) setDerivedRoles(ctx context.Context, id string, seen *rest_model.IdentityDetail, want []string, owned func(string) bool) error {
 	defer e.locks.lock(id)()
 	cur, ok := e.identities.peek(id)
 	if !ok || cur != seen || seen == nil {
@@ -604,16 +638,16 @@ func (e *Engine) setWorkgroupRoles(ctx context.Context, id string, seen *rest_mo
 	var roles rest_model.Attributes
 	if cur.RoleAttributes != nil {
 		for _, r := range *cur.RoleAttributes {
-			if !strings.HasPrefix(r, "wg.") {
+			if !owned(r) {
 				roles = append(roles, r)
 			}
 		}
 	}
-	roles = append(roles, wg...)
+	roles = append(roles, want...)
 	sort.Strings(roles)
 	_, err := e.c.API.Identity.PatchIdentity(identity.NewPatchIdentityParamsWithContext(ctx).WithID(id).WithIdentity(&rest_model.IdentityPatch{RoleAttributes: &roles}), nil)
 	e.identities.forget(id)
-	return controller.Explain(err, "setting workgroup roles on identity "+id)
+	return controller.Explain(err, "setting derived roles on identity "+id)
 }
 
 func (e *Engine) createPolicy(ctx context.Context, p PolicySpec) error {

@@ -19,6 +19,7 @@ const (
 	ImportMembership = "membership" // <workgroup>/<identity name>
 	ImportLLMRoute   = "llm route"  // <gateway>/<route>
 	ImportMCPRoute   = "mcp route"  // <gateway>/<namespace>
+	ImportApproval   = "approval"   // <endpoint>/<consumer identity name>
 )
 
 // importHints say where a user finds what to import by.
@@ -31,6 +32,7 @@ var importHints = map[string]string{
 	ImportMembership: "a membership imports as <workgroup>/<identity name>, for example research/pulse-agent",
 	ImportLLMRoute:   "an llm route imports as <gateway>/<route name>",
 	ImportMCPRoute:   "an mcp route imports as <gateway>/<namespace>",
+	ImportApproval:   "an approval imports as <endpoint>/<consumer identity name>, for example news-pulse/pulse-agent",
 }
 
 // ResolveImport turns what a user gives an import (a name, a
@@ -148,6 +150,23 @@ func (e *Engine) importLookups(kind string) (lookupID, lookupName) {
 			return o.ID, nil
 		}
 		return config(kindMembership), named(kindMembership, pair(identityID))
+	case ImportApproval:
+		ids := func(ctx context.Context, given string) (string, error) {
+			endpoint, consumer, ok := strings.Cut(given, "/")
+			if !ok || endpoint == "" || consumer == "" || strings.Contains(consumer, "/") {
+				return "", errImportShape
+			}
+			s, err := e.findService(ctx, endpoint)
+			if err != nil {
+				return "", err
+			}
+			o, err := e.FindIdentityByName(ctx, consumer)
+			if err != nil {
+				return "", err
+			}
+			return approvalKey(&Approval{Endpoint: deref(s.ID), Consumer: o.ID}), nil
+		}
+		return config(kindApproval), named(kindApproval, ids)
 	case ImportLLMRoute:
 		return config(kindLLMRoute), named(kindLLMRoute, pair(nil))
 	case ImportMCPRoute:

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/reconciler/intent"
@@ -31,6 +32,11 @@ type Network struct {
 	// GatewayServices are the services gateways own, by name: each
 	// gateway's control service and its per-identity data-plane services.
 	GatewayServices map[string]GatewayService
+	// Approvals let consumers reach approval_required endpoints.
+	Approvals []*intent.Stored[intent.Approval]
+	// Now is when the network was observed: approvals lapse against it,
+	// so the same network always derives the same result.
+	Now time.Time
 }
 
 // GatewayService is a service a gateway owns, as observed.
@@ -107,10 +113,11 @@ func (p PolicySpec) Same(q PolicySpec) bool {
 
 // Desired is what the derivation wants to exist.
 type Desired struct {
-	// WorkgroupRoles holds, for every identity that should have any, its
-	// sorted wg.<name> role attributes.
-	WorkgroupRoles map[string][]string
-	Policies       map[string]PolicySpec
+	// Roles holds, for every identity that should have any, its sorted
+	// derived role attributes: wg.<workgroup> for each membership and
+	// agentmesh.approved.<endpoint id> for each active approval.
+	Roles    map[string][]string
+	Policies map[string]PolicySpec
 	// ServiceConfigs is, by name, the config list each endpoint service
 	// should carry.
 	ServiceConfigs map[string][]string
@@ -133,9 +140,13 @@ type Desired struct {
 //
 // An endpoint scoped to S1..Sn with a contract requiring R1..Rm is dialable
 // by (members of S1 ∪ .. ∪ Sn) ∩ R1 ∩ .. ∩ Rm: one AllOf Dial policy per
-// scope, each requiring #wg.S and every #wg.R.
+// scope, each requiring #wg.S and every #wg.R. Under an approval_required
+// contract each policy also requires #agentmesh.approved.<endpoint id>,
+// the role every consumer with an active approval holds, so the
+// controller itself checks all three. (An @id role would not do: Ziti
+// grants identities named by id whatever the policy's semantic.)
 func Derive(n *Network) *Desired {
-	d := &Desired{WorkgroupRoles: map[string][]string{}, Policies: map[string]PolicySpec{}, ServiceConfigs: map[string][]string{}, Configs: map[string]DerivedConfig{},
+	d := &Desired{Roles: map[string][]string{}, Policies: map[string]PolicySpec{}, ServiceConfigs: map[string][]string{}, Configs: map[string]DerivedConfig{},
 		DarkServices: map[string]DarkService{}, Tables: map[string]*gateways.Table{}, TableErrors: map[string]error{}}
 
 	for _, m := range n.Memberships {
@@ -153,11 +164,16 @@ func Derive(n *Network) *Desired {
 			d.Problems = append(d.Problems, fmt.Sprintf("membership %s: organisation %q of identity %q takes no part in workgroup %q; it grants nothing", m.Name, id.Organization, id.Name, wg.Value.Name))
 			continue
 		}
-		d.WorkgroupRoles[id.ID] = append(d.WorkgroupRoles[id.ID], "wg."+wg.Value.Name)
+		d.Roles[id.ID] = append(d.Roles[id.ID], "wg."+wg.Value.Name)
 	}
-	for id, roles := range d.WorkgroupRoles {
+	for sid, as := range activeApprovals(n, d) {
+		for _, a := range as {
+			d.Roles[a.Value.Consumer] = append(d.Roles[a.Value.Consumer], ApprovedRole(sid))
+		}
+	}
+	for id, roles := range d.Roles {
 		sort.Strings(roles)
-		d.WorkgroupRoles[id] = slices.Compact(roles)
+		d.Roles[id] = slices.Compact(roles)
 	}
 
 	for _, sid := range slices.Sorted(maps.Keys(n.Endpoints)) {
@@ -212,6 +228,9 @@ func Derive(n *Network) *Desired {
 			for _, r := range required {
 				roles = append(roles, "#wg."+r)
 			}
+			if con.Value.AccessMode == "approval_required" {
+				roles = append(roles, "#"+ApprovedRole(sid))
+			}
 			sort.Strings(roles)
 			roles = slices.Compact(roles)
 			name := dialPolicyName(ep.Name, s)
@@ -224,6 +243,41 @@ func Derive(n *Network) *Desired {
 	sort.Strings(d.Problems)
 	d.Problems = slices.Compact(d.Problems)
 	return d
+}
+
+// activeApprovals are, by endpoint service id, the approvals that grant
+// something now. The others are reported: each says why it grants
+// nothing.
+func activeApprovals(n *Network, d *Desired) map[string][]*intent.Stored[intent.Approval] {
+	out := map[string][]*intent.Stored[intent.Approval]{}
+	for _, a := range n.Approvals {
+		v := a.Value
+		ep, ok := n.Endpoints[v.Endpoint]
+		if !ok {
+			d.Problems = append(d.Problems, fmt.Sprintf("approval %s: endpoint %s does not exist; it grants nothing", a.Name, v.Endpoint))
+			continue
+		}
+		consumer, ok := n.Identities[v.Consumer]
+		if !ok {
+			d.Problems = append(d.Problems, fmt.Sprintf("approval of %s for endpoint %q: the identity does not exist; it grants nothing", v.Consumer, ep.Name))
+			continue
+		}
+		who := consumer.Name
+		if host, ok := n.Identities[ep.Host]; ok && host.Organization != v.Organization {
+			d.Problems = append(d.Problems, fmt.Sprintf("approval of %s for endpoint %q: organisation %q does not own the endpoint (its host belongs to %q); it grants nothing", who, ep.Name, v.Organization, host.Organization))
+			continue
+		}
+		if con, ok := n.Contracts[ep.Contract]; ok && con.Value.AccessMode != "approval_required" {
+			d.Problems = append(d.Problems, fmt.Sprintf("approval of %s for endpoint %q: its contract %q is open, so the approval changes nothing", who, ep.Name, con.Value.Name))
+			continue
+		}
+		if !v.ActiveAt(n.Now) {
+			d.Problems = append(d.Problems, fmt.Sprintf("approval of %s for endpoint %q lapsed at %s; it grants nothing", who, ep.Name, v.ExpiresAt))
+			continue
+		}
+		out[v.Endpoint] = append(out[v.Endpoint], a)
+	}
+	return out
 }
 
 // deriveDataPlane adds an llm gateway's table and, for every identity its

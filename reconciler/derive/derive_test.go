@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentmesh/agentmesh/reconciler/intent"
 )
@@ -42,12 +43,37 @@ func (b *netBuilder) endpoint(sid, host, contract string, scopes ...string) *net
 	return b
 }
 
+// approvalRequired makes a contract approval_required.
+func (b *netBuilder) approvalRequired(contract string) *netBuilder {
+	b.n.Contracts[contract].Value.AccessMode = "approval_required"
+	return b
+}
+
+// approval approves consumer for endpoint sid, by org, until expires
+// (RFC 3339, or "" for no expiry).
+func (b *netBuilder) approval(sid, consumer, org, expires string) *netBuilder {
+	id := fmt.Sprintf("ap%d", len(b.n.Approvals))
+	b.n.Approvals = append(b.n.Approvals, &intent.Stored[intent.Approval]{ID: id, Name: "agentmesh.approval." + sid + "." + consumer,
+		Value: intent.Approval{Endpoint: sid, Consumer: consumer, Organization: org, ExpiresAt: expires}})
+	return b
+}
+
+// at sets the time the network is observed.
+func (b *netBuilder) at(rfc3339 string) *netBuilder {
+	t, err := time.Parse(time.RFC3339, rfc3339)
+	if err != nil {
+		panic(err)
+	}
+	b.n.Now = t
+	return b
+}
+
 // dialers evaluates the derived policies: who may dial what.
 func dialers(b *netBuilder) string {
 	d := Derive(b.n)
 	roles := map[string][]string{}
 	for id := range b.n.Identities {
-		roles[id] = d.WorkgroupRoles[id]
+		roles[id] = d.Roles[id]
 	}
 	services := map[string]bool{}
 	for sid := range b.n.Endpoints {
@@ -93,6 +119,32 @@ func TestDeriveAccess(t *testing.T) {
 			workgroup("ch", "m").member("ch", "a").contract("c").endpoint("ep", "a", "c", "ghost"),
 			""},
 	}
+	gated := func() *netBuilder {
+		return newNet().identity("h", "m").identity("b", "m").identity("c", "m").identity("x", "m").
+			workgroup("ch", "m").workgroup("vetted", "m").member("ch", "h").member("ch", "b").member("ch", "c").
+			contract("gate").approvalRequired("gate").endpoint("ep", "h", "gate", "ch").at("2026-12-02T12:00:00Z")
+	}
+	cases = append(cases, []struct {
+		name string
+		net  *netBuilder
+		want string
+	}{
+		{"approval required, none given: nobody dials, not even members", gated(), ""},
+		{"approved members dial, unapproved members do not", gated().approval("ep", "b", "m", ""), "b>ep"},
+		{"an approval adds no reach outside the scope", gated().approval("ep", "x", "m", ""), ""},
+		{"an approval before its expiry grants", gated().approval("ep", "b", "m", "2026-12-02T12:00:01Z"), "b>ep"},
+		{"a lapsed approval grants nothing", gated().approval("ep", "b", "m", "2026-12-02T12:00:00Z").approval("ep", "c", "m", ""), "c>ep"},
+		{"another organisation's approval grants nothing", gated().approval("ep", "b", "other", ""), ""},
+		{"an approval of a missing identity grants nothing", gated().approval("ep", "ghost", "m", ""), ""},
+		{"required workgroups still apply to approved consumers", func() *netBuilder {
+			b := gated().approval("ep", "b", "m", "").approval("ep", "c", "m", "").member("vetted", "c")
+			b.n.Contracts["gate"].Value.RequiredWorkgroups = []string{"vetted"}
+			return b
+		}(), "c>ep"},
+		{"under an open contract an approval changes nothing", newNet().identity("h", "m").identity("b", "m").identity("c", "m").
+			workgroup("ch", "m").member("ch", "b").member("ch", "c").contract("open").endpoint("ep", "h", "open", "ch").approval("ep", "b", "m", ""),
+			"b>ep c>ep"},
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := dialers(tc.net); got != tc.want {
@@ -121,8 +173,54 @@ func TestDerivePoliciesAndConfigs(t *testing.T) {
 	if fmt.Sprint(ic.Data["protocols"]) != "[tcp udp]" || ic.Owner != "endpoint/ep" {
 		t.Fatalf("intercept config %+v", ic)
 	}
-	if fmt.Sprint(d.WorkgroupRoles["a"]) != "[wg.ch]" {
-		t.Fatalf("roles %v", d.WorkgroupRoles)
+	if fmt.Sprint(d.Roles["a"]) != "[wg.ch]" {
+		t.Fatalf("roles %v", d.Roles)
+	}
+}
+
+func TestDeriveApprovalsReportWhyTheyGrantNothing(t *testing.T) {
+	b := newNet().identity("h", "m").identity("b", "m").workgroup("ch", "m").member("ch", "b").
+		contract("gate").approvalRequired("gate").contract("open").endpoint("ep", "h", "gate", "ch").endpoint("free", "h", "open", "ch").
+		at("2026-12-02T12:00:00Z").
+		approval("ep", "b", "other", "").approval("ep", "b", "m", "2026-01-01T00:00:00Z").approval("free", "b", "m", "").
+		approval("gone", "b", "m", "").approval("ep", "ghost", "m", "")
+	d := Derive(b.n)
+	got := strings.Join(d.Problems, "\n")
+	for _, want := range []string{
+		`organisation "other" does not own the endpoint (its host belongs to "m")`,
+		`lapsed at 2026-01-01T00:00:00Z`,
+		`its contract "open" is open, so the approval changes nothing`,
+		`endpoint gone does not exist`,
+		`approval of ghost for endpoint "ep": the identity does not exist`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestDeriveApprovalPolicy(t *testing.T) {
+	b := newNet().identity("h", "m").identity("b", "m").identity("c", "m").workgroup("ch", "m").workgroup("v", "m").member("ch", "b").
+		contract("gate", "v").approvalRequired("gate").endpoint("ep", "h", "gate", "ch").approval("ep", "b", "m", "").approval("ep", "c", "m", "2020-01-01T00:00:00Z").
+		at("2026-12-02T12:00:00Z")
+	d := Derive(b.n)
+	p := d.Policies["agentmesh.dial.ep.ch"]
+	if p.Type != "Dial" || p.Semantic != "AllOf" || fmt.Sprint(p.IdentityRoles) != "[#agentmesh.approved.ep #wg.ch #wg.v]" || fmt.Sprint(p.ServiceRoles) != "[@ep]" || p.Owner != "endpoint/ep" {
+		t.Fatalf("dial policy %+v", p)
+	}
+	if got := fmt.Sprint(d.Roles["b"]); got != "[agentmesh.approved.ep wg.ch]" {
+		t.Fatalf("approved consumer's roles %s", got)
+	}
+	if got := d.Roles["c"]; len(got) != 0 {
+		t.Fatalf("a lapsed approval left roles %v", got)
+	}
+	for _, r := range []string{"wg.ch", "agentmesh.approved.ep"} {
+		if !IsDerivedRole(r) {
+			t.Errorf("%s is not a derived role", r)
+		}
+	}
+	if IsDerivedRole("agentmesh.other") || IsDerivedRole("org.m") {
+		t.Error("a role the derivation does not write counts as derived")
 	}
 }
 
@@ -158,12 +256,12 @@ func FuzzDerive(f *testing.F) {
 			b.endpoint(fmt.Sprintf("e%d", e), fmt.Sprintf("i%d", at(42+e)%4), []string{"c", "nope"}[at(45+e)%2], fmt.Sprintf("w%d", at(48+e)%4))
 		}
 		first, second := Derive(b.n), Derive(b.n)
-		if fmt.Sprint(first.Policies) != fmt.Sprint(second.Policies) || fmt.Sprint(first.WorkgroupRoles) != fmt.Sprint(second.WorkgroupRoles) {
+		if fmt.Sprint(first.Policies) != fmt.Sprint(second.Policies) || fmt.Sprint(first.Roles) != fmt.Sprint(second.Roles) {
 			t.Fatal("derivation is not deterministic")
 		}
 		roles := map[string][]string{}
 		for id := range b.n.Identities {
-			roles[id] = first.WorkgroupRoles[id]
+			roles[id] = first.Roles[id]
 		}
 		services := map[string]bool{}
 		for sid := range b.n.Endpoints {

@@ -25,6 +25,20 @@ func dialPolicyName(endpoint, wg string) string {
 	return "agentmesh.dial." + endpoint + "." + wg
 }
 
+// ApprovedRole is the role attribute an active approval gives its
+// consumer; the Dial policies of an approval_required endpoint require it.
+func ApprovedRole(endpointID string) string { return ApprovedRolePrefix + endpointID }
+
+// ApprovedRolePrefix starts every approval's role attribute. It lies under
+// the reserved agentmesh. prefix, so no user can set it.
+const ApprovedRolePrefix = "agentmesh.approved."
+
+// IsDerivedRole says whether a role attribute is the derivation's to
+// write: a workgroup's or an approval's.
+func IsDerivedRole(r string) bool {
+	return strings.HasPrefix(r, "wg.") || strings.HasPrefix(r, ApprovedRolePrefix)
+}
+
 // DataPlaneService names the dark service through which one identity
 // reaches one gateway. The edge router passes the dialer's CallerId
 // through unverified, so the gateway learns who is calling from *which

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Workgroup decides who can see whom: its members hold the role
@@ -234,4 +235,64 @@ func (e *Endpoint) Validate() error {
 		f.Add("host_address.port", validPort(h.Port))
 	}
 	return f.Err()
+}
+
+// Approval lets one consumer identity reach one endpoint whose contract
+// is approval_required. It is granted by the organisation that owns the
+// endpoint (its host's), and lapses at ExpiresAt when one is set. It adds
+// no reach of its own: the consumer must still be in one of the
+// endpoint's workgroups and in every workgroup the contract requires.
+type Approval struct {
+	Endpoint     string `json:"endpoint"`     // endpoint service id
+	Consumer     string `json:"consumer"`     // identity id
+	Organization string `json:"organization"` // the approving organisation
+	// ExpiresAt is RFC 3339; empty for an approval that does not lapse.
+	ExpiresAt string `json:"expires_at,omitempty"`
+}
+
+// Expiry is when the approval lapses, zero when it does not.
+func (a *Approval) Expiry() (time.Time, error) {
+	if a.ExpiresAt == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, a.ExpiresAt)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time, for example 2027-01-31T18:00:00Z", a.ExpiresAt)
+	}
+	return t, nil
+}
+
+// ActiveAt says whether the approval grants anything at now.
+func (a *Approval) ActiveAt(now time.Time) bool {
+	t, err := a.Expiry()
+	return err == nil && (t.IsZero() || now.Before(t))
+}
+
+// Validate checks an approval on its own; the endpoint, the consumer and
+// the organisation are checked against the network by the engine.
+func (a *Approval) Validate() error {
+	var f FieldErrs
+	if a.Endpoint == "" {
+		f.Add("endpoint", errors.New("must not be empty"))
+	}
+	if a.Consumer == "" {
+		f.Add("consumer", errors.New("must not be empty"))
+	}
+	f.Add("organization", requiredOrg(a.Organization))
+	_, err := a.Expiry()
+	f.Add("expires_at", err)
+	return f.Err()
+}
+
+// ValidateNewExpiry checks an expiry being set now: it must lie ahead.
+func ValidateNewExpiry(expiresAt string, now time.Time) error {
+	a := Approval{ExpiresAt: expiresAt}
+	t, err := a.Expiry()
+	if err != nil {
+		return err
+	}
+	if !t.IsZero() && !now.Before(t) {
+		return fmt.Errorf("%s is not in the future (now %s): an approval that has already lapsed grants nothing", expiresAt, now.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
