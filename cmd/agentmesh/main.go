@@ -110,7 +110,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintf(cmd.OutOrStdout(), "agentmesh %s\n", version) },
 	})
-	root.AddCommand(newReconcile(), newGatewayAgent())
+	root.AddCommand(newReconcile(), newGatewayAgent(), newEndpointGuard())
 	// Flag errors are usage errors (exit 2), as for the commands' own checks.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%w", err) })
 	return root
