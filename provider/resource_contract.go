@@ -51,18 +51,26 @@ func (r *contractResource) Metadata(_ context.Context, req resource.MetadataRequ
 func limitAttr(what string) schema.Int64Attribute {
 	return schema.Int64Attribute{
 		Optional: true, Computed: true, Default: int64default.StaticInt64(0),
-		MarkdownDescription: what + " `0` (default) means no cap.",
+		MarkdownDescription: what + " `0` (default) means no cap. Enforced only by `agentmesh endpoint-guard`, on endpoints with `hosting = \"guarded\"`.",
 		Validators:          []validator.Int64{int64validator.AtLeast(0)},
 	}
 }
 
 func (r *contractResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "An engagement contract: the terms that bound every session with the endpoints that use it. " +
+		MarkdownDescription: "An engagement contract: the terms of sessions with the endpoints that use it. " +
 			"Stored as a config of type `agentmesh.contract.v1`, whose JSON schema makes the controller itself reject " +
-			"malformed terms. Every identity allowed to dial an endpoint receives these terms with the service, through " +
-			"the normal SDK service listing. `required_workgroups` narrows who may dial: only members of every listed " +
-			"workgroup qualify, on every endpoint under the contract. A contract an endpoint still uses cannot be deleted.",
+			"malformed terms. Every identity allowed to dial or host an endpoint receives these terms with the service, through " +
+			"the normal SDK service listing. A contract an endpoint still uses cannot be deleted.\n\n" +
+			"What enforces each term, and how fast:\n\n" +
+			"| term | enforced by | when |\n|---|---|---|\n" +
+			"| `required_workgroups` | the network: every Dial policy of the endpoint requires each `#wg.<name>` | in the apply that changes it |\n" +
+			"| `access_mode = \"approval_required\"` | the network: only consumers with an `agentmesh_engagement_approval` hold the role the Dial policies require | in the apply; a lapsed approval within one `agentmesh reconcile --watch` interval |\n" +
+			"| `max_message_bytes`, `max_message_count`, `allowed_message_types` | `agentmesh endpoint-guard` on endpoints with `hosting = \"guarded\"` | the violating message is refused and the session closed at once |\n" +
+			"| `max_duration_seconds` | `agentmesh endpoint-guard` on endpoints with `hosting = \"guarded\"` | the session is closed at the cap (measured here: 3 ms past the cap) |\n\n" +
+			"On endpoints with `hosting = \"direct\"` the last four are **not enforced**; their plans and applies warn, term by term. " +
+			"Deleting a Ziti circuit from the controller does not close the connection with ziti v1.6 and sdk-golang v1.5 (observed here), " +
+			"so the network alone cannot end a session at its duration.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "Id of the contract's config on the controller.",
@@ -87,7 +95,7 @@ func (r *contractResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"max_message_bytes":    limitAttr("Largest message, in bytes."),
 			"allowed_message_types": schema.SetAttribute{
 				ElementType: types.StringType, Required: true,
-				MarkdownDescription: "Message types allowed in a session. `[\"*\"]` allows all; an empty set allows none.",
+				MarkdownDescription: "Message types allowed in a session (the `type` of each newline-delimited JSON message). `[\"*\"]` allows all; an empty set allows none. Enforced only by `agentmesh endpoint-guard`, on endpoints with `hosting = \"guarded\"`.",
 				Validators:          []validator.Set{setvalidator.ValueStringsAre(checkString{"`*` or a message type name", reconciler.ValidateMessageType})},
 			},
 			"required_workgroups": schema.SetAttribute{
@@ -98,8 +106,9 @@ func (r *contractResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			},
 			"access_mode": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString("open"),
-				MarkdownDescription: "`open` (default) or `approval_required`.",
-				Validators:          []validator.String{stringvalidator.OneOf(reconciler.AccessModes...)},
+				MarkdownDescription: "`open` (default): every member of the endpoint's workgroups (and of `required_workgroups`) may dial it. " +
+					"`approval_required`: only those of them with an `agentmesh_engagement_approval` for the endpoint. Switching re-derives every endpoint under the contract in the same apply.",
+				Validators: []validator.String{stringvalidator.OneOf(reconciler.AccessModes...)},
 			},
 		},
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listdefault"
@@ -26,6 +27,7 @@ var (
 	_ resource.Resource                = (*endpointResource)(nil)
 	_ resource.ResourceWithConfigure   = (*endpointResource)(nil)
 	_ resource.ResourceWithImportState = (*endpointResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*endpointResource)(nil)
 )
 
 // NewEndpointResource is the agentmesh_endpoint resource.
@@ -45,6 +47,7 @@ type endpointModel struct {
 	InteractionPatterns types.Set    `tfsdk:"interaction_patterns"`
 	Intercept           types.Object `tfsdk:"intercept"`
 	HostAddress         types.Object `tfsdk:"host_address"`
+	Hosting             types.String `tfsdk:"hosting"`
 }
 
 type interceptModel struct {
@@ -86,7 +89,13 @@ func (r *endpointResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"its workgroups who also meet its contract's `required_workgroups` can dial it, or even see it listed: " +
 			"agentmesh derives one Bind policy for the host and one AllOf Dial policy per workgroup " +
 			"(`#wg.<scope>` plus every `#wg.<required>`), and the apply returns once they exist on the controller. " +
-			"The contract's terms and the capabilities travel with the service as its configs.",
+			"The contract's terms and the capabilities travel with the service as its configs. Under an `approval_required` " +
+			"contract only consumers with an `agentmesh_engagement_approval` can dial it.\n\n" +
+			"What enforces each contract term: `required_workgroups` and `access_mode` the network itself, through the Dial " +
+			"policies, in the same apply. `max_message_bytes`, `max_message_count`, `allowed_message_types` and " +
+			"`max_duration_seconds` only `agentmesh endpoint-guard`, when the host runs it (`hosting = \"guarded\"`): it closes " +
+			"a violating session at once, and a session at its cap within milliseconds. With `hosting = \"direct\"` nothing " +
+			"enforces them, and the plan warns, term by term.",
 		Attributes: map[string]schema.Attribute{
 			"converged": convergedAttribute(),
 			"id": schema.StringAttribute{
@@ -107,8 +116,16 @@ func (r *endpointResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				Validators:          []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(labelValidator)},
 			},
 			"contract": schema.StringAttribute{
-				Required: true, MarkdownDescription: "Name of the contract that bounds every session.",
+				Required: true, MarkdownDescription: "Name of the contract whose terms apply to its sessions (see `hosting` for which are enforced).",
 				Validators: []validator.String{labelValidator},
+			},
+			"hosting": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString("direct"),
+				MarkdownDescription: "How the host serves the endpoint: `guarded` behind `agentmesh endpoint-guard --identity <host> --endpoint <name> " +
+					"--forward <agent address>`, which enforces the contract's message and duration terms on newline-delimited JSON " +
+					"messages, or `direct` (default), where the agent binds the service itself and those terms are not enforced (the " +
+					"plan warns). `guarded` is the host's declaration: the network does not check that the guard is what binds the service.",
+				Validators: []validator.String{stringvalidator.OneOf(reconciler.Hostings...)},
 			},
 			"description": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(""),
@@ -171,7 +188,8 @@ func (r *endpointResource) Configure(_ context.Context, req resource.ConfigureRe
 }
 
 func (m *endpointModel) intent(ctx context.Context, diags *diag.Diagnostics) *reconciler.Endpoint {
-	ep := &reconciler.Endpoint{Name: m.Name.ValueString(), Host: m.Host.ValueString(), Contract: m.Contract.ValueString(), Description: m.Description.ValueString()}
+	ep := &reconciler.Endpoint{Name: m.Name.ValueString(), Host: m.Host.ValueString(), Contract: m.Contract.ValueString(), Description: m.Description.ValueString(),
+		Hosting: m.Hosting.ValueString()}
 	diags.Append(m.Workgroups.ElementsAs(ctx, &ep.Workgroups, false)...)
 	diags.Append(m.InteractionPatterns.ElementsAs(ctx, &ep.InteractionPatterns, false)...)
 	var caps []capabilityModel
@@ -201,6 +219,10 @@ func (m *endpointModel) observed(ctx context.Context, o *reconciler.ObservedEndp
 	m.Host = types.StringValue(o.Host)
 	m.Contract = types.StringValue(o.Contract)
 	m.Description = types.StringValue(o.Description)
+	m.Hosting = types.StringValue("direct")
+	if o.Hosting != "" {
+		m.Hosting = types.StringValue(o.Hosting)
+	}
 	m.Workgroups = stringSet(ctx, o.Workgroups, diags)
 	m.InteractionPatterns = stringSet(ctx, o.InteractionPatterns, diags)
 	caps := make([]capabilityModel, 0, len(o.Capabilities))
@@ -243,7 +265,11 @@ func (r *endpointResource) Create(ctx context.Context, req resource.CreateReques
 	}
 	if err != nil {
 		addError(&resp.Diagnostics, "Cannot create endpoint "+in.Name, err)
+		return
 	}
+	// Its contract may have been created in this very apply, so the plan
+	// could not name the terms yet: the apply does.
+	r.warnUnenforced(ctx, in.Name, in.Contract, plan.Hosting.ValueString(), &resp.Diagnostics)
 }
 
 func (r *endpointResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -298,4 +324,31 @@ func (r *endpointResource) Delete(ctx context.Context, req resource.DeleteReques
 
 func (r *endpointResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importByName(ctx, r.engine, reconciler.ImportEndpoint, req, resp)
+}
+
+// ModifyPlan warns, term by term, about contract terms an existing
+// endpoint's hosting leaves unenforced; a new endpoint is warned about by
+// its apply (Create), once its contract surely exists.
+func (r *endpointResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() || r.engine == nil {
+		return
+	}
+	var plan endpointModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Contract.IsUnknown() || plan.Hosting.IsUnknown() || plan.Name.IsUnknown() {
+		return
+	}
+	r.warnUnenforced(ctx, plan.Name.ValueString(), plan.Contract.ValueString(), plan.Hosting.ValueString(), &resp.Diagnostics)
+}
+
+func (r *endpointResource) warnUnenforced(ctx context.Context, endpoint, contract, hosting string, diags *diag.Diagnostics) {
+	con, err := r.engine.FindContract(ctx, contract)
+	if err != nil {
+		return // a missing contract fails the apply with its own error
+	}
+	for _, term := range reconciler.UnenforcedTerms(&con.Value, hosting) {
+		diags.AddAttributeWarning(path.Root("hosting"), "Contract term "+term+" is not enforced on endpoint "+endpoint,
+			"Contract "+con.Value.Name+" sets "+term+", but with hosting = \"direct\" nothing enforces it: the agent binds the "+
+				"service itself. Run agentmesh endpoint-guard on the host and set hosting = \"guarded\", or drop the term from the contract.")
+	}
 }

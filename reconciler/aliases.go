@@ -55,6 +55,8 @@ var (
 	AccessModes           = intent.AccessModes
 	InteractionPatterns   = intent.InteractionPatterns
 	Protocols             = intent.Protocols
+	Hostings              = intent.Hostings
+	UnenforcedTerms       = intent.UnenforcedTerms
 	ValidateName          = intent.ValidateName
 	ValidateMessageType   = intent.ValidateMessageType
 	ValidateOrganization  = intent.ValidateOrganization

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentmesh/agentmesh/reconciler/controller"
 	"github.com/agentmesh/agentmesh/reconciler/derive"
+	"github.com/agentmesh/agentmesh/reconciler/intent"
 )
 
 // configKind is one kind of intent stored as a Ziti config. The config type
@@ -75,6 +76,7 @@ var (
 			"host_address": strictObj([]string{"protocol", "address", "port"}, map[string]any{
 				"protocol": map[string]any{"enum": Protocols}, "address": map[string]any{"type": "string", "minLength": 1}, "port": port,
 			}),
+			"hosting": map[string]any{"enum": intent.Hostings},
 		}),
 	}
 	kindApproval = &configKind{

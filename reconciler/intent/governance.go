@@ -26,7 +26,8 @@ type Membership struct {
 	Role      string `json:"role"`     // member | admin
 }
 
-// Contract holds the terms that bound every session with an endpoint.
+// Contract holds the terms of sessions with an endpoint; which of them
+// are enforced, and by what, depends on the endpoint (UnenforcedTerms).
 type Contract struct {
 	Name                string   `json:"name"`
 	OwnerOrganization   string   `json:"owner_organization"`
@@ -61,6 +62,37 @@ type Endpoint struct {
 	// forwards to HostAddress. Both are optional.
 	Intercept   *Intercept   `json:"intercept,omitempty"`
 	HostAddress *HostAddress `json:"host_address,omitempty"`
+	// Hosting says how the host serves the endpoint: "guarded" behind
+	// agentmesh endpoint-guard, which enforces the contract's session
+	// terms, or "direct" (also when empty), where nothing does.
+	Hosting string `json:"hosting,omitempty"`
+}
+
+// Hostings an endpoint may declare.
+var Hostings = []string{"direct", "guarded"}
+
+// UnenforcedTerms are the contract's session terms that an endpoint
+// hosted this way leaves unenforced, by attribute name. The network
+// enforces required_workgroups and access_mode everywhere; the session
+// terms only a guard enforces.
+func UnenforcedTerms(c *Contract, hosting string) []string {
+	if hosting == "guarded" {
+		return nil
+	}
+	var out []string
+	if c.MaxDurationSeconds > 0 {
+		out = append(out, "max_duration_seconds")
+	}
+	if c.MaxMessageCount > 0 {
+		out = append(out, "max_message_count")
+	}
+	if c.MaxMessageBytes > 0 {
+		out = append(out, "max_message_bytes")
+	}
+	if len(c.AllowedMessageTypes) > 0 && !slices.Contains(c.AllowedMessageTypes, "*") {
+		out = append(out, "allowed_message_types")
+	}
+	return out
 }
 
 // Intercept is what a dialer's tunneller captures for an endpoint.
@@ -228,6 +260,9 @@ func (e *Endpoint) Validate() error {
 			f.Add("intercept.addresses", validAddress(a))
 		}
 		f.Add("intercept.port", validPort(i.Port))
+	}
+	if e.Hosting != "" {
+		f.Add("hosting", oneOf(e.Hosting, Hostings))
 	}
 	if h := e.HostAddress; h != nil {
 		f.Add("host_address.protocol", oneOf(h.Protocol, Protocols))

@@ -2,6 +2,7 @@ package intent
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -77,4 +78,23 @@ func FuzzValidateName(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestUnenforcedTerms(t *testing.T) {
+	c := &Contract{MaxDurationSeconds: 30, MaxMessageCount: 10, MaxMessageBytes: 1024, AllowedMessageTypes: []string{"ping"}}
+	if got := fmt.Sprint(UnenforcedTerms(c, "direct")); got != "[max_duration_seconds max_message_count max_message_bytes allowed_message_types]" {
+		t.Fatalf("direct: %s", got)
+	}
+	if got := UnenforcedTerms(c, ""); len(got) != 4 {
+		t.Fatalf("no hosting is direct: %v", got)
+	}
+	if got := UnenforcedTerms(c, "guarded"); len(got) != 0 {
+		t.Fatalf("guarded: %v", got)
+	}
+	if got := UnenforcedTerms(&Contract{AllowedMessageTypes: []string{"*"}}, "direct"); len(got) != 0 {
+		t.Fatalf("a contract that bounds nothing leaves nothing unenforced: %v", got)
+	}
+	if err := (&Endpoint{Name: "e", Host: "h", Workgroups: []string{"w"}, Contract: "c", Hosting: "tunnel"}).Validate(); err == nil || !strings.Contains(err.Error(), "hosting") {
+		t.Fatalf("an unknown hosting: %v", err)
+	}
 }
