@@ -79,10 +79,11 @@ demo: tools gateways build
 demo-down:
 	scripts/demo.sh down
 
-## bench: tofu apply of N identities vs direct API creates, no-op plan requests; gateway route-change latency and proxy overhead
+## bench: tofu apply of N identities vs direct API creates, no-op plan requests; gateway route-change latency and proxy overhead; endpoint-guard round trip and throughput against a direct connection
 bench: tools gateways build
 	$(GO) run ./acctest/bench -n $(N)
 	$(GO) run ./acctest/gatewaybench
+	$(GO) test ./guard/ -run '^$$' -bench . -benchtime 20000x
 
 ## reliability: the fault suite with 3 trials (seeds) per scenario; prints its table (make test runs 1 trial)
 reliability: tools gateways build

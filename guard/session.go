@@ -73,6 +73,8 @@ func Serve(dialer, agent net.Conn, terms Terms) Outcome {
 	}()
 
 	r := bufio.NewReaderSize(dialer, 64<<10)
+	// Messages that arrive together go to the agent in one write.
+	aw := bufio.NewWriterSize(agent, 64<<10)
 	limit := terms.lineLimit()
 	var count int64
 	for {
@@ -90,9 +92,19 @@ func Serve(dialer, agent net.Conn, terms Terms) Outcome {
 			end(v)
 			break
 		}
-		if _, err := agent.Write(append(line, '\n')); err != nil {
+		if _, err := aw.Write(line); err != nil {
 			end("")
 			break
+		}
+		if err := aw.WriteByte('\n'); err != nil {
+			end("")
+			break
+		}
+		if r.Buffered() == 0 {
+			if err := aw.Flush(); err != nil {
+				end("")
+				break
+			}
 		}
 		out.Messages = count
 	}
