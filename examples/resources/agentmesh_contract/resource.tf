@@ -1,3 +1,6 @@
+# Message and duration terms are enforced by agentmesh endpoint-guard on
+# endpoints with hosting = "guarded"; on direct endpoints the plan warns
+# that nothing enforces them.
 resource "agentmesh_contract" "tight" {
   name                  = "demo-contract-tight"
   owner_organization    = "signals-co"

@@ -9,4 +9,9 @@ resource "agentmesh_endpoint" "news_pulse" {
     { name = "sentiment", description = "sentiment score per headline" },
   ]
   interaction_patterns = ["request-response", "stream"]
+  # The host runs the guard in front of the agent, which enforces the
+  # contract's message and duration terms:
+  #   agentmesh endpoint-guard --identity news-pulse.json \
+  #     --endpoint news-pulse --forward 127.0.0.1:8443
+  hosting = "guarded"
 }
