@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
@@ -24,6 +25,7 @@ var (
 	_ resource.Resource                = (*contractResource)(nil)
 	_ resource.ResourceWithConfigure   = (*contractResource)(nil)
 	_ resource.ResourceWithImportState = (*contractResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*contractResource)(nil)
 )
 
 // NewContractResource is the agentmesh_contract resource.
@@ -68,7 +70,8 @@ func (r *contractResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"| `access_mode = \"approval_required\"` | the network: only consumers with an `agentmesh_engagement_approval` hold the role the Dial policies require | in the apply; a lapsed approval within one `agentmesh reconcile --watch` interval |\n" +
 			"| `max_message_bytes`, `max_message_count`, `allowed_message_types` | `agentmesh endpoint-guard` on endpoints with `hosting = \"guarded\"` | the violating message is refused and the session closed at once |\n" +
 			"| `max_duration_seconds` | `agentmesh endpoint-guard` on endpoints with `hosting = \"guarded\"` | the session is closed at the cap (measured here: 3 ms past the cap) |\n\n" +
-			"On endpoints with `hosting = \"direct\"` the last four are **not enforced**; their plans and applies warn, term by term. " +
+			"On endpoints with `hosting = \"direct\"` the last four are **not enforced**: the contract's plan warns which endpoints leave which " +
+			"terms unenforced, and so does the apply that creates such an endpoint. " +
 			"Deleting a Ziti circuit from the controller does not close the connection with ziti v1.6 and sdk-golang v1.5 (observed here), " +
 			"so the network alone cannot end a session at its duration.",
 		Attributes: map[string]schema.Attribute{
@@ -213,4 +216,31 @@ func (r *contractResource) Delete(ctx context.Context, req resource.DeleteReques
 
 func (r *contractResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importByName(ctx, r.engine, reconciler.ImportContract, req, resp)
+}
+
+// ModifyPlan warns which endpoints under the contract leave which of its
+// planned session terms unenforced.
+func (r *contractResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() || r.engine == nil {
+		return
+	}
+	var plan contractModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c := plan.intent(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() || plan.Name.IsUnknown() || plan.AllowedMessageTypes.IsUnknown() {
+		return
+	}
+	where, err := r.engine.UnenforcedOn(ctx, c)
+	if err != nil {
+		addError(&resp.Diagnostics, "Cannot check which endpoints enforce contract "+c.Name, err)
+		return
+	}
+	if len(where) > 0 {
+		resp.Diagnostics.AddWarning("Contract "+c.Name+" has terms nothing enforces",
+			"These endpoints are hosted directly (hosting = \"direct\"), so these terms are not enforced on them:\n  "+strings.Join(where, "\n  ")+
+				"\nRun agentmesh endpoint-guard on their hosts and set hosting = \"guarded\", or drop the terms.")
+	}
 }

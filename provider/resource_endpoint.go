@@ -27,7 +27,6 @@ var (
 	_ resource.Resource                = (*endpointResource)(nil)
 	_ resource.ResourceWithConfigure   = (*endpointResource)(nil)
 	_ resource.ResourceWithImportState = (*endpointResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*endpointResource)(nil)
 )
 
 // NewEndpointResource is the agentmesh_endpoint resource.
@@ -95,7 +94,7 @@ func (r *endpointResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"policies, in the same apply. `max_message_bytes`, `max_message_count`, `allowed_message_types` and " +
 			"`max_duration_seconds` only `agentmesh endpoint-guard`, when the host runs it (`hosting = \"guarded\"`): it closes " +
 			"a violating session at once, and a session at its cap within milliseconds. With `hosting = \"direct\"` nothing " +
-			"enforces them, and the plan warns, term by term.",
+			"enforces them: the apply that creates the endpoint warns term by term, and so does every plan of its contract.",
 		Attributes: map[string]schema.Attribute{
 			"converged": convergedAttribute(),
 			"id": schema.StringAttribute{
@@ -124,7 +123,7 @@ func (r *endpointResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				MarkdownDescription: "How the host serves the endpoint: `guarded` behind `agentmesh endpoint-guard --identity <host> --endpoint <name> " +
 					"--forward <agent address>`, which enforces the contract's message and duration terms on newline-delimited JSON " +
 					"messages, or `direct` (default), where the agent binds the service itself and those terms are not enforced (the " +
-					"plan warns). `guarded` is the host's declaration: the network does not check that the guard is what binds the service.",
+					"contract's plans and the apply that creates the endpoint warn). `guarded` is the host's declaration: the network does not check that the guard is what binds the service.",
 				Validators: []validator.String{stringvalidator.OneOf(reconciler.Hostings...)},
 			},
 			"description": schema.StringAttribute{
@@ -324,21 +323,6 @@ func (r *endpointResource) Delete(ctx context.Context, req resource.DeleteReques
 
 func (r *endpointResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importByName(ctx, r.engine, reconciler.ImportEndpoint, req, resp)
-}
-
-// ModifyPlan warns, term by term, about contract terms an existing
-// endpoint's hosting leaves unenforced; a new endpoint is warned about by
-// its apply (Create), once its contract surely exists.
-func (r *endpointResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() || r.engine == nil {
-		return
-	}
-	var plan endpointModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || plan.Contract.IsUnknown() || plan.Hosting.IsUnknown() || plan.Name.IsUnknown() {
-		return
-	}
-	r.warnUnenforced(ctx, plan.Name.ValueString(), plan.Contract.ValueString(), plan.Hosting.ValueString(), &resp.Diagnostics)
 }
 
 func (r *endpointResource) warnUnenforced(ctx context.Context, endpoint, contract, hosting string, diags *diag.Diagnostics) {

@@ -3,6 +3,8 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/agentmesh/agentmesh/reconciler/controller"
@@ -114,4 +116,24 @@ func (e *Engine) DeleteApproval(ctx context.Context, id string) error {
 		return err
 	}
 	return e.Converge(ctx)
+}
+
+// UnenforcedOn lists, for a contract, the endpoints under it that leave
+// some of its session terms unenforced, as "<endpoint>: <term>, ...".
+func (e *Engine) UnenforcedOn(ctx context.Context, c *Contract) ([]string, error) {
+	eps, err := configsOf[Endpoint](ctx, e, kindEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, ep := range eps {
+		if ep.Value.Contract != c.Name {
+			continue
+		}
+		if terms := intent.UnenforcedTerms(c, ep.Value.Hosting); len(terms) > 0 {
+			out = append(out, ep.Value.Name+": "+strings.Join(terms, ", "))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
