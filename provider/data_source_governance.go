@@ -123,6 +123,7 @@ func NewEndpointDataSource() datasource.DataSource {
 	return &byName[endpointModel]{
 		typeName: "endpoint", description: "Looks up an endpoint by its service name.", nameCheck: nameValidator,
 		attrs: map[string]schema.Attribute{
+			"hosting":     computedString("`guarded` (behind `agentmesh endpoint-guard`) or `direct`."),
 			"host":        computedString("Id of the hosting identity."),
 			"workgroups":  computedSet("Workgroup scopes."),
 			"contract":    computedString("Name of the contract."),

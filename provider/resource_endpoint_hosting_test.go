@@ -40,6 +40,12 @@ resource "agentmesh_endpoint" "feed" {
   contract   = agentmesh_contract.strict.name
   hosting    = "` + hosting + `"
 }
+data "agentmesh_endpoint" "feed" {
+  name = agentmesh_endpoint.feed.name
+}
+output "hosting" {
+  value = data.agentmesh_endpoint.feed.hosting
+}
 `)
 	}
 	src := t.TempDir()
@@ -71,6 +77,9 @@ resource "agentmesh_endpoint" "feed" {
 	}
 	if got := warned(out); len(got) != len(terms) {
 		t.Fatalf("the apply of a direct endpoint warned about %v, want %v:\n%s", got, terms, out)
+	}
+	if !strings.Contains(out, `hosting = "direct"`) {
+		t.Fatalf("the endpoint data source does not read hosting:\n%s", out)
 	}
 	if out, err = w.Run("plan", "-no-color", "-input=false"); err != nil {
 		t.Fatal(err)
