@@ -112,6 +112,7 @@ resource "agentmesh_identity" "from_release" {
 			if !strings.Contains(string(lock), `"`+zipHash+`"`) {
 				t.Fatalf("the lock file does not record the released zip's hash %s:\n%s", zipHash, lock)
 			}
+			t.Cleanup(func() { _, _ = w.Run("destroy", "-auto-approve", "-no-color", "-input=false") })
 			if _, err := w.Run("apply", "-auto-approve", "-no-color", "-input=false"); err != nil {
 				t.Fatal(err)
 			}
@@ -123,8 +124,14 @@ resource "agentmesh_identity" "from_release" {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(string(logged), "configuring the agentmesh provider") || !strings.Contains(string(logged), version) {
-				t.Fatalf("the released provider did not report version %s in its log", version)
+			reported := false
+			for _, line := range strings.Split(string(logged), "\n") {
+				if strings.Contains(line, "configuring the agentmesh provider") && strings.Contains(line, `version=`+version) {
+					reported = true
+				}
+			}
+			if !reported {
+				t.Fatalf("the released provider did not log version=%s when configured", version)
 			}
 			if _, err := w.Run("destroy", "-auto-approve", "-no-color", "-input=false"); err != nil {
 				t.Fatal(err)

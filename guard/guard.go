@@ -24,6 +24,10 @@ var ConfigTypes = []string{ContractConfigType, EndpointConfigType}
 // the endpoint.
 var ErrNotHost = errors.New("not the endpoint's host")
 
+// errOtherHost is the ErrNotHost that waiting cannot cure: the endpoint
+// is visible and names another host.
+var errOtherHost = errors.New("another identity hosts it")
+
 // Guard binds one endpoint with its host's identity and guards every
 // session on it, forwarding to the agent at Forward.
 type Guard struct {
@@ -55,7 +59,7 @@ func (g *Guard) terms() (Terms, error) {
 		if me.Name != nil {
 			name = *me.Name
 		}
-		return Terms{}, fmt.Errorf("%w: identity %q does not host endpoint %q (its host is %s); run the guard with the host's identity", ErrNotHost, name, g.Endpoint, host)
+		return Terms{}, fmt.Errorf("%w: %w: identity %q does not host endpoint %q (its host is %s); run the guard with the host's identity", ErrNotHost, errOtherHost, name, g.Endpoint, host)
 	}
 	cfg, ok := svc.Config[ContractConfigType]
 	if !ok {
@@ -67,20 +71,31 @@ func (g *Guard) terms() (Terms, error) {
 // Run guards the endpoint until ctx ends. Each session gets the terms in
 // force when it opens.
 func (g *Guard) Run(ctx context.Context) error {
-	terms, err := g.terms()
-	if err != nil {
-		return err
-	}
 	timeout := g.BindTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	ln, err := agent.Listen(ctx, g.Ziti, g.Endpoint, timeout)
+	// A new endpoint's service may take a moment to reach its host.
+	deadline := time.Now().Add(timeout)
+	terms, err := g.terms()
+	for err != nil && !errors.Is(err, errOtherHost) && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		terms, err = g.terms()
+	}
+	if err != nil {
+		return err
+	}
+	ln, err := agent.Listen(ctx, g.Ziti, g.Endpoint, time.Until(deadline))
 	if err != nil {
 		return fmt.Errorf("binding endpoint %q: %w", g.Endpoint, err)
 	}
 	g.Log.InfoContext(ctx, "guarding endpoint", "endpoint", g.Endpoint, "forward", g.Forward, "max_message_bytes", terms.MaxMessageBytes,
 		"max_message_count", terms.MaxMessageCount, "allowed_message_types", terms.AllowedTypes, "max_duration", terms.MaxDuration.String())
+	current := &currentTerms{terms: terms}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
@@ -93,17 +108,34 @@ func (g *Guard) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("accepting on endpoint %q: %w", g.Endpoint, err)
 		}
-		if t, err := g.terms(); err == nil {
-			terms = t
-		} else {
-			g.Log.WarnContext(ctx, "could not refresh the contract; keeping the last terms", "error", err.Error())
-		}
 		wg.Add(1)
-		go func(terms Terms) {
+		go func() {
 			defer wg.Done()
-			g.serve(ctx, c, terms)
-		}(terms)
+			g.serve(ctx, c, current.get(ctx, g))
+		}()
 	}
+}
+
+// currentTerms holds the terms the last session read, for when the
+// controller cannot be asked.
+type currentTerms struct {
+	mu    sync.Mutex
+	terms Terms
+}
+
+// get reads the terms in force now, or keeps the last ones (logged) when
+// the controller does not answer: sessions go on under the terms last
+// delivered rather than under none.
+func (c *currentTerms) get(ctx context.Context, g *Guard) Terms {
+	t, err := g.terms()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		g.Log.WarnContext(ctx, "could not refresh the contract; this session keeps the last terms", "error", err.Error())
+		return c.terms
+	}
+	c.terms = t
+	return t
 }
 
 func (g *Guard) serve(ctx context.Context, c net.Conn, terms Terms) {
@@ -113,6 +145,9 @@ func (g *Guard) serve(ctx context.Context, c net.Conn, terms Terms) {
 		_ = c.Close()
 		return
 	}
+	// Stopping the guard ends its sessions.
+	stop := context.AfterFunc(ctx, func() { _ = c.Close(); _ = local.Close() })
+	defer stop()
 	o := Serve(c, local, terms)
 	attrs := []any{"endpoint", g.Endpoint, "messages", o.Messages, "duration", o.Duration.Round(time.Millisecond).String()}
 	if o.Violation != "" {

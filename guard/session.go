@@ -29,16 +29,27 @@ func Serve(dialer, agent net.Conn, terms Terms) Outcome {
 	var (
 		once sync.Once
 		out  Outcome
-		mu   sync.Mutex // serialises writes to dialer: the agent's bytes and the closing line
+		// mu serialises writes to dialer (the agent's bytes, the closing
+		// line) and, once end holds it, keeps any further agent bytes out
+		// until both connections are closed.
+		mu       sync.Mutex
+		lastByte byte = '\n' // the last byte forwarded to the dialer
 	)
 	end := func(v Violation) {
 		once.Do(func() {
+			// A dialer that stops reading blocks the agent's bytes in a
+			// write while it holds mu: that write fails now, and the rest
+			// of the session ends too.
+			_ = dialer.SetWriteDeadline(time.Now())
+			mu.Lock()
+			defer mu.Unlock()
 			if v != "" {
 				line, _ := json.Marshal(map[string]string{"type": ClosedType, "reason": v.Reason()})
-				mu.Lock()
+				if lastByte != '\n' { // the closing line starts a line of its own
+					line = append([]byte{'\n'}, line...)
+				}
 				_ = dialer.SetWriteDeadline(time.Now().Add(5 * time.Second))
 				_, _ = dialer.Write(append(line, '\n'))
-				mu.Unlock()
 			}
 			out.Violation = v
 			_ = dialer.Close()
@@ -56,9 +67,10 @@ func Serve(dialer, agent net.Conn, terms Terms) Outcome {
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := agent.Read(buf)
-			if n > 0 {
+			if chunk := buf[:n]; len(chunk) > 0 {
 				mu.Lock()
-				_, werr := dialer.Write(buf[:n])
+				_, werr := dialer.Write(chunk)
+				lastByte = chunk[len(chunk)-1]
 				mu.Unlock()
 				if werr != nil {
 					end("")
@@ -80,6 +92,8 @@ func Serve(dialer, agent net.Conn, terms Terms) Outcome {
 	for {
 		line, err := readLine(r, limit)
 		if errors.Is(err, errTooLong) {
+			_ = agent.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_ = aw.Flush()
 			end(ViolationBytes)
 			break
 		}
@@ -89,6 +103,9 @@ func Serve(dialer, agent net.Conn, terms Terms) Outcome {
 		}
 		count++
 		if v := terms.Check(count, line); v != "" {
+			// The messages before this one reach the agent first.
+			_ = agent.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_ = aw.Flush()
 			end(v)
 			break
 		}

@@ -172,3 +172,46 @@ func TestTermsFromConfig(t *testing.T) {
 		t.Fatal("no max_message_bytes is not bounded by MaxLine")
 	}
 }
+
+// TestServeEndsWhenTheDialerStopsReading: an agent that keeps talking to
+// a dialer that never reads cannot keep the session past its cap.
+func TestServeEndsWhenTheDialerStopsReading(t *testing.T) {
+	dialer, guardSide := net.Pipe()
+	agentSide, agent := net.Pipe()
+	defer dialer.Close()
+	go func() {
+		chunk := []byte(strings.Repeat("y", 1024))
+		for {
+			if _, err := agent.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	done := make(chan Outcome, 1)
+	go func() {
+		done <- Serve(guardSide, agentSide, Terms{AllowedTypes: []string{"*"}, MaxDuration: 200 * time.Millisecond})
+	}()
+	select {
+	case o := <-done:
+		if o.Violation != ViolationDuration {
+			t.Fatalf("outcome %+v", o)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a dialer that does not read kept the session open past its cap")
+	}
+}
+
+// TestServeFlushesBeforeAViolation: messages that passed reach the agent
+// even when the one after them ends the session.
+func TestServeFlushesBeforeAViolation(t *testing.T) {
+	s := start(t, Terms{AllowedTypes: []string{"ping"}})
+	_, _ = s.dialer.Write([]byte("{\"type\":\"ping\"}\n{\"type\":\"ping\"}\n{\"type\":\"nope\"}\n"))
+	for !strings.Contains(s.read(t), ClosedType) {
+	}
+	if o := s.outcome(t); o.Violation != ViolationType || o.Messages != 2 {
+		t.Fatalf("outcome %+v", o)
+	}
+	if len(s.received) != 2 {
+		t.Fatalf("the agent got %d of the 2 messages that passed", len(s.received))
+	}
+}

@@ -308,6 +308,9 @@ func (r *endpointResource) Update(ctx context.Context, req resource.UpdateReques
 	}
 	plan.observed(ctx, o, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if plan.Hosting.ValueString() != state.Hosting.ValueString() || plan.Contract.ValueString() != state.Contract.ValueString() {
+		r.warnUnenforced(ctx, in.Name, in.Contract, plan.Hosting.ValueString(), &resp.Diagnostics)
+	}
 }
 
 func (r *endpointResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -43,10 +43,14 @@ func (e *Engine) CheckApproval(ctx context.Context, a *Approval) (warning string
 		return "", err
 	}
 	host, err := e.ObserveIdentity(ctx, ep.Host)
-	if err != nil && !controller.IsNotFound(err) {
+	if controller.IsNotFound(err) {
+		f.Add("endpoint", fmt.Errorf("the host identity %s of endpoint %q does not exist, so no organisation owns it; approve once it is hosted", ep.Host, ep.Name))
+		return "", f.Err()
+	}
+	if err != nil {
 		return "", err
 	}
-	if host != nil && host.Organization != a.Organization {
+	if host.Organization != a.Organization {
 		f.Add("organization", fmt.Errorf("endpoint %q is owned by organisation %q (its host's), not %q: only the owner approves its consumers, from its own state",
 			ep.Name, host.Organization, a.Organization))
 	}

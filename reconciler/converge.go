@@ -540,8 +540,6 @@ func (e *Engine) roleChanges(n *Network, d *Desired, owned func(string) bool) []
 	return out
 }
 
-func isWorkgroupRole(r string) bool { return strings.HasPrefix(r, "wg.") }
-
 // describeRoles says how an identity's derived roles change, as a reader
 // knows them: workgroups by name, approvals by their endpoint's name.
 func describeRoles(have, want []string, n *Network) string {
@@ -568,21 +566,17 @@ func describeRoles(have, want []string, n *Network) string {
 	return fmt.Sprintf("%s %v -> %v", label, before, after)
 }
 
-// verifyRoles re-reads identities and intents (not the derived policies
-// and services, which no other writer's race can undo) and puts back any
-// wg. role a concurrent writer dropped.
+// verifyRoles re-reads the network and puts back any derived role a
+// concurrent writer dropped, or takes away one it put back.
 func (e *Engine) verifyRoles(ctx context.Context) ([]Change, error) {
-	e.resetSnapshots()
-	n, err := e.observeMembers(ctx)
+	// The whole network: approval roles depend on endpoints, contracts and
+	// the time as well as on identities, and a writer racing this pass
+	// may have put a withdrawn one back.
+	n, err := e.Observe(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.observeNamedIdentities(ctx, n); err != nil {
-		return nil, err
-	}
-	// Only workgroup roles: approvals are not read here, so the derivation
-	// of this partial network knows none.
-	return e.roleChanges(n, derive.Derive(n), isWorkgroupRole), nil
+	return e.roleChanges(n, derive.Derive(n), derive.IsDerivedRole), nil
 }
 
 // observeMembers reads what roles and audiences are made of: identities,

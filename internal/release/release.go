@@ -185,11 +185,17 @@ func Build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if err := safeToEmpty(o.Root, o.Out); err != nil {
+		return err
+	}
 	if err := os.RemoveAll(o.Out); err != nil {
 		return err
 	}
 	work := filepath.Join(o.Out, ".build")
 	if err := os.MkdirAll(work, 0o750); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(o.Out, marker), []byte("written by make release; emptied by the next one\n"), 0o600); err != nil {
 		return err
 	}
 	for _, a := range Plan(o.Version, o.Platforms) {
@@ -234,6 +240,36 @@ func Build(ctx context.Context, o Options) error {
 		}
 	}
 	return Check(o.Out, o.Version, o.Platforms)
+}
+
+// marker marks a folder Build wrote, so a later Build may empty it.
+const marker = ".agentmesh-release"
+
+// safeToEmpty refuses to empty an output folder that holds the
+// repository, or that holds anything but an earlier release.
+func safeToEmpty(root, out string) error {
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	absOut, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(absOut, absRoot); err == nil && !strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("the release folder %s holds the repository; choose another -out, for example dist", out)
+	}
+	entries, err := os.ReadDir(absOut)
+	if errors.Is(err, os.ErrNotExist) || len(entries) == 0 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(absOut, marker)); err != nil {
+		return fmt.Errorf("the release folder %s is not empty and holds no earlier release; empty it or choose another -out", out)
+	}
+	return nil
 }
 
 func goBuild(ctx context.Context, o Options, a Artifact, out string) error {
@@ -328,7 +364,7 @@ func Check(dir, version string, platforms []Platform) error {
 		return err
 	}
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() && e.Name() != marker {
 			got = append(got, e.Name())
 		}
 	}

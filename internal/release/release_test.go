@@ -186,3 +186,20 @@ func write(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 }
+
+func TestBuildRefusesToEmptyWhatIsNotARelease(t *testing.T) {
+	root, goCmd := fakeRepo(t)
+	o := Options{Root: root, Out: root, Version: "0.2.0", Platforms: []Platform{{"linux", "amd64"}}, Go: goCmd}
+	if err := Build(context.Background(), o); err == nil || !strings.Contains(err.Error(), "holds the repository") {
+		t.Fatalf("a release into the repository: %v", err)
+	}
+	other := t.TempDir()
+	write(t, filepath.Join(other, "precious.txt"), "keep me")
+	o.Out = other
+	if err := Build(context.Background(), o); err == nil || !strings.Contains(err.Error(), "holds no earlier release") {
+		t.Fatalf("a release into a folder of other files: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(other, "precious.txt")); err != nil {
+		t.Fatal("a refused release deleted the folder's files")
+	}
+}

@@ -263,7 +263,12 @@ func activeApprovals(n *Network, d *Desired) map[string][]*intent.Stored[intent.
 			continue
 		}
 		who := consumer.Name
-		if host, ok := n.Identities[ep.Host]; ok && host.Organization != v.Organization {
+		host, ok := n.Identities[ep.Host]
+		if !ok {
+			d.Problems = append(d.Problems, fmt.Sprintf("approval of %s for endpoint %q: its host identity %s does not exist, so no organisation owns it; it grants nothing", who, ep.Name, ep.Host))
+			continue
+		}
+		if host.Organization != v.Organization {
 			d.Problems = append(d.Problems, fmt.Sprintf("approval of %s for endpoint %q: organisation %q does not own the endpoint (its host belongs to %q); it grants nothing", who, ep.Name, v.Organization, host.Organization))
 			continue
 		}

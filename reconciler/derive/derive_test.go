@@ -136,6 +136,11 @@ func TestDeriveAccess(t *testing.T) {
 		{"a lapsed approval grants nothing", gated().approval("ep", "b", "m", "2026-12-02T12:00:00Z").approval("ep", "c", "m", ""), "c>ep"},
 		{"another organisation's approval grants nothing", gated().approval("ep", "b", "other", ""), ""},
 		{"an approval of a missing identity grants nothing", gated().approval("ep", "ghost", "m", ""), ""},
+		{"an approval for an endpoint whose host is gone grants nothing", func() *netBuilder {
+			b := gated().approval("ep", "b", "m", "")
+			delete(b.n.Identities, "h")
+			return b
+		}(), ""},
 		{"required workgroups still apply to approved consumers", func() *netBuilder {
 			b := gated().approval("ep", "b", "m", "").approval("ep", "c", "m", "").member("vetted", "c")
 			b.n.Contracts["gate"].Value.RequiredWorkgroups = []string{"vetted"}

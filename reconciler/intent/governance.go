@@ -89,7 +89,7 @@ func UnenforcedTerms(c *Contract, hosting string) []string {
 	if c.MaxMessageBytes > 0 {
 		out = append(out, "max_message_bytes")
 	}
-	if len(c.AllowedMessageTypes) > 0 && !slices.Contains(c.AllowedMessageTypes, "*") {
+	if !slices.Contains(c.AllowedMessageTypes, "*") { // an empty set allows no message at all
 		out = append(out, "allowed_message_types")
 	}
 	return out

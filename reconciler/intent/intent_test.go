@@ -94,6 +94,9 @@ func TestUnenforcedTerms(t *testing.T) {
 	if got := UnenforcedTerms(&Contract{AllowedMessageTypes: []string{"*"}}, "direct"); len(got) != 0 {
 		t.Fatalf("a contract that bounds nothing leaves nothing unenforced: %v", got)
 	}
+	if got := fmt.Sprint(UnenforcedTerms(&Contract{}, "direct")); got != "[allowed_message_types]" {
+		t.Fatalf("no allowed type (none allowed) on a direct endpoint: %s", got)
+	}
 	if err := (&Endpoint{Name: "e", Host: "h", Workgroups: []string{"w"}, Contract: "c", Hosting: "tunnel"}).Validate(); err == nil || !strings.Contains(err.Error(), "hosting") {
 		t.Fatalf("an unknown hosting: %v", err)
 	}
