@@ -84,6 +84,7 @@ bench: tools gateways build
 	$(GO) run ./acctest/bench -n $(N)
 	$(GO) run ./acctest/gatewaybench
 	$(GO) test ./guard/ -run '^$$' -bench . -benchtime 20000x
+	$(GO) run ./acctest/guardbench
 
 ## reliability: the fault suite with 3 trials (seeds) per scenario; prints its table (make test runs 1 trial)
 reliability: tools gateways build
