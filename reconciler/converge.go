@@ -60,6 +60,12 @@ type Plan struct {
 // object, one paged list per kind. It has no side effects besides filling
 // the engine's snapshots.
 func (e *Engine) Observe(ctx context.Context) (*Network, error) {
+	return e.observe(ctx, true)
+}
+
+// observe is Observe, without the derived policies when policies is
+// false: what roles are made of needs none of them.
+func (e *Engine) observe(ctx context.Context, policies bool) (*Network, error) {
 	e.resetSnapshots()
 	n, err := e.observeMembers(ctx)
 	if err != nil {
@@ -130,6 +136,9 @@ func (e *Engine) Observe(ctx context.Context) (*Network, error) {
 	n.Now = time.Now()
 	if err := e.observeNamedIdentities(ctx, n); err != nil {
 		return nil, err
+	}
+	if !policies {
+		return n, nil
 	}
 
 	pols, routers, err := e.derivedPolicies(ctx)
@@ -569,10 +578,10 @@ func describeRoles(have, want []string, n *Network) string {
 // verifyRoles re-reads the network and puts back any derived role a
 // concurrent writer dropped, or takes away one it put back.
 func (e *Engine) verifyRoles(ctx context.Context) ([]Change, error) {
-	// The whole network: approval roles depend on endpoints, contracts and
-	// the time as well as on identities, and a writer racing this pass
-	// may have put a withdrawn one back.
-	n, err := e.Observe(ctx)
+	// Approval roles depend on endpoints, contracts and the time as well
+	// as on identities, and a writer racing this pass may have put a
+	// withdrawn one back; derived policies play no part in roles.
+	n, err := e.observe(ctx, false)
 	if err != nil {
 		return nil, err
 	}
