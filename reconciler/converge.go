@@ -578,13 +578,26 @@ func describeRoles(have, want []string, n *Network) string {
 // verifyRoles re-reads the network and puts back any derived role a
 // concurrent writer dropped, or takes away one it put back.
 func (e *Engine) verifyRoles(ctx context.Context) ([]Change, error) {
-	// Approval roles depend on endpoints, contracts and the time as well
-	// as on identities, and a writer racing this pass may have put a
-	// withdrawn one back; derived policies play no part in roles.
-	n, err := e.observe(ctx, false)
+	e.resetSnapshots()
+	n, err := e.observeMembers(ctx)
 	if err != nil {
 		return nil, err
 	}
+	if n.Approvals, err = configsOf[Approval](ctx, e, kindApproval); err != nil {
+		return nil, err
+	}
+	if len(n.Approvals) > 0 {
+		// Approval roles depend on endpoints, contracts and the time too,
+		// and a writer racing this pass may have put a withdrawn one
+		// back; derived policies play no part in roles.
+		if n, err = e.observe(ctx, false); err != nil {
+			return nil, err
+		}
+	} else if err := e.observeNamedIdentities(ctx, n); err != nil {
+		return nil, err
+	}
+	// Without approvals no approval role is wanted: any one found is a
+	// leftover, and goes.
 	return e.roleChanges(n, derive.Derive(n), derive.IsDerivedRole), nil
 }
 
