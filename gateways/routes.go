@@ -81,12 +81,15 @@ type Table struct {
 	SecretValues map[string]string `json:",omitempty"`
 }
 
-// Member is one identity's access to an LLM gateway.
+// Member is one identity's access to a gateway.
 type Member struct {
 	Identity      string // identity name
 	Service       string // its own data-plane service
 	AllowedModels []string
 	Budget        *Budget
+	// Namespaces are, on an mcp gateway, the routes (by namespace) whose
+	// tools the identity may list and call.
+	Namespaces []string `json:",omitempty"`
 }
 
 // Audience is who a route serves.

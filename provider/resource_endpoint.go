@@ -268,7 +268,7 @@ func (r *endpointResource) Create(ctx context.Context, req resource.CreateReques
 	}
 	// Its contract may have been created in this very apply, so the plan
 	// could not name the terms yet: the apply does.
-	r.warnUnenforced(ctx, in.Name, in.Contract, plan.Hosting.ValueString(), &resp.Diagnostics)
+	warnUnenforced(o, &resp.Diagnostics)
 }
 
 func (r *endpointResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -309,7 +309,7 @@ func (r *endpointResource) Update(ctx context.Context, req resource.UpdateReques
 	plan.observed(ctx, o, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	if plan.Hosting.ValueString() != state.Hosting.ValueString() || plan.Contract.ValueString() != state.Contract.ValueString() {
-		r.warnUnenforced(ctx, in.Name, in.Contract, plan.Hosting.ValueString(), &resp.Diagnostics)
+		warnUnenforced(o, &resp.Diagnostics)
 	}
 }
 
@@ -328,14 +328,10 @@ func (r *endpointResource) ImportState(ctx context.Context, req resource.ImportS
 	importByName(ctx, r.engine, reconciler.ImportEndpoint, req, resp)
 }
 
-func (r *endpointResource) warnUnenforced(ctx context.Context, endpoint, contract, hosting string, diags *diag.Diagnostics) {
-	con, err := r.engine.FindContract(ctx, contract)
-	if err != nil {
-		return // a missing contract fails the apply with its own error
-	}
-	for _, term := range reconciler.UnenforcedTerms(&con.Value, hosting) {
-		diags.AddAttributeWarning(path.Root("hosting"), "Contract term "+term+" is not enforced on endpoint "+endpoint,
-			"Contract "+con.Value.Name+" sets "+term+", but with hosting = \"direct\" nothing enforces it: the agent binds the "+
+func warnUnenforced(o *reconciler.ObservedEndpoint, diags *diag.Diagnostics) {
+	for _, term := range o.Unenforced {
+		diags.AddAttributeWarning(path.Root("hosting"), "Contract term "+term+" is not enforced on endpoint "+o.Name,
+			"Contract "+o.Contract+" sets "+term+", but with hosting = \"direct\" nothing enforces it: the agent binds the "+
 				"service itself. Run agentmesh endpoint-guard on the host and set hosting = \"guarded\", or drop the term from the contract.")
 	}
 }

@@ -98,7 +98,16 @@ func (e *Engine) CreateEndpoint(ctx context.Context, ep *Endpoint) (*ObservedEnd
 	if err := e.Converge(ctx); err != nil {
 		return &ObservedEndpoint{ServiceID: sid, ConfigID: cfg.ID, Configs: configs, Endpoint: *ep}, fmt.Errorf("endpoint %q was created but its policies did not converge: %w", ep.Name, err)
 	}
-	return e.ObserveEndpoint(ctx, sid)
+	return e.observeWritten(ctx, sid, &con.Value)
+}
+
+// observeWritten reads back an endpoint just written under contract con.
+func (e *Engine) observeWritten(ctx context.Context, sid string, con *Contract) (*ObservedEndpoint, error) {
+	o, err := e.ObserveEndpoint(ctx, sid)
+	if err == nil {
+		o.Unenforced = intent.UnenforcedTerms(con, o.Hosting)
+	}
+	return o, err
 }
 
 func (e *Engine) findService(ctx context.Context, name string) (*rest_model.ServiceDetail, error) {
@@ -183,7 +192,7 @@ func (e *Engine) UpdateEndpoint(ctx context.Context, sid string, ep *Endpoint) (
 	if err := e.Converge(ctx); err != nil {
 		return nil, fmt.Errorf("endpoint %q was updated but its policies did not converge: %w", ep.Name, err)
 	}
-	return e.ObserveEndpoint(ctx, sid)
+	return e.observeWritten(ctx, sid, &con.Value)
 }
 
 // DeleteEndpoint removes the service, its metadata config and, through

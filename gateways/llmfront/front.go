@@ -22,6 +22,8 @@ import (
 	"path"
 	"sync"
 	"time"
+
+	"github.com/agentmesh/agentmesh/gateways"
 )
 
 // Grant is what one verified identity may do through the front.
@@ -40,13 +42,11 @@ type Usage struct {
 	PeriodStart time.Time `json:"period_start"`
 }
 
-type identityKey struct{}
-
 // WithIdentity marks a request as coming from a network-verified identity.
 // Only the listener that accepted the connection on the identity's own
 // service may call it.
 func WithIdentity(ctx context.Context, identity string) context.Context {
-	return context.WithValue(ctx, identityKey{}, identity)
+	return gateways.WithCaller(ctx, identity)
 }
 
 // Front is the data-plane handler.
@@ -129,7 +129,7 @@ const DefaultMaxTokens = 1024
 // no embeddings endpoint, and its /health and /metrics are the operator's,
 // not the audience's: everything else is 404.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id, ok := r.Context().Value(identityKey{}).(string)
+	id, ok := gateways.CallerOf(r.Context())
 	if !ok || id == "" {
 		writeError(w, http.StatusUnauthorized, "authentication_error", "no network-verified identity on this connection")
 		return

@@ -93,6 +93,10 @@ type ObservedEndpoint struct {
 	ConfigID  string
 	Configs   []string // config ids attached to the service
 	intent.Endpoint
+	// Unenforced names its contract's terms nothing enforces on it. Only
+	// a create or update fills it, from the contract it already read, so
+	// the provider can warn without reading the contract again.
+	Unenforced []string `json:"-"`
 }
 
 // PolicySpec is a service policy in the terms the derivation cares about.
