@@ -1,0 +1,164 @@
+package audit
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Matches says whether a party is the one asked about, by id or name.
+func (p *Party) Matches(who string) bool {
+	return p != nil && who != "" && (p.ID == who || p.Name == who)
+}
+
+// Matches says whether a service is the one asked about: by id, by the
+// Ziti service's name, or by the endpoint's or gateway's name.
+func (s *Service) Matches(what string) bool {
+	return s != nil && what != "" && (s.ID == what || s.Name == what || s.Owner == what)
+}
+
+// Answer is why an identity could (or could not) reach a service at a
+// time, from the trail alone.
+type Answer struct {
+	Identity, Service string
+	At                time.Time
+	// Allowed is the access state at At: the last access change before
+	// it, or, with none recorded, a dial that happened.
+	Allowed bool
+	// Grant is what allowed it, as recorded at the time.
+	Grant *Grant
+	// Since is the record that put the access in this state: the access
+	// change, or the first dial seen.
+	Since *Record
+	// Dials are the sessions and circuits of the identity to the service
+	// up to At, with the grant stamped on each.
+	Dials []Record
+	// Revoked is the change that later took the access away, if the
+	// trail holds one.
+	Revoked *Record
+}
+
+// Why answers "why could identity reach service at at" from records.
+func Why(recs []Record, identity, service string, at time.Time) Answer {
+	a := Answer{Identity: identity, Service: service, At: at}
+	for i := range recs {
+		r := &recs[i]
+		if !r.Identity.Matches(identity) || !r.Service.Matches(service) {
+			continue
+		}
+		switch r.Kind {
+		case KindAccessGranted, KindAccessRevoked:
+			if r.Time.After(at) {
+				if r.Kind == KindAccessRevoked && a.Revoked == nil && a.Allowed {
+					a.Revoked = r
+				}
+				continue
+			}
+			a.Allowed = r.Kind == KindAccessGranted
+			a.Since = r
+			if a.Allowed {
+				a.Grant = r.Grant
+			} else {
+				a.Grant = nil
+			}
+		case KindSessionCreated, KindCircuitCreated, KindLLMRequest:
+			if r.Time.After(at) {
+				continue
+			}
+			a.Dials = append(a.Dials, *r)
+			if a.Since == nil {
+				// Access granted before the trail began: the dial itself,
+				// with the grant stamped on it, is the evidence.
+				a.Allowed, a.Since = true, r
+			}
+			if a.Allowed && r.Grant != nil && !r.Grant.None {
+				a.Grant = r.Grant
+			}
+		}
+	}
+	return a
+}
+
+// Activity is what identity did between from and to (inclusive): its
+// sessions, circuits and requests, and the changes to its access.
+func Activity(recs []Record, identity string, from, to time.Time) []Record {
+	var out []Record
+	for _, r := range recs {
+		if r.Identity.Matches(identity) && !r.Time.Before(from) && !r.Time.After(to) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Visible filters records to what one organisation may see: the
+// activity of its own identities and the activity on its own endpoints
+// and gateways. Gaps are shown to everyone; they name nobody.
+func Visible(recs []Record, org string) []Record {
+	var out []Record
+	for _, r := range recs {
+		if r.Kind == KindTrailGap ||
+			(r.Identity != nil && r.Identity.Organization == org) ||
+			(r.Service != nil && r.Service.Organization == org) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// String renders an answer for people.
+func (a Answer) String() string {
+	var b strings.Builder
+	at := a.At.UTC().Format(time.RFC3339)
+	if !a.Allowed {
+		fmt.Fprintf(&b, "%s could not reach %s at %s", a.Identity, a.Service, at)
+		if a.Since != nil {
+			fmt.Fprintf(&b, ": access was revoked at %s (%s)", a.Since.Time.UTC().Format(time.RFC3339), describeChange(a.Since.Change))
+		}
+		b.WriteString("\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s could reach %s at %s\n", a.Identity, a.Service, at)
+	if g := a.Grant; g != nil {
+		if len(g.Workgroups) > 0 {
+			fmt.Fprintf(&b, "  workgroups: %s\n", strings.Join(g.Workgroups, ", "))
+		}
+		if g.Contract != "" {
+			fmt.Fprintf(&b, "  contract:   %s\n", g.Contract)
+		}
+		if g.Approval != "" {
+			fmt.Fprintf(&b, "  approval:   %s\n", g.Approval)
+		}
+		if len(g.Routes) > 0 {
+			fmt.Fprintf(&b, "  routes:     %s\n", strings.Join(g.Routes, ", "))
+		}
+		if g.None {
+			b.WriteString("  granted by nothing agentmesh manages\n")
+		}
+	}
+	if a.Since != nil {
+		fmt.Fprintf(&b, "  since:      %s (seq %d, %s)\n", a.Since.Time.UTC().Format(time.RFC3339), a.Since.Seq, a.Since.Kind)
+	}
+	fmt.Fprintf(&b, "  dials:      %d up to then\n", len(a.Dials))
+	if a.Revoked != nil {
+		fmt.Fprintf(&b, "  revoked:    %s (seq %d, %s)\n", a.Revoked.Time.UTC().Format(time.RFC3339), a.Revoked.Seq, describeChange(a.Revoked.Change))
+	}
+	return b.String()
+}
+
+func describeChange(c *Change) string {
+	if c == nil {
+		return "no change recorded"
+	}
+	s := "by " + c.Via
+	if c.Run != "" {
+		s += " " + c.Run
+	}
+	for _, p := range c.By {
+		s += ", author " + p.Name
+	}
+	if len(c.Intents) > 0 {
+		s += ": " + strings.Join(c.Intents, "; ")
+	}
+	return s
+}
