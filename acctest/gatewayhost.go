@@ -29,6 +29,9 @@ func StartLLMAgent(ctx context.Context, gz ziti.Context, gateway, bin, stateDir,
 	a = &agent.Agent{Ziti: gz, StateDir: stateDir, Front: llmfront.New(&url.URL{Scheme: "http", Host: listen}, nil),
 		Supervisor: &agent.Supervisor{Command: []string{bin, "run", file}, ConfigFile: file,
 			StopSignal: agent.StopSignalFor(gateways.KindLLM), Health: agent.HTTPHealth(listen)}}
+	if err := a.KeepFacts(nil); err != nil {
+		return nil, nil, err
+	}
 	ln, err := agent.Listen(ctx, gz, reconciler.ControlService(gateway), 30*time.Second)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the agent cannot bind its control service: %w", err)
@@ -37,7 +40,7 @@ func StartLLMAgent(ctx context.Context, gz ziti.Context, gateway, bin, stateDir,
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		_ = control.Serve(sctx, ln, a.Apply, a.Status)
+		_ = control.ServeWith(sctx, ln, a.Handlers())
 	}()
 	return a, func() { cancel(); <-served; a.Stop() }, nil
 }

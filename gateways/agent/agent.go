@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/openziti/sdk-golang/ziti"
 
 	"github.com/agentmesh/agentmesh/gateways"
+	"github.com/agentmesh/agentmesh/gateways/control"
 	"github.com/agentmesh/agentmesh/gateways/llmfront"
 )
 
@@ -30,9 +32,40 @@ type Agent struct {
 	// StateDir holds keys.json and secrets.json (mode 0600).
 	StateDir string
 
+	// Journal keeps the front's request facts for the audit trail.
+	Journal *Journal
+
 	mu      sync.Mutex
 	serving map[string]context.CancelFunc // data-plane service -> stop
 	keeps   bool                          // usage is kept in the state directory
+}
+
+// KeepFacts opens the request journal in the state directory and has the
+// front record every request in it.
+func (a *Agent) KeepFacts(log *slog.Logger) error {
+	if a.Front == nil {
+		return nil
+	}
+	j, err := OpenJournal(a.StateDir, 0, log)
+	if err != nil {
+		return fmt.Errorf("opening the request journal: %w", err)
+	}
+	a.Journal = j
+	a.Front.OnRequest = j.Add
+	return nil
+}
+
+// Facts answers the audit follower from the journal.
+func (a *Agent) Facts(q control.FactsQuery) control.Facts {
+	if a.Journal == nil {
+		return control.Facts{Error: "this agent keeps no request facts"}
+	}
+	return a.Journal.Facts(q)
+}
+
+// Handlers are what the agent answers on its control service.
+func (a *Agent) Handlers() control.Handlers {
+	return control.Handlers{Apply: a.Apply, Status: a.Status, Facts: a.Facts}
 }
 
 // Files of the agent's state that let it resume after a restart (0600).
@@ -145,6 +178,10 @@ func (a *Agent) Stop() {
 		a.saveUsage()
 	}
 	a.Supervisor.Stop()
+	if a.Journal != nil {
+		_ = a.Journal.Close()
+		a.Journal = nil
+	}
 }
 
 // keys returns a key per member, generating missing ones and forgetting

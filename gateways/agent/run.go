@@ -127,6 +127,9 @@ func Run(ctx context.Context, c *Config, log *slog.Logger) error {
 		log.WarnContext(ctx, "start_grace is no longer used: a gateway counts as started when it says it serves; start_timeout bounds the wait")
 	}
 	a := c.agent(z, log)
+	if err := a.KeepFacts(log); err != nil {
+		return err
+	}
 	defer a.Stop()
 	if err := a.Resume(ctx, 500*time.Millisecond); err != nil {
 		// Not fatal: the reconciler's next push brings the gateway up.
@@ -138,14 +141,16 @@ func Run(ctx context.Context, c *Config, log *slog.Logger) error {
 		return fmt.Errorf("binding control service %s: %w", c.ControlService, err)
 	}
 	log.InfoContext(ctx, "waiting for route tables", "service", c.ControlService)
-	return control.Serve(ctx, ln, func(ctx context.Context, t *gateways.Table) gateways.Report {
+	h := a.Handlers()
+	h.Apply = func(ctx context.Context, t *gateways.Table) gateways.Report {
 		if err := c.accepts(t); err != nil {
 			return gateways.Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
 		}
 		r := a.Apply(ctx, t)
 		log.InfoContext(ctx, "route table", "gateway", t.Gateway, "generation", t.Generation, "status", r.Status, "error", r.Error)
 		return r
-	}, a.Status)
+	}
+	return control.ServeWith(ctx, ln, h)
 }
 
 // agent wires the supervisor (and for llm the front) from the config.

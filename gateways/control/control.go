@@ -25,6 +25,26 @@ const maxTable = 8 << 20
 type request struct {
 	Table  *gateways.Table `json:"table,omitempty"`
 	Status bool            `json:"status,omitempty"`
+	// Facts asks for the front's request facts after a sequence number,
+	// for the audit trail.
+	Facts *FactsQuery `json:"facts,omitempty"`
+}
+
+// FactsQuery asks for up to Limit facts with Seq > After.
+type FactsQuery struct {
+	After int64 `json:"after"`
+	Limit int   `json:"limit"`
+}
+
+// Facts is an agent's answer to a FactsQuery.
+type Facts struct {
+	Facts []gateways.RequestFact `json:"facts"`
+	// Oldest is the first seq the agent still holds: a follower whose
+	// cursor is older missed what lies between.
+	Oldest int64 `json:"oldest"`
+	// Last is the newest seq the agent has written.
+	Last  int64  `json:"last"`
+	Error string `json:"error,omitempty"`
 }
 
 // ExchangeTimeout bounds one push or status exchange when the caller's
@@ -74,6 +94,47 @@ func Push(ctx context.Context, dial func() (net.Conn, error), t *gateways.Table)
 // Serve answers on ln until ctx ends: tables are applied with apply,
 // status questions answered with status.
 func Serve(ctx context.Context, ln net.Listener, apply func(context.Context, *gateways.Table) gateways.Report, status func() gateways.Report) error {
+	return ServeWith(ctx, ln, Handlers{Apply: apply, Status: status})
+}
+
+// Handlers answer the requests an agent serves; Facts is optional.
+type Handlers struct {
+	Apply  func(context.Context, *gateways.Table) gateways.Report
+	Status func() gateways.Report
+	Facts  func(FactsQuery) Facts
+}
+
+// ReadFacts asks the agent for its request facts after a sequence number.
+func ReadFacts(ctx context.Context, dial func() (net.Conn, error), q FactsQuery) (Facts, error) {
+	conn, err := dial()
+	if err != nil {
+		return Facts{}, fmt.Errorf("%w: %w", ErrDial, err)
+	}
+	defer conn.Close()
+	d, ok := ctx.Deadline()
+	if !ok {
+		d = time.Now().Add(time.Minute)
+	}
+	_ = conn.SetDeadline(d)
+	if err := json.NewEncoder(conn).Encode(request{Facts: &q}); err != nil {
+		return Facts{}, fmt.Errorf("writing to the agent: %w", err)
+	}
+	var f Facts
+	if err := json.NewDecoder(io.LimitReader(conn, maxTable)).Decode(&f); err != nil {
+		return Facts{}, fmt.Errorf("reading the agent's facts: %w", err)
+	}
+	if f.Error != "" {
+		return f, errors.New(f.Error)
+	}
+	return f, nil
+}
+
+// ErrDial is a failure to reach the agent's control service at all.
+var ErrDial = errors.New("dialing the gateway agent")
+
+// ServeWith answers on ln until ctx ends with h.
+func ServeWith(ctx context.Context, ln net.Listener, h Handlers) error {
+	apply, status := h.Apply, h.Status
 	go func() { <-ctx.Done(); _ = ln.Close() }()
 	for {
 		conn, err := ln.Accept()
@@ -92,6 +153,13 @@ func Serve(ctx context.Context, ln net.Listener, apply func(context.Context, *ga
 			var req request
 			var r gateways.Report
 			switch err := json.NewDecoder(io.LimitReader(conn, maxTable)).Decode(&req); {
+			case err == nil && req.Facts != nil:
+				f := Facts{Error: "this agent keeps no request facts"}
+				if h.Facts != nil {
+					f = h.Facts(*req.Facts)
+				}
+				_ = json.NewEncoder(conn).Encode(f)
+				return
 			case err != nil:
 				r = gateways.Report{Status: "rejected", Error: "unreadable request: " + err.Error()}
 			case req.Status:

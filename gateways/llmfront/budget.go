@@ -16,6 +16,8 @@ type reservation struct {
 	id   string
 	held int64
 	once sync.Once
+	// charged is what settle charged; read after the request is served.
+	charged int64
 }
 
 // reserve admits a request of prompt tokens asking for n answers of at
@@ -53,6 +55,7 @@ func (r *reservation) settle(tokens int64) {
 		u := f.usageLocked(r.id, f.grants[r.id])
 		u.Tokens += tokens
 		u.Requests++
+		r.charged = tokens
 		f.mu.Unlock()
 		if f.OnUsage != nil {
 			f.OnUsage()

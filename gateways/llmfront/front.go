@@ -62,6 +62,10 @@ type Front struct {
 	// OnUsage, when set before serving, is told after each metered
 	// answer, so the agent can keep usage across restarts.
 	OnUsage func()
+	// OnRequest, when set before serving, is given the facts of every
+	// request once it is answered, for the audit trail. It must not
+	// block: it runs on the request's goroutine.
+	OnRequest func(gateways.RequestFact)
 }
 
 // New fronts the gateway listening at upstream (its loopback address).
@@ -129,7 +133,27 @@ const DefaultMaxTokens = 1024
 // no embeddings endpoint, and its /health and /metrics are the operator's,
 // not the audience's: everything else is 404.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	on := f.OnRequest
+	if on == nil {
+		f.serve(w, r, &gateways.RequestFact{})
+		return
+	}
+	start := f.now()
+	fact := &gateways.RequestFact{Time: start, Method: r.Method, Path: r.URL.Path}
+	cw := &countingWriter{ResponseWriter: w}
+	f.serve(cw, r, fact)
+	fact.Status = cw.status
+	if fact.Status == 0 {
+		fact.Status = http.StatusOK
+	}
+	fact.BytesOut = cw.n
+	fact.LatencyMS = float64(f.now().Sub(start).Microseconds()) / 1000
+	on(*fact)
+}
+
+func (f *Front) serve(w http.ResponseWriter, r *http.Request, fact *gateways.RequestFact) {
 	id, ok := gateways.CallerOf(r.Context())
+	fact.Identity = id
 	if !ok || id == "" {
 		writeError(w, http.StatusUnauthorized, "authentication_error", "no network-verified identity on this connection")
 		return
@@ -152,6 +176,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	fact.BytesIn = int64(len(body))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "unreadable request body")
 		return
@@ -165,6 +190,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "the request body is not a chat completion request")
 		return
 	}
+	fact.Model, fact.Stream = req.Model, req.Stream
 	if req.Model != "auto" && !allowed(g.AllowedModels, req.Model) {
 		writeError(w, http.StatusForbidden, "permission_error", fmt.Sprintf("model %q is not allowed for identity %q", req.Model, id))
 		return
@@ -192,8 +218,49 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	f.forward(w, r, g, &metered{res: res, prompt: prompt, count: count})
+	m := &metered{res: res, prompt: prompt, count: count}
+	f.forward(w, r, g, m)
+	// The reservation is settled by now: by the meter, which has read the
+	// whole answer before the proxy returns, or by forward.
+	fact.PromptTokens = prompt
+	fact.TotalTokens = res.charged
+	fact.CompletionTokens = max(res.charged-prompt, 0)
+	if mod := m.resolved.Load(); mod != nil {
+		fact.ResolvedModel = *mod
+	}
 }
+
+// countingWriter notes the status and size of what the front answered.
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// Flush passes streamed chunks on as they come.
+func (c *countingWriter) Flush() {
+	if fl, ok := c.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
+}
+
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 type meteredKey struct{}
 

@@ -37,6 +37,7 @@ func (f *Front) modify(resp *http.Response) error {
 		_ = resp.Body.Close()
 		a := answer{count: m.count}
 		a.add(body)
+		m.resolved.Store(&a.model)
 		m.res.settle(a.tokens(m.prompt))
 		if err == nil && len(body) > maxAnswer {
 			err = fmt.Errorf("the gateway's answer is larger than %d bytes", maxAnswer)
@@ -70,6 +71,7 @@ func (f *Front) modify(resp *http.Response) error {
 			}
 		}
 		_ = src.Close()
+		m.resolved.Store(&a.model)
 		m.res.settle(a.tokens(m.prompt))
 		pw.CloseWithError(sc.Err())
 	}()
@@ -118,4 +120,6 @@ type metered struct {
 	count  counter // the model's encoding
 	// owned: the meter has the answer and settles the reservation.
 	owned atomic.Bool
+	// resolved is the model that answered.
+	resolved atomic.Pointer[string]
 }

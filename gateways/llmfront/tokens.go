@@ -49,6 +49,7 @@ func counterFor(model string) counter {
 // chatRequest is what the front reads of a chat completion request.
 type chatRequest struct {
 	Model               string        `json:"model"`
+	Stream              bool          `json:"stream"`
 	MaxTokens           *int64        `json:"max_tokens"`
 	MaxCompletionTokens *int64        `json:"max_completion_tokens"`
 	N                   *int64        `json:"n"`
@@ -205,7 +206,8 @@ func (r *chatRequest) choices() int64 {
 type answer struct {
 	count    counter
 	text     strings.Builder
-	reported int64 // the upstream's own usage, when it sent one
+	reported int64  // the upstream's own usage, when it sent one
+	model    string // the model that answered, as the answer names it
 }
 
 type choice struct {
@@ -222,6 +224,7 @@ type choice struct {
 // add reads one answer body or one streamed chunk.
 func (a *answer) add(b []byte) {
 	var v struct {
+		Model   string   `json:"model"`
 		Choices []choice `json:"choices"`
 		Usage   *struct {
 			TotalTokens      int64 `json:"total_tokens"`
@@ -231,6 +234,9 @@ func (a *answer) add(b []byte) {
 	}
 	if json.Unmarshal(b, &v) != nil {
 		return
+	}
+	if a.model == "" {
+		a.model = v.Model
 	}
 	if u := v.Usage; u != nil {
 		if t := max(u.TotalTokens, u.PromptTokens+u.CompletionTokens); t > 0 {

@@ -37,6 +37,22 @@ type Client struct {
 	stats   Stats
 	closers []func()
 	zctx    zitiContext
+	tls     *tls.Config
+	// trace, when set, is sent as the traceId of every write, and the
+	// controller puts it in the metadata of the entity-change events
+	// those writes cause: the audit trail reads which run made a change.
+	trace atomic.Pointer[string]
+}
+
+// SetTrace names the writes that follow, e.g. "agentmesh/apply/<run>".
+func (c *Client) SetTrace(id string) { c.trace.Store(&id) }
+
+// Trace is the trace id writes carry, "" when none was set.
+func (c *Client) Trace() string {
+	if t := c.trace.Load(); t != nil {
+		return *t
+	}
+	return ""
 }
 
 // Stats counts what the client did; benchmarks and tests read it.
@@ -97,7 +113,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 15 * time.Second,
 	}
-	c := &Client{cfg: cfg, res: res, log: log}
+	c := &Client{cfg: cfg, res: res, log: log, tls: tlsCfg}
 	c.closers = append(c.closers, base.CloseIdleConnections)
 	httpClient := &http.Client{
 		// No overall timeout: each attempt has its own (see retryTransport).

@@ -1,0 +1,116 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/openziti/channel/v4"
+	"github.com/openziti/channel/v4/websockets"
+	"github.com/openziti/identity"
+)
+
+// The management channel's content types for event streaming
+// (ziti's mgmt_pb: StreamEventsRequestType, StreamEventsEventType). They
+// are part of the controller's wire protocol, so they do not change.
+const (
+	streamEventsRequest = 10040
+	streamEventsEvent   = 10041
+)
+
+// Event namespaces the controller streams (ziti v1.6).
+const (
+	EventsCircuit      = "circuit"
+	EventsSession      = "session"
+	EventsEntityChange = "entityChange"
+)
+
+// ErrEventStream is a failure to open or keep the controller's event
+// stream.
+var ErrEventStream = errors.New("controller event stream")
+
+type eventReceiver struct {
+	out chan<- json.RawMessage
+	ctx context.Context
+}
+
+func (r eventReceiver) HandleReceive(m *channel.Message, _ channel.Channel) {
+	body := json.RawMessage(append([]byte(nil), m.Body...))
+	select {
+	case r.out <- body:
+	case <-r.ctx.Done():
+	}
+}
+
+// StreamEvents subscribes to the controller's events of the given
+// namespaces over the fabric management websocket (the channel `ziti
+// fabric stream events` uses) and hands each event's JSON to out, in the
+// order the controller sent them. It returns when ctx ends (nil) or the
+// stream breaks (ErrEventStream); the controller keeps no backlog, so a
+// caller that reconnects has missed what happened in between.
+func (c *Client) StreamEvents(ctx context.Context, namespaces []string, out chan<- json.RawMessage) error {
+	tok, err := c.session(ctx, "")
+	if err != nil {
+		return err
+	}
+	u := *c.res.managementURL
+	u.Scheme = "wss"
+	u.Path = "/fabric/v1/ws-api"
+	dialer := &websocket.Dialer{Proxy: http.ProxyFromEnvironment, TLSClientConfig: c.tls.Clone(), HandshakeTimeout: 15 * time.Second}
+	hdr := http.Header{}
+	hdr.Set(sessionHeader, tok)
+	conn, resp, err := dialer.DialContext(ctx, u.String(), hdr)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		if resp != nil {
+			return fmt.Errorf("%w: opening %s: HTTP %d: %w", ErrEventStream, u.Host+u.Path, resp.StatusCode, err)
+		}
+		return fmt.Errorf("%w: opening %s: %w", ErrEventStream, u.Host+u.Path, err)
+	}
+	closed := make(chan struct{})
+	bind := channel.BindHandlerF(func(b channel.Binding) error {
+		b.AddReceiveHandler(streamEventsEvent, eventReceiver{out: out, ctx: ctx})
+		b.AddCloseHandler(channel.CloseHandlerF(func(channel.Channel) { close(closed) }))
+		return nil
+	})
+	ch, err := channel.NewChannel("mgmt", websockets.NewUnderlayFactory(&identity.TokenId{Token: "mgmt"}, conn, nil), bind, nil)
+	if err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("%w: %w", ErrEventStream, err)
+	}
+	defer ch.Close()
+	type sub struct {
+		Type string `json:"type"`
+	}
+	req := struct {
+		Format        string `json:"format"`
+		Subscriptions []sub  `json:"subscriptions"`
+	}{Format: "json"}
+	for _, ns := range namespaces {
+		req.Subscriptions = append(req.Subscriptions, sub{Type: ns})
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	reply, err := channel.NewMessage(streamEventsRequest, body).WithTimeout(15 * time.Second).SendForReply(ch)
+	if err != nil {
+		return fmt.Errorf("%w: subscribing: %w", ErrEventStream, err)
+	}
+	if ok, _ := reply.GetBoolHeader(channel.ResultSuccessHeader); !ok {
+		return fmt.Errorf("%w: the controller refused the subscription: %s", ErrEventStream, string(reply.Body))
+	}
+	c.log.InfoContext(ctx, "streaming controller events", "namespaces", namespaces)
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-closed:
+		return fmt.Errorf("%w: the controller closed it", ErrEventStream)
+	}
+}
