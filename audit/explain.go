@@ -162,3 +162,61 @@ func describeChange(c *Change) string {
 	}
 	return s
 }
+
+// String is one line for people: time, kind, who, what, and the detail
+// the kind carries.
+func (r Record) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %-16s", r.Time.UTC().Format(time.RFC3339), r.Kind)
+	if r.Identity != nil {
+		name := r.Identity.Name
+		if name == "" {
+			name = r.Identity.ID
+		}
+		fmt.Fprintf(&b, " %s", name)
+		if r.Identity.Organization != "" {
+			fmt.Fprintf(&b, " (%s)", r.Identity.Organization)
+		}
+	}
+	if r.Service != nil {
+		what := r.Service.Owner
+		if what == "" {
+			what = r.Service.Name
+		}
+		if what == "" {
+			what = r.Service.ID
+		}
+		fmt.Fprintf(&b, " -> %s %s", r.Service.Kind, what)
+	}
+	if g := r.Grant; g != nil {
+		switch {
+		case g.None:
+			b.WriteString(" [granted by nothing agentmesh manages]")
+		default:
+			fmt.Fprintf(&b, " [workgroups %s", strings.Join(g.Workgroups, ","))
+			if g.Contract != "" {
+				fmt.Fprintf(&b, " contract %s", g.Contract)
+			}
+			if g.Approval != "" {
+				fmt.Fprintf(&b, " approval %s", g.Approval)
+			}
+			if len(g.Routes) > 0 {
+				fmt.Fprintf(&b, " routes %s", strings.Join(g.Routes, ","))
+			}
+			b.WriteString("]")
+		}
+	}
+	if l := r.LLM; l != nil {
+		fmt.Fprintf(&b, " %s route=%s status=%d tokens=%d+%d=%d %.1fms", l.Model, l.Route, l.Status, l.PromptTokens, l.CompletionTokens, l.TotalTokens, l.LatencyMS)
+	}
+	if r.Change != nil && (r.Kind == KindAccessGranted || r.Kind == KindAccessRevoked) {
+		fmt.Fprintf(&b, " (%s)", describeChange(r.Change))
+	}
+	if r.Gap != nil {
+		fmt.Fprintf(&b, " %s .. %s", r.Gap.From.UTC().Format(time.RFC3339), r.Gap.To.UTC().Format(time.RFC3339))
+	}
+	if r.Note != "" && r.Kind == KindTrailGap {
+		fmt.Fprintf(&b, " %s", r.Note)
+	}
+	return b.String()
+}

@@ -110,7 +110,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintf(cmd.OutOrStdout(), "agentmesh %s\n", version) },
 	})
-	root.AddCommand(newReconcile(), newGatewayAgent(), newEndpointGuard())
+	root.AddCommand(newReconcile(), newGatewayAgent(), newEndpointGuard(), newAudit())
 	// Flag errors are usage errors (exit 2), as for the commands' own checks.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%w", err) })
 	return root
@@ -215,6 +215,7 @@ func reconcile(ctx context.Context, f *reconcileFlags, stdout, stderr io.Writer)
 		// Every pass observes the controller afresh: between passes,
 		// anything may have changed.
 		engine.Reset()
+		client.SetTrace(controller.RunTrace("reconcile"))
 		before := client.Stats().Requests.Load()
 		var plan *reconciler.Plan
 		if f.dryRun {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,10 +50,11 @@ func (r eventReceiver) HandleReceive(m *channel.Message, _ channel.Channel) {
 // StreamEvents subscribes to the controller's events of the given
 // namespaces over the fabric management websocket (the channel `ziti
 // fabric stream events` uses) and hands each event's JSON to out, in the
-// order the controller sent them. It returns when ctx ends (nil) or the
-// stream breaks (ErrEventStream); the controller keeps no backlog, so a
-// caller that reconnects has missed what happened in between.
-func (c *Client) StreamEvents(ctx context.Context, namespaces []string, out chan<- json.RawMessage) error {
+// order the controller sent them. ready, if set, is called once the
+// subscription is in place. It returns when ctx ends (nil) or the stream
+// breaks (ErrEventStream); the controller keeps no backlog, so a caller
+// that reconnects has missed what happened in between.
+func (c *Client) StreamEvents(ctx context.Context, namespaces []string, out chan<- json.RawMessage, ready func()) error {
 	tok, err := c.session(ctx, "")
 	if err != nil {
 		return err
@@ -107,10 +109,21 @@ func (c *Client) StreamEvents(ctx context.Context, namespaces []string, out chan
 		return fmt.Errorf("%w: the controller refused the subscription: %s", ErrEventStream, string(reply.Body))
 	}
 	c.log.InfoContext(ctx, "streaming controller events", "namespaces", namespaces)
+	if ready != nil {
+		ready()
+	}
 	select {
 	case <-ctx.Done():
 		return nil
 	case <-closed:
 		return fmt.Errorf("%w: the controller closed it", ErrEventStream)
 	}
+}
+
+// RunTrace is the trace id of one run's writes: agentmesh/<via>/<time>-<random>,
+// with via "apply" (the provider) or "reconcile" (agentmesh reconcile).
+func RunTrace(via string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("agentmesh/%s/%s-%x", via, time.Now().UTC().Format("20060102T150405Z"), b)
 }

@@ -153,3 +153,26 @@ func memberOf(n *Network, identityID string) map[string]bool {
 	}
 	return out
 }
+
+// LiveAccess is who may dial what on the network as observed: the
+// policies that exist evaluated over the roles identities hold, endpoint
+// and data-plane services alike. A disabled identity cannot
+// authenticate, so it reaches nothing whatever its roles.
+func LiveAccess(n *Network) map[Grant]bool {
+	services := map[string]bool{}
+	for sid := range n.Endpoints {
+		services[sid] = true
+	}
+	for name, gs := range n.GatewayServices {
+		if IsDataPlaneService(name) {
+			services[gs.ID] = true
+		}
+	}
+	roles := map[string][]string{}
+	for id, o := range n.Identities {
+		if !o.Disabled {
+			roles[id] = append(slices.Clone(o.RoleAttributes), o.Reserved...)
+		}
+	}
+	return Access(n.Policies, roles, services)
+}

@@ -95,3 +95,24 @@ func TestWhyGateway(t *testing.T) {
 		t.Fatal("a disabled identity is granted its data plane")
 	}
 }
+
+// TestLiveAccessReadsWhatExists: the policies that exist over the roles
+// identities hold, not what intent wants; disabled identities reach
+// nothing.
+func TestLiveAccessReadsWhatExists(t *testing.T) {
+	b := newNet().identity("a", "o").identity("b", "o").identity("h", "o").workgroup("w", "o").member("w", "a").member("w", "b").
+		contract("c").endpoint("ep", "h", "c", "w")
+	d := Derive(b.n)
+	b.n.Policies = d.Policies
+	if got := LiveAccess(b.n); len(got) != 0 {
+		t.Fatalf("access before any identity holds its role: %v", got)
+	}
+	for id, roles := range d.Roles {
+		b.n.Identities[id].Reserved = roles
+	}
+	b.disable("b")
+	got := LiveAccess(b.n)
+	if len(got) != 1 || !got[Grant{"a", "ep"}] {
+		t.Fatalf("live access %v, want only a>ep", got)
+	}
+}

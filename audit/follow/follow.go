@@ -1,0 +1,568 @@
+// Package follow feeds the audit trail from the network: the
+// controller's session, circuit and entity-change events, the access
+// graph recomputed whenever intent or derived objects change, and the
+// request facts of every LLM gateway's front. Each fact is joined with the
+// intent in force when it happened (which workgroups, contract and
+// approval granted it) and written to an audit.Trail.
+package follow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/agentmesh/agentmesh/audit"
+	"github.com/agentmesh/agentmesh/gateways"
+	"github.com/agentmesh/agentmesh/gateways/control"
+	"github.com/agentmesh/agentmesh/reconciler"
+	"github.com/agentmesh/agentmesh/reconciler/controller"
+	"github.com/agentmesh/agentmesh/reconciler/derive"
+)
+
+// Follower writes the trail. Run it once per trail directory.
+type Follower struct {
+	Engine *reconciler.Engine
+	Trail  *audit.Trail
+	Log    *slog.Logger
+	// Settle is how long entity changes must be quiet before the access
+	// graph is recomputed (default 300ms): one apply's writes then make
+	// one set of access records, attributed to that apply.
+	Settle time.Duration
+	// PullEvery is how often gateway agents are asked for new request
+	// facts (default 2s).
+	PullEvery time.Duration
+	// Ready, if set, is called each time the event subscription is in
+	// place and the access graph observed.
+	Ready func()
+
+	cur     cursor
+	n       *derive.Network
+	byName  map[string]string // identity name -> id
+	buf     []audit.Record
+	runs    map[string]*run
+	touched map[string]bool // runs with changes since the last access pass
+	lastObs time.Time
+	dirty   bool // the cursor moved since it was saved
+}
+
+// cursor is where the follower stands, saved after every batch.
+type cursor struct {
+	// LastEvent is the time of the last controller event written.
+	LastEvent time.Time `json:"last_event"`
+	// Gateways is, by gateway, the seq of the last request fact written.
+	Gateways map[string]int64 `json:"gateways"`
+	// Access is the access graph last recorded, by "<identity>><service>";
+	// nil before the first observation. Subscribing again with one (a
+	// restart, a reconnect) means the follower was not listening for a
+	// while.
+	Access map[string]grantEntry `json:"access"`
+}
+
+type grantEntry struct {
+	Identity audit.Party   `json:"identity"`
+	Service  audit.Service `json:"service"`
+	Grant    *audit.Grant  `json:"grant,omitempty"`
+}
+
+// run gathers what one writer (a trace id, or an author without one)
+// changed.
+type run struct {
+	via, id string
+	by      map[string]audit.Party
+	intents []string
+	objects []string
+	seen    time.Time
+}
+
+var namespaces = []string{controller.EventsSession, controller.EventsCircuit, controller.EventsEntityChange}
+
+// Run follows until ctx ends. A broken event stream is reopened; what
+// happened meanwhile is recorded as a gap, and access changes in it are
+// recovered from the access graph.
+func (f *Follower) Run(ctx context.Context) error {
+	if f.Log == nil {
+		f.Log = slog.New(slog.DiscardHandler)
+	}
+	if f.Settle <= 0 {
+		f.Settle = 300 * time.Millisecond
+	}
+	if f.PullEvery <= 0 {
+		f.PullEvery = 2 * time.Second
+	}
+	f.runs, f.touched = map[string]*run{}, map[string]bool{}
+	if _, err := f.Trail.LoadCursor(&f.cur); err != nil {
+		return fmt.Errorf("reading the audit cursor: %w", err)
+	}
+	if f.cur.Gateways == nil {
+		f.cur.Gateways = map[string]int64{}
+	}
+	events := make(chan json.RawMessage, 4096)
+	ready := make(chan struct{}, 1)
+	broken := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			err := f.Engine.Client().StreamEvents(ctx, namespaces, events, func() { ready <- struct{}{} })
+			if ctx.Err() != nil {
+				return
+			}
+			select {
+			case broken <- err:
+			default:
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	flush := time.NewTicker(200 * time.Millisecond)
+	defer flush.Stop()
+	pull := time.NewTicker(f.PullEvery)
+	defer pull.Stop()
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return f.flush()
+		case err := <-broken:
+			f.Log.WarnContext(ctx, "controller event stream broke; reopening", "error", err.Error())
+			if err := f.flush(); err != nil {
+				return err
+			}
+		case <-ready:
+			if err := f.subscribed(ctx); err != nil {
+				return err
+			}
+		case raw := <-events:
+			// Events of a new subscription come after its observation.
+			select {
+			case <-ready:
+				if err := f.subscribed(ctx); err != nil {
+					return err
+				}
+			default:
+			}
+			if f.n == nil {
+				continue
+			}
+			if f.handle(ctx, raw) {
+				settle.Reset(f.Settle)
+			}
+			if len(f.buf) >= 512 {
+				if err := f.flush(); err != nil {
+					return err
+				}
+			}
+		case <-settle.C:
+			if err := f.accessPass(ctx, nil); err != nil {
+				f.Log.WarnContext(ctx, "observing the network failed; retrying", "error", err.Error())
+				settle.Reset(time.Second)
+			}
+		case <-pull.C:
+			if f.n != nil {
+				f.pullGateways(ctx)
+			}
+		case <-flush.C:
+			if err := f.flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// subscribed runs when the event subscription is (again) in place: the
+// access graph is observed, and what changed since the cursor's graph is
+// recorded, as in force when the trail began or as changed in a gap.
+func (f *Follower) subscribed(ctx context.Context) error {
+	now := time.Now().UTC()
+	var change *audit.Change
+	switch {
+	case f.cur.Access == nil:
+		change = &audit.Change{Via: "observed", Intents: []string{"access in force when the trail began"}}
+	default:
+		f.buf = append(f.buf, audit.Record{Time: now, Kind: audit.KindTrailGap, Source: "controller",
+			Key:  "gap/" + f.cur.LastEvent.Format(time.RFC3339Nano) + "/" + now.Format(time.RFC3339Nano),
+			Gap:  &audit.Gap{From: f.cur.LastEvent, To: now},
+			Note: "the controller's event stream has no replay: sessions and circuits in this span are not in the trail; access changes in it are recorded from the access graph"})
+		change = &audit.Change{Via: "gap"}
+	}
+	for {
+		err := f.accessPass(ctx, change)
+		if err == nil {
+			break
+		}
+		f.Log.WarnContext(ctx, "observing the network failed; retrying", "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	f.pullGateways(ctx)
+	if err := f.flush(); err != nil {
+		return err
+	}
+	if f.Ready != nil {
+		f.Ready()
+	}
+	return nil
+}
+
+// observe reads the network afresh.
+func (f *Follower) observe(ctx context.Context) error {
+	n, err := f.Engine.Observe(ctx)
+	if err != nil {
+		return err
+	}
+	f.n, f.lastObs = n, time.Now()
+	f.byName = map[string]string{}
+	for id, o := range n.Identities {
+		f.byName[o.Name] = id
+	}
+	return nil
+}
+
+// accessPass observes the network and records every access granted or
+// revoked since the last pass, attributed to the writes seen since
+// (change overrides that, for the first pass and after a gap).
+func (f *Follower) accessPass(ctx context.Context, change *audit.Change) error {
+	if err := f.observe(ctx); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	if change == nil {
+		change = f.attribution()
+	}
+	live := derive.LiveAccess(f.n)
+	next := map[string]grantEntry{}
+	for g := range live {
+		e := grantEntry{Identity: f.party(g.Identity), Service: f.service(g.Service), Grant: f.grant(g.Identity, g.Service)}
+		k := g.Identity + ">" + g.Service
+		next[k] = e
+		if _, had := f.cur.Access[k]; !had {
+			f.buf = append(f.buf, f.accessRecord(audit.KindAccessGranted, now, k, e, change))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.cur.Access)) {
+		if _, has := next[k]; !has {
+			e := f.cur.Access[k]
+			f.buf = append(f.buf, f.accessRecord(audit.KindAccessRevoked, now, k, e, change))
+		}
+	}
+	f.cur.Access = next
+	f.touched = map[string]bool{}
+	f.dirty = true
+	return f.flush()
+}
+
+func (f *Follower) accessRecord(kind string, at time.Time, key string, e grantEntry, c *audit.Change) audit.Record {
+	id, svc := e.Identity, e.Service
+	r := audit.Record{Time: at, Kind: kind, Source: "controller", Identity: &id, Service: &svc, Change: c,
+		Key: kind + "/" + key + "/" + at.Format(time.RFC3339Nano)}
+	if kind == audit.KindAccessGranted {
+		r.Grant = e.Grant
+	}
+	return r
+}
+
+// attribution is the Change of the runs whose writes the last access
+// pass has not yet accounted for.
+func (f *Follower) attribution() *audit.Change {
+	keys := slices.Sorted(maps.Keys(f.touched))
+	if len(keys) == 0 {
+		return &audit.Change{Via: "unattributed"}
+	}
+	c := &audit.Change{}
+	var vias, ids []string
+	by := map[string]audit.Party{}
+	for _, k := range keys {
+		r := f.runs[k]
+		vias = append(vias, r.via)
+		if r.id != "" {
+			ids = append(ids, r.id)
+		}
+		maps.Copy(by, r.by)
+		c.Intents = append(c.Intents, r.intents...)
+		c.Objects = append(c.Objects, r.objects...)
+	}
+	c.Via = strings.Join(slices.Compact(vias), "+")
+	c.Run = strings.Join(ids, ",")
+	for _, k := range slices.Sorted(maps.Keys(by)) {
+		c.By = append(c.By, by[k])
+	}
+	return c
+}
+
+// handle turns one controller event into records; it says whether the
+// event changed intent or derived objects (and so maybe access).
+func (f *Follower) handle(ctx context.Context, raw json.RawMessage) bool {
+	var ev event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		f.Log.WarnContext(ctx, "unreadable controller event", "error", err.Error())
+		return false
+	}
+	if !ev.Timestamp.IsZero() {
+		f.cur.LastEvent = ev.Timestamp.UTC()
+		f.dirty = true
+	}
+	switch {
+	case strings.Contains(ev.Namespace, "entityChange"):
+		return f.entityChange(ev)
+	case strings.Contains(ev.Namespace, "circuit"):
+		f.circuit(ctx, ev)
+	case strings.Contains(ev.Namespace, "session"):
+		f.session(ctx, ev)
+	}
+	return false
+}
+
+func (f *Follower) entityChange(ev event) bool {
+	in, obj := ev.change(f.n)
+	if in == "" && obj == "" {
+		return false
+	}
+	author := audit.Party{}
+	if ev.Metadata.Author != nil {
+		author = *ev.Metadata.Author
+	}
+	key := ev.Metadata.TraceID
+	v, id := via(key)
+	if key == "" {
+		key = "unattributed/" + author.ID
+	}
+	r, ok := f.runs[key]
+	if !ok {
+		r = &run{via: v, id: id, by: map[string]audit.Party{}}
+		f.runs[key] = r
+		f.forgetOldRuns()
+	}
+	r.seen = time.Now()
+	if author.ID != "" {
+		r.by[author.ID] = audit.Party{ID: author.ID, Name: author.Name}
+	}
+	if in != "" && !slices.Contains(r.intents, in) {
+		r.intents = append(r.intents, in)
+	}
+	if obj != "" && !slices.Contains(r.objects, obj) {
+		r.objects = append(r.objects, obj)
+	}
+	f.touched[key] = true
+	return true
+}
+
+// forgetOldRuns bounds the runs kept for attribution to the last hour.
+func (f *Follower) forgetOldRuns() {
+	if len(f.runs) < 1000 {
+		return
+	}
+	for k, r := range f.runs {
+		if time.Since(r.seen) > time.Hour && !f.touched[k] {
+			delete(f.runs, k)
+		}
+	}
+}
+
+func (f *Follower) session(ctx context.Context, ev event) {
+	kind := map[string]string{"created": audit.KindSessionCreated, "deleted": audit.KindSessionDeleted}[ev.EventType]
+	if kind == "" || ev.ID == "" {
+		return
+	}
+	f.knows(ctx, ev.IdentityID)
+	id, svc := f.party(ev.IdentityID), f.service(ev.ServiceID)
+	r := audit.Record{Time: ev.Timestamp.UTC(), Kind: kind, Source: "controller", Key: "session/" + ev.ID + "/" + ev.EventType,
+		Identity: &id, Service: &svc, Session: ev.ID, Note: strings.ToLower(ev.SessionType)}
+	if kind == audit.KindSessionCreated && strings.EqualFold(ev.SessionType, "Dial") {
+		r.Grant = f.grant(ev.IdentityID, ev.ServiceID)
+	}
+	f.buf = append(f.buf, r)
+}
+
+func (f *Follower) circuit(ctx context.Context, ev event) {
+	kind := map[string]string{"created": audit.KindCircuitCreated, "deleted": audit.KindCircuitClosed, "failed": audit.KindCircuitFailed}[ev.EventType]
+	if kind == "" || ev.CircuitID == "" {
+		return
+	}
+	who := ev.Tags["clientId"]
+	f.knows(ctx, who)
+	id, svc := f.party(who), f.service(ev.ServiceID)
+	c := &audit.Circuit{ID: ev.CircuitID}
+	if ev.Duration != nil {
+		c.DurationMS = float64(*ev.Duration) / 1e6
+	}
+	if ev.FailureCause != nil {
+		c.Failure = *ev.FailureCause
+	}
+	r := audit.Record{Time: ev.Timestamp.UTC(), Kind: kind, Source: "controller", Key: "circuit/" + ev.CircuitID + "/" + ev.EventType,
+		Identity: &id, Service: &svc, Circuit: c}
+	if kind == audit.KindCircuitCreated {
+		r.Grant = f.grant(who, ev.ServiceID)
+	}
+	f.buf = append(f.buf, r)
+}
+
+// knows re-observes the network when an event names an identity the
+// follower has not seen (created since the last observation), at most
+// once a second.
+func (f *Follower) knows(ctx context.Context, identityID string) {
+	if _, ok := f.n.Identities[identityID]; ok || identityID == "" || time.Since(f.lastObs) < time.Second {
+		return
+	}
+	if err := f.observe(ctx); err != nil {
+		f.Log.WarnContext(ctx, "observing the network failed", "error", err.Error())
+	}
+}
+
+func (f *Follower) party(id string) audit.Party {
+	if o, ok := f.n.Identities[id]; ok {
+		return audit.Party{ID: id, Name: o.Name, Organization: o.Organization}
+	}
+	if e, ok := f.knownParty(id); ok {
+		return e
+	}
+	return audit.Party{ID: id}
+}
+
+// knownParty finds an identity gone from the network in the access graph
+// last recorded, so a revocation by deletion still names it.
+func (f *Follower) knownParty(id string) (audit.Party, bool) {
+	for _, e := range f.cur.Access {
+		if e.Identity.ID == id {
+			return e.Identity, true
+		}
+	}
+	return audit.Party{}, false
+}
+
+func (f *Follower) service(id string) audit.Service {
+	s := audit.Service{ID: id}
+	if r, ok := derive.ServiceOf(f.n, id); ok {
+		s.Kind, s.Owner, s.Organization = r.Kind, r.Name, r.Organization
+		s.Name = r.Name
+		if r.Kind == "gateway" {
+			for name, gs := range f.n.GatewayServices {
+				if gs.ID == id {
+					s.Name = name
+				}
+			}
+		}
+	}
+	return s
+}
+
+func (f *Follower) grant(identityID, serviceID string) *audit.Grant {
+	r, ok := derive.Why(f.n, identityID, serviceID)
+	if !ok {
+		return &audit.Grant{None: true}
+	}
+	return &audit.Grant{Workgroups: r.Workgroups, Contract: r.Contract, Approval: r.Approval, Routes: r.Routes}
+}
+
+// pullGateways reads new request facts from every LLM gateway's agent.
+// An agent that does not answer is asked again next time: its journal
+// keeps the facts.
+func (f *Follower) pullGateways(ctx context.Context) {
+	z, err := f.Engine.Client().Ziti()
+	if err != nil {
+		f.Log.WarnContext(ctx, "no Ziti context to reach gateway agents", "error", err.Error())
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.n.Gateways)) {
+		if f.n.Gateways[name].Value.Kind != gateways.KindLLM {
+			continue
+		}
+		svc := reconciler.ControlService(name)
+		for {
+			after := f.cur.Gateways[name]
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			facts, err := control.ReadFacts(cctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) }, control.FactsQuery{After: after, Limit: 2000})
+			cancel()
+			if err != nil {
+				if !errors.Is(err, control.ErrDial) {
+					f.Log.WarnContext(ctx, "reading a gateway's request facts", "gateway", name, "error", err.Error())
+				}
+				break
+			}
+			if facts.Last < after {
+				// The agent's journal was reset: start over with it.
+				f.cur.Gateways[name] = 0
+				continue
+			}
+			if facts.Oldest > after+1 {
+				now := time.Now().UTC()
+				f.buf = append(f.buf, audit.Record{Time: now, Kind: audit.KindTrailGap, Source: "gateway/" + name,
+					Key:  fmt.Sprintf("gap/gateway/%s/%d-%d", name, after+1, facts.Oldest-1),
+					Note: fmt.Sprintf("request facts %d to %d of gateway %s were gone from its journal before they were read", after+1, facts.Oldest-1, name)})
+			}
+			for _, fact := range facts.Facts {
+				f.buf = append(f.buf, f.requestRecord(name, fact))
+				f.cur.Gateways[name] = fact.Seq
+				f.dirty = true
+			}
+			if len(facts.Facts) < 2000 {
+				break
+			}
+		}
+	}
+}
+
+func (f *Follower) requestRecord(gateway string, fact gateways.RequestFact) audit.Record {
+	id := f.byName[fact.Identity]
+	party := audit.Party{ID: id, Name: fact.Identity}
+	if o, ok := f.n.Identities[id]; ok {
+		party.Organization = o.Organization
+	}
+	svcName := derive.DataPlaneService(gateway, fact.Identity)
+	svc := audit.Service{Name: svcName, Kind: "gateway", Owner: gateway}
+	if gs, ok := f.n.GatewayServices[svcName]; ok {
+		svc = f.service(gs.ID)
+	}
+	llm := &audit.LLM{Model: fact.Model, ResolvedModel: fact.ResolvedModel, Status: fact.Status, PromptTokens: fact.PromptTokens,
+		CompletionTokens: fact.CompletionTokens, TotalTokens: fact.TotalTokens, LatencyMS: fact.LatencyMS, Stream: fact.Stream,
+		BytesIn: fact.BytesIn, BytesOut: fact.BytesOut}
+	var grant *audit.Grant
+	if svc.ID != "" && id != "" {
+		grant = f.grant(id, svc.ID)
+		llm.Route = f.route(gateway, grant.Routes, fact)
+	}
+	return audit.Record{Time: fact.Time.UTC(), Kind: audit.KindLLMRequest, Source: "gateway/" + gateway,
+		Key: fmt.Sprintf("gateway/%s/%d", gateway, fact.Seq), Identity: &party, Service: &svc, Grant: grant, LLM: llm,
+		Note: fact.Method + " " + fact.Path}
+}
+
+// route is the route, of those serving the caller, whose model the
+// request named.
+func (f *Follower) route(gateway string, routes []string, fact gateways.RequestFact) string {
+	var hits []string
+	for _, rt := range f.n.LLMRoutes {
+		if rt.Value.Gateway == gateway && slices.Contains(routes, rt.Value.Name) && (rt.Value.Model == fact.Model || rt.Value.Model == fact.ResolvedModel) {
+			hits = append(hits, rt.Value.Name)
+		}
+	}
+	sort.Strings(hits)
+	return strings.Join(hits, ",")
+}
+
+// flush writes the buffered records and then the cursor.
+func (f *Follower) flush() error {
+	if len(f.buf) == 0 && !f.dirty {
+		return nil
+	}
+	f.dirty = false
+	if len(f.buf) > 0 {
+		if _, err := f.Trail.Append(f.buf); err != nil {
+			return fmt.Errorf("writing the audit trail: %w", err)
+		}
+		f.buf = f.buf[:0]
+	}
+	return f.Trail.SaveCursor(f.cur)
+}
