@@ -210,12 +210,11 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 		resp.Diagnostics.AddError("Cannot configure the agentmesh provider", err.Error())
 		return
 	}
-	// Every write of this run carries its trace id, which the controller
-	// puts in its change events: the audit trail tells an apply from a
-	// reconcile by it.
-	client.SetTrace(controller.RunTrace("apply"))
 	engine := reconciler.New(client, log)
 	engine.SetGatewayTimeout(loaded.GatewayTimeout)
+	// Before its first write, the run announces itself: the audit trail
+	// tells an apply from a reconcile by it.
+	engine.MarkRuns("apply")
 	resp.ResourceData = engine
 	resp.DataSourceData = engine
 	resp.EphemeralResourceData = engine

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentmesh/agentmesh/audit"
+	"github.com/agentmesh/agentmesh/reconciler"
 	"github.com/agentmesh/agentmesh/reconciler/derive"
 )
 
@@ -31,8 +32,7 @@ type event struct {
 	// entityChange
 	ChangeType string `json:"eventType"`
 	Metadata   struct {
-		Author  *audit.Party `json:"author"`
-		TraceID string       `json:"trace_id"`
+		Author *audit.Party `json:"author"`
 	} `json:"metadata"`
 	EntityType   string          `json:"entityType"`
 	IsParent     *bool           `json:"isParentEvent"`
@@ -53,7 +53,7 @@ type entity struct {
 // change ("delete membership macro-pulse/pulse-agent") or a derived
 // object's ("update identity pulse-agent roles"). Changes to objects
 // agentmesh does not own describe as "".
-func (ev *event) change(n *derive.Network) (intentChange, derived string) {
+func (ev *event) change(n names) (intentChange, derived string) {
 	var before, after entity
 	_ = json.Unmarshal(ev.InitialState, &before)
 	_ = json.Unmarshal(ev.FinalState, &after)
@@ -98,17 +98,41 @@ func (ev *event) change(n *derive.Network) (intentChange, derived string) {
 	return "", ""
 }
 
-// describeIntent names an intent config: "membership <workgroup>/<identity>".
-func describeIntent(e entity, n *derive.Network) string {
-	var data map[string]any
-	_ = json.Unmarshal(e.Data, &data)
-	str := func(k string) string { s, _ := data[k].(string); return s }
-	name := func(id string) string {
+// names resolves ids in the networks observed before and after a change:
+// a created identity is only in the later one, a deleted one only in the
+// earlier.
+type names []*derive.Network
+
+func (ns names) identity(id string) string {
+	for _, n := range ns {
+		if n == nil {
+			continue
+		}
 		if o, ok := n.Identities[id]; ok {
 			return o.Name
 		}
-		return id
 	}
+	return id
+}
+
+func (ns names) endpoint(id string) string {
+	for _, n := range ns {
+		if n == nil {
+			continue
+		}
+		if o, ok := n.Endpoints[id]; ok {
+			return o.Name
+		}
+	}
+	return id
+}
+
+// describeIntent names an intent config: "membership <workgroup>/<identity>".
+func describeIntent(e entity, n names) string {
+	var data map[string]any
+	_ = json.Unmarshal(e.Data, &data)
+	str := func(k string) string { s, _ := data[k].(string); return s }
+	name := n.identity
 	for _, k := range []struct{ prefix, label string }{
 		{"agentmesh.workgroup.", "workgroup"}, {"agentmesh.contract.", "contract"}, {derive.EndpointConfigPrefix, "endpoint"},
 		{"agentmesh.gateway.", "gateway"}, {"agentmesh.llm-route.", "llm-route"}, {"agentmesh.mcp-route.", "mcp-route"},
@@ -121,11 +145,7 @@ func describeIntent(e entity, n *derive.Network) string {
 		return "membership " + str("workgroup") + "/" + name(str("identity"))
 	}
 	if strings.HasPrefix(e.Name, "agentmesh.approval.") {
-		ep := str("endpoint")
-		if o, ok := n.Endpoints[ep]; ok {
-			ep = o.Name
-		}
-		return "approval " + ep + "/" + name(str("consumer"))
+		return "approval " + n.endpoint(str("endpoint")) + "/" + name(str("consumer"))
 	}
 	return ""
 }
@@ -156,12 +176,18 @@ func sameSet(a, b []string) bool {
 	return true
 }
 
-// via reads who wrote from a trace id: "agentmesh/apply/<run>" or
-// "agentmesh/reconcile/<run>"; anything else is unattributed.
-func via(trace string) (string, string) {
-	parts := strings.SplitN(trace, "/", 3)
-	if len(parts) == 3 && parts[0] == "agentmesh" && (parts[1] == "apply" || parts[1] == "reconcile") {
-		return parts[1], trace
+// runMarker reads a run marker's change: the run an identity starts.
+func (ev *event) runMarker() (via, run string, ok bool) {
+	if ev.EntityType != "configs" || ev.ChangeType == "deleted" {
+		return "", "", false
 	}
-	return "unattributed", trace
+	var e entity
+	if json.Unmarshal(ev.FinalState, &e) != nil || !strings.HasPrefix(e.Name, reconciler.RunPrefix) {
+		return "", "", false
+	}
+	var d struct{ Via, Run string }
+	if json.Unmarshal(e.Data, &d) != nil || d.Run == "" {
+		return "", "", false
+	}
+	return d.Via, d.Run, true
 }

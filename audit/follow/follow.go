@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openziti/edge-api/rest_management_api_client/identity"
+
 	"github.com/agentmesh/agentmesh/audit"
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/control"
@@ -42,15 +44,26 @@ type Follower struct {
 	// Ready, if set, is called each time the event subscription is in
 	// place and the access graph observed.
 	Ready func()
+	// RunLapse ends a run's claim on its identity's writes after this long
+	// without one (default 2m): a hand edit made later by the same
+	// identity is unattributed, not the run's.
+	RunLapse time.Duration
 
 	cur     cursor
 	n       *derive.Network
 	byName  map[string]string // identity name -> id
 	buf     []audit.Record
 	runs    map[string]*run
+	current map[string]run  // by author id: the run it last announced
 	touched map[string]bool // runs with changes since the last access pass
 	lastObs time.Time
 	dirty   bool // the cursor moved since it was saved
+	// control are the gateways' control services, by id: their traffic
+	// is the reconciler's and the follower's own, not agents'.
+	control map[string]bool
+	// others are identities agentmesh does not manage (an admin), by id,
+	// looked up once each.
+	others map[string]audit.Party
 }
 
 // cursor is where the follower stands, saved after every batch.
@@ -80,6 +93,9 @@ type run struct {
 	intents []string
 	objects []string
 	seen    time.Time
+	// pending are its changes not yet described: names are resolved
+	// once the network after them is observed.
+	pending []event
 }
 
 var namespaces = []string{controller.EventsSession, controller.EventsCircuit, controller.EventsEntityChange}
@@ -97,7 +113,10 @@ func (f *Follower) Run(ctx context.Context) error {
 	if f.PullEvery <= 0 {
 		f.PullEvery = 2 * time.Second
 	}
-	f.runs, f.touched = map[string]*run{}, map[string]bool{}
+	if f.RunLapse <= 0 {
+		f.RunLapse = 2 * time.Minute
+	}
+	f.runs, f.touched, f.current = map[string]*run{}, map[string]bool{}, map[string]run{}
 	if _, err := f.Trail.LoadCursor(&f.cur); err != nil {
 		return fmt.Errorf("reading the audit cursor: %w", err)
 	}
@@ -225,6 +244,12 @@ func (f *Follower) observe(ctx context.Context) error {
 		return err
 	}
 	f.n, f.lastObs = n, time.Now()
+	f.control = map[string]bool{}
+	for name, gs := range n.GatewayServices {
+		if !derive.IsDataPlaneService(name) {
+			f.control[gs.ID] = true
+		}
+	}
 	f.byName = map[string]string{}
 	for id, o := range n.Identities {
 		f.byName[o.Name] = id
@@ -236,9 +261,11 @@ func (f *Follower) observe(ctx context.Context) error {
 // revoked since the last pass, attributed to the writes seen since
 // (change overrides that, for the first pass and after a gap).
 func (f *Follower) accessPass(ctx context.Context, change *audit.Change) error {
+	before := f.n
 	if err := f.observe(ctx); err != nil {
 		return err
 	}
+	f.describe(names{f.n, before})
 	now := time.Now().UTC()
 	if change == nil {
 		change = f.attribution()
@@ -246,7 +273,7 @@ func (f *Follower) accessPass(ctx context.Context, change *audit.Change) error {
 	live := derive.LiveAccess(f.n)
 	next := map[string]grantEntry{}
 	for g := range live {
-		e := grantEntry{Identity: f.party(g.Identity), Service: f.service(g.Service), Grant: f.grant(g.Identity, g.Service)}
+		e := grantEntry{Identity: f.party(ctx, g.Identity), Service: f.service(g.Service), Grant: f.grant(g.Identity, g.Service)}
 		k := g.Identity + ">" + g.Service
 		next[k] = e
 		if _, had := f.cur.Access[k]; !had {
@@ -327,22 +354,35 @@ func (f *Follower) handle(ctx context.Context, raw json.RawMessage) bool {
 }
 
 func (f *Follower) entityChange(ev event) bool {
-	in, obj := ev.change(f.n)
-	if in == "" && obj == "" {
-		return false
-	}
 	author := audit.Party{}
 	if ev.Metadata.Author != nil {
 		author = *ev.Metadata.Author
 	}
-	key := ev.Metadata.TraceID
-	v, id := via(key)
-	if key == "" {
+	if via, id, ok := ev.runMarker(); ok {
+		f.current[author.ID] = run{via: via, id: id, seen: ev.Timestamp}
+		return false
+	}
+	if in, obj := ev.change(nil); in == "" && obj == "" {
+		return false
+	}
+	// What an identity writes belongs to the run it last announced; a
+	// write with no run before it (a hand edit) is unattributed.
+	cur, ok := f.current[author.ID]
+	if ok && ev.Timestamp.Sub(cur.seen) > f.RunLapse {
+		delete(f.current, author.ID)
+		ok = false
+	}
+	key := cur.id
+	if ok {
+		cur.seen = ev.Timestamp
+		f.current[author.ID] = cur
+	} else {
+		cur = run{via: "unattributed"}
 		key = "unattributed/" + author.ID
 	}
 	r, ok := f.runs[key]
 	if !ok {
-		r = &run{via: v, id: id, by: map[string]audit.Party{}}
+		r = &run{via: cur.via, id: cur.id, by: map[string]audit.Party{}}
 		f.runs[key] = r
 		f.forgetOldRuns()
 	}
@@ -350,14 +390,25 @@ func (f *Follower) entityChange(ev event) bool {
 	if author.ID != "" {
 		r.by[author.ID] = audit.Party{ID: author.ID, Name: author.Name}
 	}
-	if in != "" && !slices.Contains(r.intents, in) {
-		r.intents = append(r.intents, in)
-	}
-	if obj != "" && !slices.Contains(r.objects, obj) {
-		r.objects = append(r.objects, obj)
-	}
+	r.pending = append(r.pending, ev)
 	f.touched[key] = true
 	return true
+}
+
+// describe turns the runs' pending changes into intent and object lines.
+func (f *Follower) describe(ns names) {
+	for _, r := range f.runs {
+		for _, ev := range r.pending {
+			in, obj := ev.change(ns)
+			if in != "" && !slices.Contains(r.intents, in) {
+				r.intents = append(r.intents, in)
+			}
+			if obj != "" && !slices.Contains(r.objects, obj) {
+				r.objects = append(r.objects, obj)
+			}
+		}
+		r.pending = nil
+	}
 }
 
 // forgetOldRuns bounds the runs kept for attribution to the last hour.
@@ -374,11 +425,11 @@ func (f *Follower) forgetOldRuns() {
 
 func (f *Follower) session(ctx context.Context, ev event) {
 	kind := map[string]string{"created": audit.KindSessionCreated, "deleted": audit.KindSessionDeleted}[ev.EventType]
-	if kind == "" || ev.ID == "" {
+	if kind == "" || ev.ID == "" || f.control[ev.ServiceID] {
 		return
 	}
-	f.knows(ctx, ev.IdentityID)
-	id, svc := f.party(ev.IdentityID), f.service(ev.ServiceID)
+	f.knows(ctx, ev.IdentityID, ev.ServiceID)
+	id, svc := f.party(ctx, ev.IdentityID), f.service(ev.ServiceID)
 	r := audit.Record{Time: ev.Timestamp.UTC(), Kind: kind, Source: "controller", Key: "session/" + ev.ID + "/" + ev.EventType,
 		Identity: &id, Service: &svc, Session: ev.ID, Note: strings.ToLower(ev.SessionType)}
 	if kind == audit.KindSessionCreated && strings.EqualFold(ev.SessionType, "Dial") {
@@ -389,12 +440,12 @@ func (f *Follower) session(ctx context.Context, ev event) {
 
 func (f *Follower) circuit(ctx context.Context, ev event) {
 	kind := map[string]string{"created": audit.KindCircuitCreated, "deleted": audit.KindCircuitClosed, "failed": audit.KindCircuitFailed}[ev.EventType]
-	if kind == "" || ev.CircuitID == "" {
+	if kind == "" || ev.CircuitID == "" || f.control[ev.ServiceID] {
 		return
 	}
 	who := ev.Tags["clientId"]
-	f.knows(ctx, who)
-	id, svc := f.party(who), f.service(ev.ServiceID)
+	f.knows(ctx, who, ev.ServiceID)
+	id, svc := f.party(ctx, who), f.service(ev.ServiceID)
 	c := &audit.Circuit{ID: ev.CircuitID}
 	if ev.Duration != nil {
 		c.DurationMS = float64(*ev.Duration) / 1e6
@@ -410,11 +461,12 @@ func (f *Follower) circuit(ctx context.Context, ev event) {
 	f.buf = append(f.buf, r)
 }
 
-// knows re-observes the network when an event names an identity the
-// follower has not seen (created since the last observation), at most
-// once a second.
-func (f *Follower) knows(ctx context.Context, identityID string) {
-	if _, ok := f.n.Identities[identityID]; ok || identityID == "" || time.Since(f.lastObs) < time.Second {
+// refreshFor re-observes the network when a request fact names a caller
+// or data-plane service the follower has not seen yet.
+func (f *Follower) refreshFor(ctx context.Context, gateway, identity string) {
+	_, known := f.byName[identity]
+	_, served := f.n.GatewayServices[derive.DataPlaneService(gateway, identity)]
+	if known && served || time.Since(f.lastObs) < time.Second {
 		return
 	}
 	if err := f.observe(ctx); err != nil {
@@ -422,14 +474,39 @@ func (f *Follower) knows(ctx context.Context, identityID string) {
 	}
 }
 
-func (f *Follower) party(id string) audit.Party {
+// knows re-observes the network when an event names an identity or a
+// service the follower has not seen (created since the last
+// observation), at most four times a second.
+func (f *Follower) knows(ctx context.Context, identityID, serviceID string) {
+	_, idKnown := f.n.Identities[identityID]
+	_, svcKnown := derive.ServiceOf(f.n, serviceID)
+	if (idKnown || identityID == "") && (svcKnown || serviceID == "") || time.Since(f.lastObs) < 250*time.Millisecond {
+		return
+	}
+	if err := f.observe(ctx); err != nil {
+		f.Log.WarnContext(ctx, "observing the network failed", "error", err.Error())
+	}
+}
+
+func (f *Follower) party(ctx context.Context, id string) audit.Party {
 	if o, ok := f.n.Identities[id]; ok {
 		return audit.Party{ID: id, Name: o.Name, Organization: o.Organization}
 	}
 	if e, ok := f.knownParty(id); ok {
 		return e
 	}
-	return audit.Party{ID: id}
+	if p, ok := f.others[id]; ok || id == "" {
+		return p
+	}
+	p := audit.Party{ID: id}
+	if f.others == nil {
+		f.others = map[string]audit.Party{}
+	}
+	if d, err := f.Engine.Client().API.Identity.DetailIdentity(identity.NewDetailIdentityParamsWithContext(ctx).WithID(id), nil); err == nil && d.Payload.Data != nil && d.Payload.Data.Name != nil {
+		p.Name = *d.Payload.Data.Name
+	}
+	f.others[id] = p
+	return p
 }
 
 // knownParty finds an identity gone from the network in the access graph
@@ -504,6 +581,7 @@ func (f *Follower) pullGateways(ctx context.Context) {
 					Note: fmt.Sprintf("request facts %d to %d of gateway %s were gone from its journal before they were read", after+1, facts.Oldest-1, name)})
 			}
 			for _, fact := range facts.Facts {
+				f.refreshFor(ctx, name, fact.Identity)
 				f.buf = append(f.buf, f.requestRecord(name, fact))
 				f.cur.Gateways[name] = fact.Seq
 				f.dirty = true

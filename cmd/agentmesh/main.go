@@ -215,7 +215,7 @@ func reconcile(ctx context.Context, f *reconcileFlags, stdout, stderr io.Writer)
 		// Every pass observes the controller afresh: between passes,
 		// anything may have changed.
 		engine.Reset()
-		client.SetTrace(controller.RunTrace("reconcile"))
+		engine.MarkRuns("reconcile")
 		before := client.Stats().Requests.Load()
 		var plan *reconciler.Plan
 		if f.dryRun {

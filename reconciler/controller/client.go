@@ -38,21 +38,45 @@ type Client struct {
 	closers []func()
 	zctx    zitiContext
 	tls     *tls.Config
-	// trace, when set, is sent as the traceId of every write, and the
-	// controller puts it in the metadata of the entity-change events
-	// those writes cause: the audit trail reads which run made a change.
-	trace atomic.Pointer[string]
+	run     runMarker
 }
 
-// SetTrace names the writes that follow, e.g. "agentmesh/apply/<run>".
-func (c *Client) SetTrace(id string) { c.trace.Store(&id) }
+// runMarker announces a run on the controller before its first write.
+// ziti v1.6 reads a change's traceId only from form parameters, which its
+// JSON API never parses, so a run cannot label its writes: it writes a
+// marker instead (the reconciler's run config), and the audit trail
+// attributes what the same identity writes next to that run.
+type runMarker struct {
+	mu     sync.Mutex
+	mark   func(context.Context) error
+	marked bool
+}
 
-// Trace is the trace id writes carry, "" when none was set.
-func (c *Client) Trace() string {
-	if t := c.trace.Load(); t != nil {
-		return *t
+type markingKey struct{}
+
+// SetRun starts a run: mark is called once, before the run's first write
+// (not for plans or reads), and its own requests pass straight through.
+// A failed mark is logged, never fatal: it costs the audit trail its
+// attribution, not the run its writes.
+func (c *Client) SetRun(mark func(context.Context) error) {
+	c.run.mu.Lock()
+	defer c.run.mu.Unlock()
+	c.run.mark, c.run.marked = mark, false
+}
+
+func (c *Client) beforeWrite(ctx context.Context) {
+	if ctx.Value(markingKey{}) != nil {
+		return
 	}
-	return ""
+	c.run.mu.Lock()
+	defer c.run.mu.Unlock()
+	if c.run.marked || c.run.mark == nil {
+		return
+	}
+	c.run.marked = true
+	if err := c.run.mark(context.WithValue(ctx, markingKey{}, true)); err != nil {
+		c.log.WarnContext(ctx, "could not mark the run for the audit trail; its changes will show as unattributed", "error", err.Error())
+	}
 }
 
 // Stats counts what the client did; benchmarks and tests read it.

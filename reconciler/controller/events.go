@@ -120,9 +120,9 @@ func (c *Client) StreamEvents(ctx context.Context, namespaces []string, out chan
 	}
 }
 
-// RunTrace is the trace id of one run's writes: agentmesh/<via>/<time>-<random>,
-// with via "apply" (the provider) or "reconcile" (agentmesh reconcile).
-func RunTrace(via string) string {
+// RunID names one run: agentmesh/<via>/<time>-<random>, with via "apply"
+// (the provider) or "reconcile" (agentmesh reconcile).
+func RunID(via string) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("agentmesh/%s/%s-%x", via, time.Now().UTC().Format("20060102T150405Z"), b)

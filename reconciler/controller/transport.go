@@ -38,11 +38,8 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tr := t.client.Trace(); tr != "" && req.Method != http.MethodGet && req.Method != http.MethodHead {
-		q := req.URL.Query()
-		q.Set("traceId", tr)
-		req = req.Clone(req.Context())
-		req.URL.RawQuery = q.Encode()
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		t.client.beforeWrite(req.Context())
 	}
 	resp, err := t.next.RoundTrip(withSession(req, body, tok))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
