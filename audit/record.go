@@ -37,16 +37,16 @@ type Record struct {
 	Key string `json:"key"`
 	// Source is where the fact came from: "controller", or
 	// "gateway/<name>" for a gateway front.
-	Source   string    `json:"source"`
-	Identity *Party    `json:"identity,omitempty"`
-	Service  *Service  `json:"service,omitempty"`
-	Grant    *Grant    `json:"grant,omitempty"`
-	Change   *Change   `json:"change,omitempty"`
-	LLM      *LLM      `json:"llm,omitempty"`
-	Circuit  *Circuit  `json:"circuit,omitempty"`
-	Gap      *Gap      `json:"gap,omitempty"`
-	Session  string    `json:"session,omitempty"` // the edge session's id (never its token)
-	Note     string    `json:"note,omitempty"`
+	Source   string   `json:"source"`
+	Identity *Party   `json:"identity,omitempty"`
+	Service  *Service `json:"service,omitempty"`
+	Grant    *Grant   `json:"grant,omitempty"`
+	Change   *Change  `json:"change,omitempty"`
+	LLM      *LLM     `json:"llm,omitempty"`
+	Circuit  *Circuit `json:"circuit,omitempty"`
+	Gap      *Gap     `json:"gap,omitempty"`
+	Session  string   `json:"session,omitempty"` // the edge session's id (never its token)
+	Note     string   `json:"note,omitempty"`
 }
 
 // Party is an identity as the network verified it: the controller's own

@@ -228,4 +228,3 @@ func printRecords(w io.Writer, output string, recs []audit.Record) error {
 	}
 	return nil
 }
-
