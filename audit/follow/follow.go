@@ -204,11 +204,8 @@ func (f *Follower) Run(ctx context.Context) error {
 // recorded, as in force when the trail began or as changed in a gap.
 func (f *Follower) subscribed(ctx context.Context) error {
 	now := time.Now().UTC()
-	var change *audit.Change
-	switch {
-	case f.cur.Access == nil:
-		change = &audit.Change{Via: "observed", Intents: []string{"access in force when the trail began"}}
-	default:
+	change := &audit.Change{Via: "observed", Intents: []string{"access in force when the trail began"}}
+	if f.cur.Access != nil {
 		f.buf = append(f.buf, audit.Record{Time: now, Kind: audit.KindTrailGap, Source: "controller",
 			Key:  "gap/" + f.cur.LastEvent.Format(time.RFC3339Nano) + "/" + now.Format(time.RFC3339Nano),
 			Gap:  &audit.Gap{From: f.cur.LastEvent, To: now},

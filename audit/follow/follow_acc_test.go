@@ -183,7 +183,7 @@ func waitFor(dir, what string, ok func([]audit.Record) bool) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the trail did not show %s within 60s (read error %v)", what, err)
+			return fmt.Errorf("the trail did not show %s within 60s (read error: %w)", what, err)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
