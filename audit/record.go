@@ -17,7 +17,6 @@ const (
 	KindAccessGranted  = "access.granted"
 	KindAccessRevoked  = "access.revoked"
 	KindLLMRequest     = "llm.request"
-	KindGuardClosed    = "guard.closed"
 	// KindTrailGap marks a span the trail could not see: the controller's
 	// event stream has no replay, so facts of sessions and circuits that
 	// began and ended while the follower was down are not in the trail.

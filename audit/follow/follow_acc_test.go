@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -144,7 +145,13 @@ func startFollower(t *testing.T, dir string) *running {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{}, 1)
+	logf, err := acctest.LogFile("audit-follower")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = logf.Close() })
 	f := &follow.Follower{Engine: acctest.Engine(t), Trail: trail, PullEvery: 500 * time.Millisecond, RunLapse: time.Second,
+		Log: slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Ready: func() {
 			select {
 			case ready <- struct{}{}:
@@ -558,9 +565,23 @@ func TestAccAudit_macroPulse(t *testing.T) {
 		t.Fatal("markets-co does not see the dials of its own endpoint")
 	}
 
-	// No secret reaches the trail: session events carry their token.
+	// No secret reaches the trail: session events carry their token. The
+	// package's secret scan also reads the trail and the agent's journal,
+	// for live API session tokens, JWTs and the admin password.
 	if strings.Contains(string(raw), `"token"`) {
 		t.Fatal("a session token reached the trail")
+	}
+	journal, err := os.ReadFile(filepath.Join(dir, "gw-state", "requests.jsonl"))
+	if err != nil || !strings.Contains(string(journal), `"identity":"au-pulse-agent"`) {
+		t.Fatalf("the agent's journal: %v", err)
+	}
+	for name, b := range map[string][]byte{"audit-trail": raw, "audit-journal": journal} {
+		lf, err := acctest.LogFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = lf.Write(b)
+		_ = lf.Close()
 	}
 	for _, r := range recs {
 		t.Log(r.String())
