@@ -112,6 +112,16 @@ func (e *Engine) configTypeID(ctx context.Context, k *configKind) (string, error
 	if id, ok := e.types.ids[k.typeName]; ok {
 		return id, nil
 	}
+	id, err := e.resolveConfigType(ctx, k)
+	if err == nil {
+		e.types.ids[k.typeName] = id
+	}
+	return id, err
+}
+
+// resolveConfigType finds the config type (bringing its schema up to date)
+// or creates it. It takes no lock.
+func (e *Engine) resolveConfigType(ctx context.Context, k *configKind) (string, error) {
 	filter := fmt.Sprintf("name = %s", quoteFilter(k.typeName))
 	types, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.ConfigTypeDetail, *rest_model.Meta, error) {
 		r, err := e.c.API.Config.ListConfigTypes(config.NewListConfigTypesParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
@@ -137,7 +147,6 @@ func (e *Engine) configTypeID(ctx context.Context, k *configKind) (string, error
 			}
 			e.log.InfoContext(ctx, "updated config type schema", "type", k.typeName)
 		}
-		e.types.ids[k.typeName] = deref(t.ID)
 		return deref(t.ID), nil
 	}
 	if k.schema == nil {
@@ -150,7 +159,6 @@ func (e *Engine) configTypeID(ctx context.Context, k *configKind) (string, error
 		return "", controller.Explain(err, "creating config type "+k.typeName)
 	}
 	e.log.InfoContext(ctx, "created config type", "type", k.typeName)
-	e.types.ids[k.typeName] = resp.Payload.Data.ID
 	return resp.Payload.Data.ID, nil
 }
 

@@ -39,9 +39,9 @@ func (e *Engine) MarkRuns(via string) string {
 
 // markRun writes the marker. It runs inside another write's request, which
 // may hold the engine's locks (a config type being created), so it takes
-// none of them: it finds or makes its config type itself.
+// none of them.
 func (e *Engine) markRun(ctx context.Context, via, run string) error {
-	typeID, err := e.runTypeID(ctx)
+	typeID, err := e.resolveConfigType(ctx, kindRun)
 	if err != nil {
 		return err
 	}
@@ -50,13 +50,18 @@ func (e *Engine) markRun(ctx context.Context, via, run string) error {
 	tags := &rest_model.Tags{SubTags: rest_model.SubTags{TagKind: kindRun.label}}
 	for attempt := 0; attempt < 2; attempt++ {
 		filter := fmt.Sprintf("name = %s", quoteFilter(name))
-		one := int64(1)
-		l, err := e.c.API.Config.ListConfigs(config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter).WithLimit(&one), nil)
+		found, err := listAll(ctx, func(limit, offset *int64) ([]*rest_model.ConfigDetail, *rest_model.Meta, error) {
+			r, err := e.c.API.Config.ListConfigs(config.NewListConfigsParamsWithContext(ctx).WithFilter(&filter).WithLimit(limit).WithOffset(offset), nil)
+			if err != nil {
+				return nil, nil, controller.Explain(err, "looking up the run marker")
+			}
+			return r.Payload.Data, r.Payload.Meta, nil
+		})
 		if err != nil {
-			return controller.Explain(err, "looking up the run marker")
+			return err
 		}
-		if len(l.Payload.Data) == 1 {
-			_, err = e.c.API.Config.UpdateConfig(config.NewUpdateConfigParamsWithContext(ctx).WithID(deref(l.Payload.Data[0].ID)).WithConfig(&rest_model.ConfigUpdate{
+		if len(found) > 0 {
+			_, err = e.c.API.Config.UpdateConfig(config.NewUpdateConfigParamsWithContext(ctx).WithID(deref(found[0].ID)).WithConfig(&rest_model.ConfigUpdate{
 				Name: ptr(name), Data: data, Tags: tags,
 			}), nil)
 			return controller.Explain(err, "updating the run marker")
@@ -74,27 +79,4 @@ func (e *Engine) markRun(ctx context.Context, via, run string) error {
 		}
 	}
 	return nil
-}
-
-func (e *Engine) runTypeID(ctx context.Context) (string, error) {
-	filter := fmt.Sprintf("name = %s", quoteFilter(kindRun.typeName))
-	one := int64(1)
-	for attempt := 0; ; attempt++ {
-		l, err := e.c.API.Config.ListConfigTypes(config.NewListConfigTypesParamsWithContext(ctx).WithFilter(&filter).WithLimit(&one), nil)
-		if err != nil {
-			return "", controller.Explain(err, "looking up config type "+kindRun.typeName)
-		}
-		if len(l.Payload.Data) == 1 {
-			return deref(l.Payload.Data[0].ID), nil
-		}
-		r, err := e.c.API.Config.CreateConfigType(config.NewCreateConfigTypeParamsWithContext(ctx).WithConfigType(&rest_model.ConfigTypeCreate{
-			Name: ptr(kindRun.typeName), Schema: kindRun.schema, Tags: ownTags("config-type"),
-		}), nil)
-		if err == nil {
-			return r.Payload.Data.ID, nil
-		}
-		if attempt == 1 {
-			return "", controller.Explain(err, "creating config type "+kindRun.typeName)
-		}
-	}
 }
