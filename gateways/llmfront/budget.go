@@ -3,6 +3,7 @@ package llmfront
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // A reservation holds, from admission until the answer is metered, the
@@ -16,8 +17,10 @@ type reservation struct {
 	id   string
 	held int64
 	once sync.Once
-	// charged is what settle charged; read after the request is served.
-	charged int64
+	// charged is what settle charged, for the request's audit facts. A
+	// caller gone mid-stream returns before the meter settles, so it is
+	// read without waiting: such a fact may say 0.
+	charged atomic.Int64
 }
 
 // reserve admits a request of prompt tokens asking for n answers of at
@@ -55,7 +58,7 @@ func (r *reservation) settle(tokens int64) {
 		u := f.usageLocked(r.id, f.grants[r.id])
 		u.Tokens += tokens
 		u.Requests++
-		r.charged = tokens
+		r.charged.Store(tokens)
 		f.mu.Unlock()
 		if f.OnUsage != nil {
 			f.OnUsage()

@@ -223,8 +223,9 @@ func (f *Front) serve(w http.ResponseWriter, r *http.Request, fact *gateways.Req
 	// The reservation is settled by now: by the meter, which has read the
 	// whole answer before the proxy returns, or by forward.
 	fact.PromptTokens = prompt
-	fact.TotalTokens = res.charged
-	fact.CompletionTokens = max(res.charged-prompt, 0)
+	charged := res.charged.Load()
+	fact.TotalTokens = charged
+	fact.CompletionTokens = max(charged-prompt, 0)
 	if mod := m.resolved.Load(); mod != nil {
 		fact.ResolvedModel = *mod
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/tiktoken-go/tokenizer/codec"
+
+	"github.com/agentmesh/agentmesh/gateways"
 )
 
 // fakeGateway answers like llm-gateway with one key: 401 without it, 200
@@ -327,6 +329,46 @@ func TestEncodingFollowsTheModel(t *testing.T) {
 	for model, want := range map[string]int{"gpt-4o-mini": o200, "o3-mini": o200, "gpt-5": o200, "gpt-4-turbo": cl100, "llama3": cl100, "claude-3-haiku": cl100} {
 		if got := counterFor(model)(text); got != int64(want) {
 			t.Errorf("%s: %d tokens, want %d", model, got, want)
+		}
+	}
+}
+
+// TestRequestFacts: every request, refused or answered, streamed or not,
+// leaves one fact with the verified caller, the model asked and answered,
+// the status and what it cost; the caller's key and the content never do.
+func TestRequestFacts(t *testing.T) {
+	h := newHarness(t)
+	facts := make(chan gateways.RequestFact, 10)
+	h.front.OnRequest = func(f gateways.RequestFact) { facts <- f }
+	next := func() gateways.RequestFact {
+		select {
+		case f := <-facts:
+			return f
+		case <-time.After(5 * time.Second):
+			t.Fatal("no fact")
+			return gateways.RequestFact{}
+		}
+	}
+	h.chat(t, "pulse-agent", "gpt-4o", false)
+	if f := next(); f.Identity != "pulse-agent" || f.Status != http.StatusForbidden || f.Model != "gpt-4o" || f.TotalTokens != 0 {
+		t.Fatalf("refused: %+v", f)
+	}
+	h.chat(t, "pulse-agent", "llama3", false)
+	if f := next(); f.Status != http.StatusOK || f.ResolvedModel != "llama3" || f.TotalTokens != 30 || f.PromptTokens == 0 || f.BytesIn == 0 || f.BytesOut == 0 || f.Path != "/v1/chat/completions" {
+		t.Fatalf("answered: %+v", f)
+	}
+	h.chat(t, "pulse-agent", "llama3", true)
+	if f := next(); f.Status != http.StatusOK || !f.Stream || f.TotalTokens != 20 {
+		t.Fatalf("streamed: %+v", f)
+	}
+	h.chat(t, "", "llama3", false)
+	if f := next(); f.Identity != "" || f.Status != http.StatusUnauthorized {
+		t.Fatalf("no verified identity: %+v", f)
+	}
+	b, _ := json.Marshal(gateways.RequestFact{})
+	for _, banned := range []string{"messages", "content", "authorization", "key"} {
+		if strings.Contains(strings.ToLower(string(b)), banned) {
+			t.Fatalf("a request fact has a field %q", banned)
 		}
 	}
 }
