@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/openziti/edge-api/rest_management_api_client/identity"
+	"github.com/openziti/edge-api/rest_model"
+
+	"github.com/agentmesh/agentmesh/acctest"
 	"github.com/agentmesh/agentmesh/audit"
+	"github.com/agentmesh/agentmesh/reconciler"
 )
 
 // TestAuditQuestions answers the guide's questions from a trail on disk
@@ -67,5 +73,112 @@ func TestAuditQuestions(t *testing.T) {
 	}
 	if code, _, errOut := cli("audit", "follow"); code != 2 || !strings.Contains(errOut, "--dir is required") {
 		t.Fatalf("follow without --dir: exit %d %s", code, errOut)
+	}
+}
+
+// lockedBuffer is written by a command running in another goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestAuditFollowCLI runs `agentmesh audit follow --stdout` against the
+// real controller: a hand edit revokes a reader's access and `agentmesh
+// reconcile --once` repairs it; the trail on disk and the copy on stdout
+// hold the same records, and `audit why` names the reconcile as what
+// granted the access again.
+func TestAuditFollowCLI(t *testing.T) {
+	ctx := context.Background()
+	e := acctest.Engine(t)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	host, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: "aucli-host", Organization: "rain-co", Kind: reconciler.KindAgent})
+	must(err)
+	reader, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: "aucli-reader", Organization: "rain-co", Kind: reconciler.KindAgent})
+	must(err)
+	_, err = e.CreateWorkgroup(ctx, &reconciler.Workgroup{Name: "aucli-rain", OwnerOrganization: "rain-co"})
+	must(err)
+	_, err = e.CreateMembership(ctx, &reconciler.Membership{Workgroup: "aucli-rain", Identity: reader.ID, Role: "member"})
+	must(err)
+	_, err = e.CreateContract(ctx, &reconciler.Contract{Name: "aucli-contract", OwnerOrganization: "rain-co", AllowedMessageTypes: []string{"*"}, AccessMode: "open"})
+	must(err)
+	_, err = e.CreateEndpoint(ctx, &reconciler.Endpoint{Name: "aucli-feed", Host: host.ID, Workgroups: []string{"aucli-rain"}, Contract: "aucli-contract"})
+	must(err)
+
+	dir := t.TempDir()
+	var stdout, stderr lockedBuffer
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(fctx, []string{"audit", "follow", "--dir", dir, "--stdout", "--settle", "100ms", "--log-format", "json"}, &stdout, &stderr)
+	}()
+	wait := func(what string, ok func([]audit.Record) bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			recs, err := audit.Read(dir)
+			if err == nil && ok(recs) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the trail did not show %s within 60s (%v); stderr:\n%s", what, err, stderr.String())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	has := func(kind, via string) func([]audit.Record) bool {
+		return func(recs []audit.Record) bool {
+			for _, r := range recs {
+				if r.Kind == kind && r.Identity.Matches("aucli-reader") && r.Service.Matches("aucli-feed") && r.Change != nil && r.Change.Via == via {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	wait("the access in force", has(audit.KindAccessGranted, "observed"))
+	api := e.Client().API
+	if _, err := api.Identity.PatchIdentity(identity.NewPatchIdentityParams().WithID(reader.ID).WithIdentity(&rest_model.IdentityPatch{RoleAttributes: &rest_model.Attributes{}}), nil); err != nil {
+		t.Fatal(err)
+	}
+	wait("the hand edit", has(audit.KindAccessRevoked, "unattributed"))
+	if rc := run(ctx, []string{"--once"}, &bytes.Buffer{}, &bytes.Buffer{}); rc != 0 {
+		t.Fatalf("reconcile --once: %d", rc)
+	}
+	wait("the repair", has(audit.KindAccessGranted, "reconcile"))
+	stop()
+	if rc := <-done; rc != 0 {
+		t.Fatalf("audit follow exited %d: %s", rc, stderr.String())
+	}
+	onDisk, err := audit.Read(dir)
+	must(err)
+	teed, err := audit.ReadFrom(strings.NewReader(stdout.String()))
+	must(err)
+	if len(teed) != len(onDisk) || len(onDisk) == 0 || teed[len(teed)-1].Key != onDisk[len(onDisk)-1].Key {
+		t.Fatalf("stdout has %d records, the trail %d", len(teed), len(onDisk))
+	}
+	code, out, _ := func() (int, string, string) {
+		var o, eo bytes.Buffer
+		c := execute(ctx, []string{"audit", "why", "--dir", dir, "--identity", "aucli-reader", "--service", "aucli-feed"}, &o, &eo)
+		return c, o.String(), eo.String()
+	}()
+	if code != 0 || !strings.Contains(out, "could reach aucli-feed") || !strings.Contains(out, "access.granted") || !strings.Contains(out, "aucli-rain") {
+		t.Fatalf("why (exit %d):\n%s", code, out)
 	}
 }
