@@ -207,7 +207,19 @@ func (r Record) String() string {
 		}
 	}
 	if l := r.LLM; l != nil {
-		fmt.Fprintf(&b, " %s route=%s status=%d tokens=%d+%d=%d %.1fms", l.Model, l.Route, l.Status, l.PromptTokens, l.CompletionTokens, l.TotalTokens, l.LatencyMS)
+		if l.Model == "" {
+			fmt.Fprintf(&b, " %s", r.Note) // a request that names no model: GET /v1/models
+		} else {
+			fmt.Fprintf(&b, " %s", l.Model)
+		}
+		if l.Route != "" {
+			fmt.Fprintf(&b, " route=%s", l.Route)
+		}
+		fmt.Fprintf(&b, " status=%d", l.Status)
+		if l.TotalTokens > 0 {
+			fmt.Fprintf(&b, " tokens=%d+%d=%d", l.PromptTokens, l.CompletionTokens, l.TotalTokens)
+		}
+		fmt.Fprintf(&b, " %.1fms", l.LatencyMS)
 	}
 	if r.Change != nil && (r.Kind == KindAccessGranted || r.Kind == KindAccessRevoked) {
 		fmt.Fprintf(&b, " (%s)", describeChange(r.Change))

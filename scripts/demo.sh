@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: start a local Ziti controller + edge router (persistent, in
 # .demo/), apply examples/quickstart with the locally built provider
-# through OpenTofu, and show what was created on the controller.
+# through OpenTofu, and show what was created on the controller; then the
+# gateway example, and the audit trail kept meanwhile.
 # make demo-down stops it and removes .demo/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +23,7 @@ stop() {
 }
 
 if [[ "${1:-up}" == down ]]; then
-  for p in proxy agent model ctrl; do stop "$demo/$p.pid"; done
+  for p in audit proxy agent model ctrl; do stop "$demo/$p.pid"; done
   rm -rf "$demo"
   echo "demo stopped and removed"
   exit 0
@@ -69,6 +70,18 @@ mkdir -p "$demo/quickstart"
 cp examples/quickstart/*.tf "$demo/quickstart/"
 export TF_CLI_CONFIG_FILE="$demo/tofurc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 export AGENTMESH_ENDPOINT="https://127.0.0.1:$ctrl_port" AGENTMESH_USERNAME=admin AGENTMESH_PASSWORD="$password" AGENTMESH_CA_FILE="$ca"
+
+echo ">> agentmesh audit follow --dir .demo/audit (the trail of dials, LLM requests and access changes)"
+stop "$demo/audit.pid"
+setsid bin/agentmesh audit follow --dir "$demo/audit" --pull-interval 500ms > "$demo/audit.log" 2>&1 < /dev/null &
+echo $! > "$demo/audit.pid"
+for _ in $(seq 1 60); do
+  # The follower logs once its event subscription is in place.
+  [[ $(grep -c "streaming controller events" "$demo/audit.log" || true) -gt 0 ]] && break
+  sleep 0.5
+done
+grep -q "streaming controller events" "$demo/audit.log" || { echo "audit follow did not subscribe; see $demo/audit.log" >&2; cat "$demo/audit.log" >&2; exit 1; }
+sleep 1 # its first observation of the network
 
 echo ">> tofu apply examples/quickstart (provider served from bin/ through dev_overrides)"
 if ! bin/tofu -chdir="$demo/quickstart" apply -auto-approve -no-color -compact-warnings > "$demo/apply.txt" 2>&1; then
@@ -160,10 +173,18 @@ tf apply -refresh-only -auto-approve -no-color "${gw_vars[@]}" -var with_routes=
 tf output -no-color usage | sed 's/^/   /'
 
 echo
+echo ">> the audit trail (agentmesh audit show --dir .demo/audit), from the network's own facts:"
+sleep 2 # the follower reads the agent's request journal every half second
+bin/agentmesh audit show --dir "$demo/audit" | grep -E "demo-analyst|trail.gap" | cut -c1-220 | sed 's/^/   /' | tail -12
+echo ">> agentmesh audit why --identity demo-analyst --service demo-llm (which grant let it in):"
+bin/agentmesh audit why --dir "$demo/audit" --identity demo-analyst --service demo-llm | sed 's/^/   /'
+
+echo
 cat <<MSG
 Done. Try:
   TF_CLI_CONFIG_FILE=$demo/tofurc bin/tofu -chdir=.demo/quickstart output identities
   (AGENTMESH_* settings: see scripts/demo.sh)
+  bin/agentmesh audit activity --dir .demo/audit --identity demo-analyst   (everything it did)
   curl http://127.0.0.1:$proxy_port/v1/chat/completions -d '{"model":"llama3","messages":[{"role":"user","content":"hi"}]}'   (the analyst, over Ziti)
 Stop and clean up with: make demo-down
 MSG
