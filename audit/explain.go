@@ -93,17 +93,57 @@ func Activity(recs []Record, identity string, from, to time.Time) []Record {
 
 // Visible filters records to what one organisation may see: the
 // activity of its own identities and the activity on its own endpoints
-// and gateways. Gaps are shown to everyone; they name nobody.
+// and gateways. An access change keeps, of its run's changes, only those
+// about the record's own identity and service: the rest of the run may be
+// another organisation's. The controller's gaps name nobody and are shown
+// to all; a gateway's gaps only to the gateway's organisation.
 func Visible(recs []Record, org string) []Record {
 	var out []Record
 	for _, r := range recs {
-		if r.Kind == KindTrailGap ||
-			(r.Identity != nil && r.Identity.Organization == org) ||
-			(r.Service != nil && r.Service.Organization == org) {
+		switch {
+		case r.Kind == KindTrailGap && r.Identity == nil && r.Service == nil:
 			out = append(out, r)
+		case (r.Identity != nil && r.Identity.Organization == org) || (r.Service != nil && r.Service.Organization == org):
+			out = append(out, redact(r))
 		}
 	}
 	return out
+}
+
+func redact(r Record) Record {
+	if r.Change == nil {
+		return r
+	}
+	var names []string
+	if p := r.Identity; p != nil {
+		names = append(names, p.ID, p.Name)
+	}
+	if s := r.Service; s != nil {
+		names = append(names, s.ID, s.Name, s.Owner)
+	}
+	about := func(line string) bool {
+		for _, field := range strings.FieldsFunc(line, func(c rune) bool { return c == ' ' || c == '/' || c == '[' || c == ']' }) {
+			for _, n := range names {
+				if n != "" && (field == n || strings.HasSuffix(field, "."+n) || strings.Contains(field, "."+n+".")) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	keep := func(lines []string) []string {
+		var out []string
+		for _, l := range lines {
+			if about(l) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	c := *r.Change
+	c.Intents, c.Objects = keep(c.Intents), keep(c.Objects)
+	r.Change = &c
+	return r
 }
 
 // String renders an answer for people.

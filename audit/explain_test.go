@@ -77,3 +77,32 @@ func TestVisibleShowsNothingOfAnotherOrganisation(t *testing.T) {
 		t.Fatalf("an unknown organisation sees %+v", got)
 	}
 }
+
+// TestVisibleKeepsOnlyTheRecordsOwnChanges: one run changed two
+// organisations' access; each sees only the lines about its own.
+func TestVisibleKeepsOnlyTheRecordsOwnChanges(t *testing.T) {
+	run := &Change{Via: "apply", Run: "r", Intents: []string{"delete membership markets-channel/pulse-agent", "delete membership signals-internal/fx-agent"},
+		Objects: []string{"update identity pulse-agent roles [wg.markets-channel] -> []", "delete service-policy agentmesh.dial.signal-desk.signals-internal"}}
+	recs := []Record{
+		{Seq: 1, Kind: KindAccessRevoked, Identity: pulse, Service: equity, Change: run},
+		{Seq: 2, Kind: KindAccessRevoked, Identity: feeder, Service: signals, Change: run},
+		{Seq: 3, Kind: KindTrailGap, Gap: &Gap{}},
+		{Seq: 4, Kind: KindTrailGap, Service: &Service{Kind: "gateway", Owner: "fx-llm", Organization: "markets-co"}, Note: "gateway fx-llm lost facts"},
+	}
+	got := Visible(recs, "enterprise-client")
+	if len(got) != 2 || got[0].Seq != 1 || got[1].Seq != 3 {
+		t.Fatalf("enterprise-client sees %+v", got)
+	}
+	c := got[0].Change
+	if len(c.Intents) != 1 || c.Intents[0] != "delete membership markets-channel/pulse-agent" || len(c.Objects) != 1 || !strings.Contains(c.Objects[0], "pulse-agent") {
+		t.Fatalf("enterprise-client's view of the run: %+v", c)
+	}
+	if len(run.Intents) != 2 {
+		t.Fatal("Visible changed the trail's own record")
+	}
+	got = Visible(recs, "signals-co")
+	if len(got) != 2 || got[0].Seq != 2 || len(got[0].Change.Intents) != 1 || got[0].Change.Intents[0] != "delete membership signals-internal/fx-agent" ||
+		len(got[0].Change.Objects) != 1 || !strings.Contains(got[0].Change.Objects[0], "signal-desk") {
+		t.Fatalf("signals-co sees %+v", got)
+	}
+}

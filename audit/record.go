@@ -76,6 +76,10 @@ type Grant struct {
 	// None is set when the intent in force granted nothing: the access
 	// came from something agentmesh does not manage (a hand-made policy).
 	None bool `json:"none,omitempty"`
+	// Approximate: the fact was read long after it happened (older than
+	// the follower's 15 minutes of history) and is joined with the oldest
+	// intent the follower held, not the intent of its moment.
+	Approximate bool `json:"approximate,omitempty"`
 }
 
 // Change attributes an access change to the writes that made it.
@@ -111,7 +115,9 @@ type LLM struct {
 	Stream           bool    `json:"stream,omitempty"`
 	BytesIn          int64   `json:"bytes_in"`
 	BytesOut         int64   `json:"bytes_out"`
-	Reason           string  `json:"reason,omitempty"` // why the front refused it
+	// Aborted: the answer was cut short (the caller left, the gateway
+	// failed); the tokens are what was charged by then.
+	Aborted bool `json:"aborted,omitempty"`
 }
 
 // Circuit is what the controller reports of one circuit.

@@ -40,6 +40,10 @@ type Trail struct {
 	seq   int64
 	first int64 // seq of the live file's first record
 	keys  map[string]bool
+	// prev holds the keys of the file rotated away while this process ran:
+	// a batch written just before a crash may have filled the live file,
+	// and the next Append rotates before the batch comes again.
+	prev map[string]bool
 }
 
 // Options tune a trail.
@@ -56,7 +60,11 @@ func Open(dir string, o Options) (*Trail, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	t := &Trail{dir: dir, maxBytes: o.MaxBytes, tee: o.Tee, keys: map[string]bool{}}
+	// An existing directory keeps its mode otherwise.
+	if err := os.Chmod(dir, 0o700); err != nil { // #nosec G302 -- a directory needs its search bit; no one else gets any
+		return nil, err
+	}
+	t := &Trail{dir: dir, maxBytes: o.MaxBytes, tee: o.Tee, keys: map[string]bool{}, prev: map[string]bool{}}
 	if t.maxBytes <= 0 {
 		t.maxBytes = DefaultMaxBytes
 	}
@@ -127,7 +135,7 @@ func (t *Trail) recover() error {
 func (t *Trail) Seen(key string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.keys[key]
+	return t.keys[key] || t.prev[key]
 }
 
 // Append numbers and writes a batch, skipping facts already written, and
@@ -143,7 +151,7 @@ func (t *Trail) Append(recs []Record) ([]Record, error) {
 	var buf bytes.Buffer
 	out := make([]Record, 0, len(recs))
 	for _, r := range recs {
-		if t.keys[r.Key] {
+		if t.keys[r.Key] || t.prev[r.Key] {
 			continue
 		}
 		t.seq++
@@ -177,8 +185,8 @@ func (t *Trail) Append(recs []Record) ([]Record, error) {
 }
 
 // rotate renames the live file and starts a new one. It runs before a
-// batch, after the previous batch's cursor was saved, so the keys of the
-// rotated file cannot be delivered again.
+// batch; the rotated file's keys are kept (prev) for facts delivered
+// again after a crash that came between a batch and its cursor.
 func (t *Trail) rotate() error {
 	if err := t.f.Close(); err != nil {
 		return err
@@ -191,7 +199,7 @@ func (t *Trail) rotate() error {
 	if err != nil {
 		return err
 	}
-	t.f, t.size, t.first, t.keys = f, 0, 0, map[string]bool{}
+	t.f, t.size, t.first, t.prev, t.keys = f, 0, 0, t.keys, map[string]bool{}
 	return nil
 }
 

@@ -105,3 +105,31 @@ func TestTrailRefusesADamagedLine(t *testing.T) {
 		t.Fatal("a damaged trail opened")
 	}
 }
+
+// TestTrailCrashBeforeCursorAtRotation: a batch fills the live file, the
+// process dies before saving its cursor, and the batch comes again after
+// the restart, when the next Append rotates first: nothing is written
+// twice.
+func TestTrailCrashBeforeCursorAtRotation(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := Open(dir, Options{MaxBytes: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Append([]Record{rec("a"), rec("b")}); err != nil {
+		t.Fatal(err)
+	}
+	_ = tr.Close() // no cursor saved
+	tr, err = Open(dir, Options{MaxBytes: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tr.Append([]Record{rec("a"), rec("b"), rec("c")}); err != nil || len(got) != 1 || got[0].Key != "c" {
+		t.Fatalf("after the restart wrote %+v %v, want only c", got, err)
+	}
+	_ = tr.Close()
+	all, err := Read(dir)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("%d records (%v), want 3", len(all), err)
+	}
+}

@@ -42,4 +42,7 @@ type RequestFact struct {
 	LatencyMS        float64   `json:"latency_ms"`
 	BytesIn          int64     `json:"bytes_in"`
 	BytesOut         int64     `json:"bytes_out"`
+	// Aborted: the answer was cut short (the caller left, the gateway
+	// failed); the tokens are what was charged by the time it ended.
+	Aborted bool `json:"aborted,omitempty"`
 }

@@ -49,7 +49,7 @@ func BenchmarkFollowEvents(b *testing.B) {
 	f := &Follower{Trail: trail, Log: slog.New(slog.DiscardHandler), runs: map[string]*run{}, touched: map[string]bool{}, current: map[string]run{}}
 	f.n = benchNet()
 	f.lastObs = time.Now()
-	f.cur.Gateways = map[string]int64{}
+	f.cur.Gateways = map[string]journalPos{}
 	events := make([]json.RawMessage, 2000)
 	for i := range events {
 		kind := "created"

@@ -117,3 +117,44 @@ func TestRunAttribution(t *testing.T) {
 		t.Fatalf("a pass with no writes: %q", got)
 	}
 }
+
+// TestGrantAt: a request fact read late is joined with the network in
+// force when it happened: the first observed after it when nothing
+// changed in between, else the last observed before it; before what the
+// follower knows, the oldest it holds, marked approximate.
+func TestGrantAt(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	net := func(at time.Time, member bool) *derive.Network {
+		n := &derive.Network{Now: at, Identities: map[string]*intent.ObservedIdentity{"a": {ID: "a", Identity: intent.Identity{Name: "a", Organization: "o"}},
+			"h": {ID: "h", Identity: intent.Identity{Name: "h", Organization: "o"}}},
+			Workgroups: map[string]*intent.Stored[intent.Workgroup]{"w": {Value: intent.Workgroup{Name: "w", OwnerOrganization: "o"}}},
+			Contracts:  map[string]*intent.Stored[intent.Contract]{"c": {Value: intent.Contract{Name: "c"}}},
+			Endpoints:  map[string]*derive.ObservedEndpoint{"ep": {Endpoint: intent.Endpoint{Name: "ep", Host: "h", Contract: "c", Workgroups: []string{"w"}}}}}
+		if member {
+			n.Memberships = []*intent.Stored[intent.Membership]{{Value: intent.Membership{Workgroup: "w", Identity: "a"}}}
+		}
+		return n
+	}
+	f := &Follower{known: t0, past: []observed{
+		{at: t0, n: net(t0, false)},
+		{at: t0.Add(10 * time.Second), n: net(t0.Add(10*time.Second), true)}, // the membership was made at t0+9s
+		{at: t0.Add(20 * time.Second), n: net(t0.Add(20*time.Second), true)},
+	}, changed: []time.Time{t0.Add(9 * time.Second)}}
+	f.n = f.past[2].n
+	for _, c := range []struct {
+		at       time.Duration
+		none     bool
+		approx   bool
+		scenario string
+	}{
+		{-time.Minute, true, true, "before the follower knew anything"},
+		{5 * time.Second, true, false, "before the membership: the network observed before it"},
+		{9500 * time.Millisecond, false, false, "after the membership, before it was observed: the next observation"},
+		{15 * time.Second, false, false, "between two observations with no change"},
+	} {
+		g := f.grantAt("a", "ep", t0.Add(c.at))
+		if g.None != c.none || g.Approximate != c.approx {
+			t.Errorf("%s: %+v", c.scenario, g)
+		}
+	}
+}

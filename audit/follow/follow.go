@@ -64,19 +64,45 @@ type Follower struct {
 	// others are identities agentmesh does not manage (an admin), by id,
 	// looked up once each.
 	others map[string]audit.Party
+	// past are the networks observed lately, oldest first: request facts
+	// read after the fact are joined with the intent in force when they
+	// happened.
+	past []observed
+	// changed are the times of the changes seen since known: before it,
+	// the follower cannot tell which intent was in force.
+	changed []time.Time
+	known   time.Time
 }
+
+type observed struct {
+	at time.Time
+	n  *derive.Network
+}
+
+// history bounds past.
+const (
+	historyLen = 16
+	historyAge = 15 * time.Minute
+)
 
 // cursor is where the follower stands, saved after every batch.
 type cursor struct {
 	// LastEvent is the time of the last controller event written.
 	LastEvent time.Time `json:"last_event"`
-	// Gateways is, by gateway, the seq of the last request fact written.
-	Gateways map[string]int64 `json:"gateways"`
+	// Gateways is, by gateway, where its journal was read up to.
+	Gateways map[string]journalPos `json:"gateways"`
 	// Access is the access graph last recorded, by "<identity>><service>";
 	// nil before the first observation. Subscribing again with one (a
 	// restart, a reconnect) means the follower was not listening for a
 	// while.
 	Access map[string]grantEntry `json:"access"`
+}
+
+// journalPos is a position in one gateway agent's request journal.
+type journalPos struct {
+	Epoch   string `json:"epoch"`
+	Seq     int64  `json:"seq"`
+	Dropped int64  `json:"dropped"` // the agent's dropped count last seen
 }
 
 type grantEntry struct {
@@ -120,8 +146,11 @@ func (f *Follower) Run(ctx context.Context) error {
 	if _, err := f.Trail.LoadCursor(&f.cur); err != nil {
 		return fmt.Errorf("reading the audit cursor: %w", err)
 	}
+	// The stream's goroutine ends with Run, whichever way Run ends.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if f.cur.Gateways == nil {
-		f.cur.Gateways = map[string]int64{}
+		f.cur.Gateways = map[string]journalPos{}
 	}
 	events := make(chan json.RawMessage, 4096)
 	ready := make(chan struct{}, 1)
@@ -241,6 +270,17 @@ func (f *Follower) observe(ctx context.Context) error {
 		return err
 	}
 	f.n, f.lastObs = n, time.Now()
+	f.past = append(f.past, observed{at: n.Now, n: n})
+	if f.known.IsZero() {
+		f.known = n.Now
+	}
+	for len(f.past) > historyLen || (len(f.past) > 1 && time.Since(f.past[0].at) > historyAge) {
+		f.past = f.past[1:]
+		f.known = f.past[0].at
+	}
+	for len(f.changed) > 0 && f.changed[0].Before(f.past[0].at) {
+		f.changed = f.changed[1:]
+	}
 	f.control = map[string]bool{}
 	for name, gs := range n.GatewayServices {
 		if !derive.IsDataPlaneService(name) {
@@ -285,6 +325,13 @@ func (f *Follower) accessPass(ctx context.Context, change *audit.Change) error {
 	}
 	f.cur.Access = next
 	f.touched = map[string]bool{}
+	// A writer without a run is attributed pass by pass: what it wrote
+	// before this pass is accounted for.
+	for k, r := range f.runs {
+		if r.id == "" {
+			delete(f.runs, k)
+		}
+	}
 	f.dirty = true
 	return f.flush()
 }
@@ -389,6 +436,7 @@ func (f *Follower) entityChange(ev event) bool {
 	}
 	r.pending = append(r.pending, ev)
 	f.touched[key] = true
+	f.changed = append(f.changed, ev.Timestamp)
 	return true
 }
 
@@ -534,11 +582,55 @@ func (f *Follower) service(id string) audit.Service {
 }
 
 func (f *Follower) grant(identityID, serviceID string) *audit.Grant {
-	r, ok := derive.Why(f.n, identityID, serviceID)
+	return grantIn(f.n, identityID, serviceID)
+}
+
+func grantIn(n *derive.Network, identityID, serviceID string) *audit.Grant {
+	r, ok := derive.Why(n, identityID, serviceID)
 	if !ok {
 		return &audit.Grant{None: true}
 	}
 	return &audit.Grant{Workgroups: r.Workgroups, Contract: r.Contract, Approval: r.Approval, Routes: r.Routes}
+}
+
+// grantAt is the grant under the network in force at t. Networks are
+// observed a little after the changes that made them, so that is the
+// first one observed at or after t when nothing changed between t and
+// it, else the last one observed before t. A fact older than the history
+// is joined with the oldest network held, and says so.
+func (f *Follower) grantAt(identityID, serviceID string, t time.Time) *audit.Grant {
+	if len(f.past) == 0 {
+		return f.grant(identityID, serviceID)
+	}
+	if t.Before(f.known) {
+		g := grantIn(f.past[0].n, identityID, serviceID)
+		g.Approximate = true
+		return g
+	}
+	last := -1
+	for i, p := range f.past {
+		if p.at.Before(t) {
+			last = i
+			continue
+		}
+		if !f.changedBetween(t, p.at) {
+			return grantIn(p.n, identityID, serviceID)
+		}
+		break
+	}
+	if last < 0 {
+		last = 0
+	}
+	return grantIn(f.past[last].n, identityID, serviceID)
+}
+
+func (f *Follower) changedBetween(from, to time.Time) bool {
+	for _, c := range f.changed {
+		if c.After(from) && !c.After(to) {
+			return true
+		}
+	}
+	return false
 }
 
 // pullGateways reads new request facts from every LLM gateway's agent.
@@ -556,9 +648,9 @@ func (f *Follower) pullGateways(ctx context.Context) {
 		}
 		svc := reconciler.ControlService(name)
 		for {
-			after := f.cur.Gateways[name]
+			pos := f.cur.Gateways[name]
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			facts, err := control.ReadFacts(cctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) }, control.FactsQuery{After: after, Limit: 2000})
+			facts, err := control.ReadFacts(cctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) }, control.FactsQuery{After: pos.Seq, Limit: 2000})
 			cancel()
 			if err != nil {
 				if !errors.Is(err, control.ErrDial) {
@@ -566,23 +658,34 @@ func (f *Follower) pullGateways(ctx context.Context) {
 				}
 				break
 			}
-			if facts.Last < after {
-				// The agent's journal was reset: start over with it.
-				f.cur.Gateways[name] = 0
-				continue
+			if facts.Epoch != pos.Epoch {
+				// A journal started afresh: its seqs are a new count.
+				if pos.Epoch != "" {
+					f.Log.InfoContext(ctx, "a gateway's request journal started afresh; reading it from its start", "gateway", name)
+				}
+				f.cur.Gateways[name] = journalPos{Epoch: facts.Epoch}
+				f.dirty = true
+				if pos.Epoch != "" || pos.Seq != 0 {
+					continue
+				}
+				pos = f.cur.Gateways[name]
 			}
-			if facts.Oldest > after+1 {
-				now := time.Now().UTC()
-				f.buf = append(f.buf, audit.Record{Time: now, Kind: audit.KindTrailGap, Source: "gateway/" + name,
-					Key:  fmt.Sprintf("gap/gateway/%s/%d-%d", name, after+1, facts.Oldest-1),
-					Note: fmt.Sprintf("request facts %d to %d of gateway %s were gone from its journal before they were read", after+1, facts.Oldest-1, name)})
+			if facts.Oldest > pos.Seq+1 {
+				f.buf = append(f.buf, f.gatewayGap(name, fmt.Sprintf("%s/%d-%d", facts.Epoch, pos.Seq+1, facts.Oldest-1),
+					fmt.Sprintf("request facts %d to %d of gateway %s were gone from its journal before they were read", pos.Seq+1, facts.Oldest-1, name)))
+			}
+			if facts.Dropped > pos.Dropped {
+				f.buf = append(f.buf, f.gatewayGap(name, fmt.Sprintf("%s/dropped/%d", facts.Epoch, facts.Dropped),
+					fmt.Sprintf("gateway %s's agent dropped %d request facts: its journal could not keep up", name, facts.Dropped-pos.Dropped)))
+				pos.Dropped = facts.Dropped
 			}
 			for _, fact := range facts.Facts {
 				f.refreshFor(ctx, name, fact.Identity)
-				f.buf = append(f.buf, f.requestRecord(name, fact))
-				f.cur.Gateways[name] = fact.Seq
-				f.dirty = true
+				f.buf = append(f.buf, f.requestRecord(name, facts.Epoch, fact))
+				pos.Seq = fact.Seq
 			}
+			f.cur.Gateways[name] = journalPos{Epoch: facts.Epoch, Seq: pos.Seq, Dropped: pos.Dropped}
+			f.dirty = true
 			if len(facts.Facts) < 2000 {
 				break
 			}
@@ -590,7 +693,21 @@ func (f *Follower) pullGateways(ctx context.Context) {
 	}
 }
 
-func (f *Follower) requestRecord(gateway string, fact gateways.RequestFact) audit.Record {
+// gatewayGap records facts of a gateway the trail will not have; it names
+// the gateway, so only its organisation sees it.
+func (f *Follower) gatewayGap(gateway, key, note string) audit.Record {
+	svc := audit.Service{Kind: "gateway", Owner: gateway, Name: reconciler.ControlService(gateway)}
+	if g, ok := f.n.Gateways[gateway]; ok {
+		svc.Organization = g.Value.Organization
+		if o, ok := f.n.Identities[g.Value.Identity]; ok && svc.Organization == "" {
+			svc.Organization = o.Organization
+		}
+	}
+	return audit.Record{Time: time.Now().UTC(), Kind: audit.KindTrailGap, Source: "gateway/" + gateway,
+		Key: "gap/gateway/" + gateway + "/" + key, Service: &svc, Note: note}
+}
+
+func (f *Follower) requestRecord(gateway, epoch string, fact gateways.RequestFact) audit.Record {
 	id := f.byName[fact.Identity]
 	party := audit.Party{ID: id, Name: fact.Identity}
 	if o, ok := f.n.Identities[id]; ok {
@@ -603,14 +720,14 @@ func (f *Follower) requestRecord(gateway string, fact gateways.RequestFact) audi
 	}
 	llm := &audit.LLM{Model: fact.Model, ResolvedModel: fact.ResolvedModel, Status: fact.Status, PromptTokens: fact.PromptTokens,
 		CompletionTokens: fact.CompletionTokens, TotalTokens: fact.TotalTokens, LatencyMS: fact.LatencyMS, Stream: fact.Stream,
-		BytesIn: fact.BytesIn, BytesOut: fact.BytesOut}
+		BytesIn: fact.BytesIn, BytesOut: fact.BytesOut, Aborted: fact.Aborted}
 	var grant *audit.Grant
 	if svc.ID != "" && id != "" {
-		grant = f.grant(id, svc.ID)
+		grant = f.grantAt(id, svc.ID, fact.Time)
 		llm.Route = f.route(gateway, grant.Routes, fact)
 	}
 	return audit.Record{Time: fact.Time.UTC(), Kind: audit.KindLLMRequest, Source: "gateway/" + gateway,
-		Key: fmt.Sprintf("gateway/%s/%d", gateway, fact.Seq), Identity: &party, Service: &svc, Grant: grant, LLM: llm,
+		Key: fmt.Sprintf("gateway/%s/%s/%d", gateway, epoch, fact.Seq), Identity: &party, Service: &svc, Grant: grant, LLM: llm,
 		Note: fact.Method + " " + fact.Path}
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openziti/sdk-golang/ziti"
@@ -32,8 +33,9 @@ type Agent struct {
 	// StateDir holds keys.json and secrets.json (mode 0600).
 	StateDir string
 
-	// Journal keeps the front's request facts for the audit trail.
-	Journal *Journal
+	// journal keeps the front's request facts for the audit trail; the
+	// control service's handlers read it while Stop may close it.
+	journal atomic.Pointer[Journal]
 
 	mu      sync.Mutex
 	serving map[string]context.CancelFunc // data-plane service -> stop
@@ -50,17 +52,18 @@ func (a *Agent) KeepFacts(log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("opening the request journal: %w", err)
 	}
-	a.Journal = j
+	a.journal.Store(j)
 	a.Front.OnRequest = j.Add
 	return nil
 }
 
 // Facts answers the audit follower from the journal.
 func (a *Agent) Facts(q control.FactsQuery) control.Facts {
-	if a.Journal == nil {
+	j := a.journal.Load()
+	if j == nil {
 		return control.Facts{Error: "this agent keeps no request facts"}
 	}
-	return a.Journal.Facts(q)
+	return j.Facts(q)
 }
 
 // Handlers are what the agent answers on its control service.
@@ -178,9 +181,8 @@ func (a *Agent) Stop() {
 		a.saveUsage()
 	}
 	a.Supervisor.Stop()
-	if a.Journal != nil {
-		_ = a.Journal.Close()
-		a.Journal = nil
+	if j := a.journal.Swap(nil); j != nil {
+		_ = j.Close()
 	}
 }
 

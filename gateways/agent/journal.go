@@ -2,6 +2,8 @@ package agent
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -20,6 +22,11 @@ import (
 const (
 	journalFile    = "requests.jsonl"
 	journalOldFile = "requests.1.jsonl"
+	// journalEpoch names this journal: a journal started afresh (its
+	// files deleted, a new host) numbers from 1 again under a new epoch,
+	// so a follower's cursor from the old one is not taken for a position
+	// in it.
+	journalEpoch = "requests.epoch"
 )
 
 // Journal keeps the front's request facts until the audit follower has
@@ -36,7 +43,9 @@ type Journal struct {
 	queue    chan gateways.RequestFact
 	stop     chan struct{}
 	done     chan struct{}
-	dropped  atomic.Int64
+	dropped  atomic.Int64 // since the last warning
+	lost     atomic.Int64 // since the journal opened, for the follower
+	epoch    string
 
 	mu     sync.Mutex
 	f      *os.File
@@ -67,6 +76,16 @@ func OpenJournal(dir string, maxBytes int64, log *slog.Logger) (*Journal, error)
 	if len(j.recent) > 0 {
 		j.seq = j.recent[len(j.recent)-1].Seq
 	}
+	epoch, err := os.ReadFile(filepath.Join(dir, journalEpoch)) // #nosec G304 -- the agent's own state directory
+	if err != nil || len(j.recent) == 0 {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		epoch = []byte(hex.EncodeToString(b))
+		if err := gateways.WriteAtomic(filepath.Join(dir, journalEpoch), epoch); err != nil {
+			return nil, err
+		}
+	}
+	j.epoch = string(epoch)
 	f, err := os.OpenFile(filepath.Join(dir, journalFile), os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -121,6 +140,7 @@ func (j *Journal) Add(f gateways.RequestFact) {
 	case j.queue <- f:
 	default:
 		j.dropped.Add(1)
+		j.lost.Add(1)
 	}
 }
 
@@ -177,6 +197,10 @@ func (j *Journal) append(batch []gateways.RequestFact) error {
 	if _, err := j.f.Write(buf); err != nil {
 		return err
 	}
+	// Synced, so a power loss cannot hand out a seq twice.
+	if err := j.f.Sync(); err != nil {
+		return err
+	}
 	j.size += int64(len(buf))
 	j.recent = append(j.recent, batch...)
 	if d := j.dropped.Swap(0); d > 0 {
@@ -213,7 +237,7 @@ func (j *Journal) Facts(q control.FactsQuery) control.Facts {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	out := control.Facts{Last: j.seq, Oldest: j.seq + 1}
+	out := control.Facts{Last: j.seq, Oldest: j.seq + 1, Epoch: j.epoch, Dropped: j.lost.Load()}
 	if len(j.recent) > 0 {
 		out.Oldest = j.recent[0].Seq
 	}

@@ -20,6 +20,7 @@ func TestJournalKeepsFactsAcrossRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	epoch := j.Facts(control.FactsQuery{}).Epoch
 	for i := 0; i < 30; i++ {
 		j.Add(gateways.RequestFact{Identity: "pulse-agent", Model: "llama3", TotalTokens: int64(i)})
 	}
@@ -49,6 +50,9 @@ func TestJournalKeepsFactsAcrossRestarts(t *testing.T) {
 	}
 	if got.Last != 31 || len(got.Facts) != 3 || got.Facts[0].Seq != 29 || got.Facts[2].TotalTokens != 99 {
 		t.Fatalf("after 28: %+v", got)
+	}
+	if epoch == "" || got.Epoch != epoch {
+		t.Fatalf("epoch %q after a restart, %q before", got.Epoch, epoch)
 	}
 	// The first 30 filled the live file past 2000 bytes: the 31st went
 	// into a new one, and the full one is kept.
@@ -85,5 +89,32 @@ func TestJournalNeverBlocks(t *testing.T) {
 	}
 	if d := j.dropped.Load(); d != 99 {
 		t.Fatalf("dropped %d, want 99", d)
+	}
+	if f := j.Facts(control.FactsQuery{}); f.Dropped != 99 {
+		t.Fatalf("the follower is told %d were dropped, want 99", f.Dropped)
+	}
+}
+
+// TestJournalStartedAfreshHasANewEpoch: a journal whose files are gone
+// numbers from 1 again under another epoch.
+func TestJournalStartedAfreshHasANewEpoch(t *testing.T) {
+	dir := t.TempDir()
+	j, err := OpenJournal(dir, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Add(gateways.RequestFact{Identity: "a"})
+	_ = j.Close()
+	old := j.Facts(control.FactsQuery{}).Epoch
+	for _, n := range []string{journalFile, journalOldFile} {
+		_ = os.Remove(filepath.Join(dir, n))
+	}
+	j, err = OpenJournal(dir, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if f := j.Facts(control.FactsQuery{}); f.Epoch == old || f.Last != 0 {
+		t.Fatalf("a fresh journal: %+v, old epoch %q", f, old)
 	}
 }

@@ -43,8 +43,13 @@ type Facts struct {
 	// cursor is older missed what lies between.
 	Oldest int64 `json:"oldest"`
 	// Last is the newest seq the agent has written.
-	Last  int64  `json:"last"`
-	Error string `json:"error,omitempty"`
+	Last int64 `json:"last"`
+	// Epoch names the journal: seqs of another epoch are another count.
+	Epoch string `json:"epoch"`
+	// Dropped counts the facts the agent could not keep (its queue was
+	// full) since it started.
+	Dropped int64  `json:"dropped"`
+	Error   string `json:"error,omitempty"`
 }
 
 // ExchangeTimeout bounds one push or status exchange when the caller's

@@ -18,8 +18,8 @@ type reservation struct {
 	held int64
 	once sync.Once
 	// charged is what settle charged, for the request's audit facts. A
-	// caller gone mid-stream returns before the meter settles, so it is
-	// read without waiting: such a fact may say 0.
+	// stream cut short ends before the meter settles, so it is read
+	// without waiting: such a fact is marked aborted and may say 0.
 	charged atomic.Int64
 }
 

@@ -20,6 +20,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -139,16 +140,36 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := f.now()
-	fact := &gateways.RequestFact{Time: start, Method: r.Method, Path: r.URL.Path}
+	fact := &gateways.RequestFact{Time: start, Method: r.Method, Path: clip(r.URL.Path)}
 	cw := &countingWriter{ResponseWriter: w}
+	// A stream cut short (the caller gone, the gateway failing) ends the
+	// proxy with a panic (http.ErrAbortHandler): the fact is recorded
+	// all the same, marked aborted, and the panic goes on.
+	defer func() {
+		p := recover()
+		fact.Status = cw.status
+		if fact.Status == 0 {
+			fact.Status = http.StatusOK
+		}
+		fact.Aborted = p != nil
+		fact.BytesOut = cw.n
+		fact.LatencyMS = float64(f.now().Sub(start).Microseconds()) / 1000
+		on(*fact)
+		if p != nil {
+			panic(p)
+		}
+	}()
 	f.serve(cw, r, fact)
-	fact.Status = cw.status
-	if fact.Status == 0 {
-		fact.Status = http.StatusOK
+}
+
+// clip bounds what a caller chose (a path, a model name) in a fact: a
+// fact is one line of a journal the audit follower reads in batches.
+func clip(s string) string {
+	const most = 200
+	if len(s) <= most {
+		return s
 	}
-	fact.BytesOut = cw.n
-	fact.LatencyMS = float64(f.now().Sub(start).Microseconds()) / 1000
-	on(*fact)
+	return strings.ToValidUTF8(s[:most], "") + "..."
 }
 
 func (f *Front) serve(w http.ResponseWriter, r *http.Request, fact *gateways.RequestFact) {
@@ -190,7 +211,7 @@ func (f *Front) serve(w http.ResponseWriter, r *http.Request, fact *gateways.Req
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "the request body is not a chat completion request")
 		return
 	}
-	fact.Model, fact.Stream = req.Model, req.Stream
+	fact.Model, fact.Stream = clip(req.Model), req.Stream
 	if req.Model != "auto" && !allowed(g.AllowedModels, req.Model) {
 		writeError(w, http.StatusForbidden, "permission_error", fmt.Sprintf("model %q is not allowed for identity %q", req.Model, id))
 		return
@@ -227,7 +248,7 @@ func (f *Front) serve(w http.ResponseWriter, r *http.Request, fact *gateways.Req
 	fact.TotalTokens = charged
 	fact.CompletionTokens = max(charged-prompt, 0)
 	if mod := m.resolved.Load(); mod != nil {
-		fact.ResolvedModel = *mod
+		fact.ResolvedModel = clip(*mod)
 	}
 }
 

@@ -63,15 +63,33 @@ func (c *Client) StreamEvents(ctx context.Context, namespaces []string, out chan
 	u.Scheme = "wss"
 	u.Path = "/fabric/v1/ws-api"
 	dialer := &websocket.Dialer{Proxy: http.ProxyFromEnvironment, TLSClientConfig: c.tls.Clone(), HandshakeTimeout: 15 * time.Second}
-	hdr := http.Header{}
-	hdr.Set(sessionHeader, tok)
-	conn, resp, err := dialer.DialContext(ctx, u.String(), hdr)
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close()
+	// dial opens the websocket; status is the HTTP answer to a refused
+	// upgrade (0 when none came).
+	dial := func(tok string) (*websocket.Conn, int, error) {
+		hdr := http.Header{}
+		hdr.Set(sessionHeader, tok)
+		conn, resp, err := dialer.DialContext(ctx, u.String(), hdr)
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+			if resp.Body != nil {
+				_ = resp.Body.Close()
+			}
+		}
+		return conn, status, err
+	}
+	conn, status, err := dial(tok)
+	if err != nil && status == http.StatusUnauthorized {
+		// The API session expired (nothing else renews it while only the
+		// stream is open): open a new one, as the REST transport does.
+		if tok, err = c.session(ctx, tok); err != nil {
+			return err
+		}
+		conn, status, err = dial(tok)
 	}
 	if err != nil {
-		if resp != nil {
-			return fmt.Errorf("%w: opening %s: HTTP %d: %w", ErrEventStream, u.Host+u.Path, resp.StatusCode, err)
+		if status != 0 {
+			return fmt.Errorf("%w: opening %s: HTTP %d: %w", ErrEventStream, u.Host+u.Path, status, err)
 		}
 		return fmt.Errorf("%w: opening %s: %w", ErrEventStream, u.Host+u.Path, err)
 	}

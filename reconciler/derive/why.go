@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/agentmesh/agentmesh/gateways"
 )
 
 // Reason says which intent lets one identity reach one service: the same
@@ -109,6 +111,10 @@ func Why(n *Network, identityID, serviceID string) (Reason, bool) {
 
 func whyGateway(n *Network, r Reason, identityID, serviceID string) (Reason, bool) {
 	r.Contract = ""
+	// Only an llm gateway has data planes (deriveDataPlane).
+	if g, ok := n.Gateways[r.Name]; !ok || g.Value.Kind != gateways.KindLLM {
+		return r, false
+	}
 	member := memberOf(n, identityID)
 	name := n.Identities[identityID].Name
 	if gs, ok := n.GatewayServices[DataPlaneService(r.Name, name)]; !ok || gs.ID != serviceID {

@@ -116,3 +116,35 @@ func TestLiveAccessReadsWhatExists(t *testing.T) {
 		t.Fatalf("live access %v, want only a>ep", got)
 	}
 }
+
+// TestWhyGatewayAgreesWithDerive holds Why to the data planes Derive
+// makes: an identity is granted exactly its own data-plane service, and
+// only while a route of an llm gateway serves it.
+func TestWhyGatewayAgreesWithDerive(t *testing.T) {
+	b := newNet().identity("gw", "ops").identity("a", "ops").identity("b", "ops").identity("c", "partner").identity("d", "ops").
+		workgroup("users", "ops").member("users", "a").member("users", "c").member("users", "d").
+		gateway("g", "gw").llmRoute("g", "chat", "llama3", []string{"users"}).llmRoute("g", "direct", "llama3", nil, "b").disable("d")
+	d := Derive(b.n)
+	b.n.GatewayServices = map[string]GatewayService{}
+	for name, ds := range d.DarkServices {
+		b.n.GatewayServices[name] = GatewayService{ID: "id-" + name, Owner: ds.Owner}
+	}
+	if len(d.DarkServices) != 2 {
+		t.Fatalf("data planes %v, want a's and b's", slices.Collect(maps.Keys(d.DarkServices)))
+	}
+	for _, id := range slices.Sorted(maps.Keys(b.n.Identities)) {
+		for name := range b.n.GatewayServices {
+			want := d.DarkServices[name].Dialer == id
+			if _, got := Why(b.n, id, "id-"+name); got != want {
+				t.Errorf("Why(%s, %s) = %t, Derive grants %t", id, name, got, want)
+			}
+		}
+	}
+	// The same registration as an mcp gateway has no data planes.
+	b.n.Gateways["g"].Value.Kind = "mcp"
+	for name := range b.n.GatewayServices {
+		if _, ok := Why(b.n, "a", "id-"+name); ok {
+			t.Fatalf("an mcp gateway grants %s", name)
+		}
+	}
+}
