@@ -160,20 +160,8 @@ func (a Answer) String() string {
 	}
 	fmt.Fprintf(&b, "%s could reach %s at %s\n", a.Identity, a.Service, at)
 	if g := a.Grant; g != nil {
-		if len(g.Workgroups) > 0 {
-			fmt.Fprintf(&b, "  workgroups: %s\n", strings.Join(g.Workgroups, ", "))
-		}
-		if g.Contract != "" {
-			fmt.Fprintf(&b, "  contract:   %s\n", g.Contract)
-		}
-		if g.Approval != "" {
-			fmt.Fprintf(&b, "  approval:   %s\n", g.Approval)
-		}
-		if len(g.Routes) > 0 {
-			fmt.Fprintf(&b, "  routes:     %s\n", strings.Join(g.Routes, ", "))
-		}
-		if g.None {
-			b.WriteString("  granted by nothing agentmesh manages\n")
+		for _, p := range g.parts(", ") {
+			fmt.Fprintf(&b, "  %-11s %s\n", p[0]+":", p[1])
 		}
 	}
 	if a.Since != nil {
@@ -184,6 +172,27 @@ func (a Answer) String() string {
 		fmt.Fprintf(&b, "  revoked:    %s (seq %d, %s)\n", a.Revoked.Time.UTC().Format(time.RFC3339), a.Revoked.Seq, describeChange(a.Revoked.Change))
 	}
 	return b.String()
+}
+
+// parts are a grant's terms as label and value, lists joined with sep.
+func (g *Grant) parts(sep string) [][2]string {
+	if g.None {
+		return [][2]string{{"granted", "by nothing agentmesh manages"}}
+	}
+	var out [][2]string
+	add := func(label, v string) {
+		if v != "" {
+			out = append(out, [2]string{label, v})
+		}
+	}
+	add("workgroups", strings.Join(g.Workgroups, sep))
+	add("contract", g.Contract)
+	add("approval", g.Approval)
+	add("routes", strings.Join(g.Routes, sep))
+	if g.Approximate {
+		add("joined", "with the oldest intent the follower held")
+	}
+	return out
 }
 
 func describeChange(c *Change) string {
@@ -229,22 +238,11 @@ func (r Record) String() string {
 		fmt.Fprintf(&b, " -> %s %s", r.Service.Kind, what)
 	}
 	if g := r.Grant; g != nil {
-		switch {
-		case g.None:
-			b.WriteString(" [granted by nothing agentmesh manages]")
-		default:
-			fmt.Fprintf(&b, " [workgroups %s", strings.Join(g.Workgroups, ","))
-			if g.Contract != "" {
-				fmt.Fprintf(&b, " contract %s", g.Contract)
-			}
-			if g.Approval != "" {
-				fmt.Fprintf(&b, " approval %s", g.Approval)
-			}
-			if len(g.Routes) > 0 {
-				fmt.Fprintf(&b, " routes %s", strings.Join(g.Routes, ","))
-			}
-			b.WriteString("]")
+		var parts []string
+		for _, p := range g.parts(",") {
+			parts = append(parts, p[0]+" "+p[1])
 		}
+		fmt.Fprintf(&b, " [%s]", strings.Join(parts, " "))
 	}
 	if l := r.LLM; l != nil {
 		if l.Model == "" {

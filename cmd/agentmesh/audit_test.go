@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,24 +75,6 @@ func TestAuditQuestions(t *testing.T) {
 	}
 }
 
-// lockedBuffer is written by a command running in another goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestAuditFollowCLI runs `agentmesh audit follow --stdout` against the
 // real controller: a hand edit revokes a reader's access and `agentmesh
 // reconcile --once` repairs it; the trail on disk and the copy on stdout
@@ -122,7 +103,7 @@ func TestAuditFollowCLI(t *testing.T) {
 	must(err)
 
 	dir := t.TempDir()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncBuffer
 	fctx, stop := context.WithCancel(ctx)
 	done := make(chan int, 1)
 	go func() {
