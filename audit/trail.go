@@ -131,13 +131,6 @@ func (t *Trail) recover() error {
 	return nil
 }
 
-// Seen says whether a fact with this key is already in the live file.
-func (t *Trail) Seen(key string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.keys[key] || t.prev[key]
-}
-
 // Append numbers and writes a batch, skipping facts already written, and
 // syncs it. It returns the records as written.
 func (t *Trail) Append(recs []Record) ([]Record, error) {
