@@ -158,3 +158,46 @@ func TestGrantAt(t *testing.T) {
 		}
 	}
 }
+
+// TestDialRecords: session and circuit events become records naming the
+// identity and service with the grant in force; a session's token is never
+// read, so it cannot reach the trail; control-service plumbing is skipped.
+func TestDialRecords(t *testing.T) {
+	f := &Follower{Log: slog.New(slog.DiscardHandler), runs: map[string]*run{}, touched: map[string]bool{}, current: map[string]run{},
+		lastObs: time.Now(), control: map[string]bool{"ctl": true}}
+	f.n = &derive.Network{Identities: map[string]*intent.ObservedIdentity{
+		"a": {ID: "a", Identity: intent.Identity{Name: "pulse-agent", Organization: "client"}},
+		"h": {ID: "h", Identity: intent.Identity{Name: "feed-host", Organization: "markets"}}},
+		Workgroups:  map[string]*intent.Stored[intent.Workgroup]{"w": {Value: intent.Workgroup{Name: "w", OwnerOrganization: "markets", ParticipatingOrganizations: []string{"client"}}}},
+		Memberships: []*intent.Stored[intent.Membership]{{Value: intent.Membership{Workgroup: "w", Identity: "a"}}},
+		Contracts:   map[string]*intent.Stored[intent.Contract]{"c": {Value: intent.Contract{Name: "c"}}},
+		Endpoints:   map[string]*derive.ObservedEndpoint{"ep": {Endpoint: intent.Endpoint{Name: "equity-feed", Host: "h", Contract: "c", Workgroups: []string{"w"}}}}}
+	for _, raw := range []string{
+		`{"namespace":"session","timestamp":"2026-12-04T10:00:00Z","event_type":"created","session_type":"Dial","id":"s1","token":"tok-secret-value","api_session_id":"as1","identity_id":"a","service_id":"ep"}`,
+		`{"namespace":"circuit","timestamp":"2026-12-04T10:00:01Z","event_type":"created","circuit_id":"c1","service_id":"ep","tags":{"clientId":"a","hostId":"h","serviceId":"ep"}}`,
+		`{"namespace":"circuit","timestamp":"2026-12-04T10:00:02Z","event_type":"deleted","circuit_id":"c1","service_id":"ep","duration":1500000000,"tags":{"clientId":"a"}}`,
+		`{"namespace":"circuit","timestamp":"2026-12-04T10:00:03Z","event_type":"created","circuit_id":"c2","service_id":"ctl","tags":{"clientId":"a"}}`,
+	} {
+		if f.handle(t.Context(), json.RawMessage(raw)) {
+			t.Fatalf("a dial counted as a change: %s", raw)
+		}
+	}
+	if len(f.buf) != 3 {
+		t.Fatalf("%d records, want 3 (the control service's circuit is skipped)", len(f.buf))
+	}
+	b, _ := json.Marshal(f.buf)
+	if strings.Contains(string(b), "tok-secret-value") {
+		t.Fatal("a session token reached a record")
+	}
+	s, c, closed := f.buf[0], f.buf[1], f.buf[2]
+	if s.Kind != "session.created" || s.Session != "s1" || s.Identity.Name != "pulse-agent" || s.Service.Owner != "equity-feed" || s.Service.Organization != "markets" ||
+		s.Grant == nil || s.Grant.Contract != "c" {
+		t.Fatalf("session: %+v %+v %+v", s, s.Identity, s.Grant)
+	}
+	if c.Kind != "circuit.created" || c.Identity.Organization != "client" || c.Grant == nil || len(c.Grant.Workgroups) != 1 || c.Key != "circuit/c1/created" {
+		t.Fatalf("circuit: %+v", c)
+	}
+	if closed.Kind != "circuit.closed" || closed.Circuit.DurationMS != 1500 || closed.Grant != nil {
+		t.Fatalf("closed circuit: %+v %+v", closed, closed.Circuit)
+	}
+}
