@@ -1,4 +1,5 @@
-// Package mcpfront holds the rules of the MCP gateway's data-plane front. mcp-gateway
+// Package mcpfront is the MCP gateway's data-plane front: its rules and
+// the relay that applies them (not yet served by the gateway agent). mcp-gateway
 // filters tools per backend, not per client, and anyone holding its share
 // reaches every tool; the front sits between each audience identity's dark
 // service and the share and applies that identity's view: tools/list shows
