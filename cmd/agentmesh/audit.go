@@ -33,6 +33,7 @@ func newAuditFollow() *cobra.Command {
 		stdout, verbose bool
 		maxBytes        int64
 		pull, settle    time.Duration
+		lapse           time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "follow",
@@ -64,7 +65,7 @@ func newAuditFollow() *cobra.Command {
 				return &exitCode{code: 1, err: err}
 			}
 			defer trail.Close()
-			f := &follow.Follower{Engine: reconciler.New(client, log), Trail: trail, Log: log, PullEvery: pull, Settle: settle}
+			f := &follow.Follower{Engine: reconciler.New(client, log), Trail: trail, Log: log, PullEvery: pull, Settle: settle, RunLapse: lapse}
 			if err := f.Run(cmd.Context()); err != nil {
 				return &exitCode{code: 1, err: err}
 			}
@@ -76,6 +77,7 @@ func newAuditFollow() *cobra.Command {
 	cmd.Flags().Int64Var(&maxBytes, "max-bytes", audit.DefaultMaxBytes, "rotate the live file at this size")
 	cmd.Flags().DurationVar(&pull, "pull-interval", 2*time.Second, "how often gateway agents are asked for new request facts")
 	cmd.Flags().DurationVar(&settle, "settle", 300*time.Millisecond, "quiet time after changes before access is recomputed")
+	cmd.Flags().DurationVar(&lapse, "run-lapse", 2*time.Minute, "an apply's or reconcile's claim on its identity's writes ends after this long without one")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
 	return cmd
