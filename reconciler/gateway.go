@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -593,7 +592,7 @@ func (e *Engine) repushGateway(ctx context.Context, g *Gateway) (bool, error) {
 		return false, err
 	}
 	svc := ControlService(g.Name)
-	st, err := control.Status(ctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) })
+	st, err := control.Status(ctx, control.Dialer(z, svc))
 	if err == nil && st.Status == "applied" && st.TableDigest == t.Digest() {
 		return false, nil
 	}
@@ -615,7 +614,7 @@ func (e *Engine) GatewayStatus(ctx context.Context, gateway string) (gateways.Re
 		return gateways.Report{}, err
 	}
 	svc := ControlService(gateway)
-	r, err := control.Status(ctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) })
+	r, err := control.Status(ctx, control.Dialer(z, svc))
 	if err != nil {
 		return r, fmt.Errorf("%w: gateway %q: %w", ErrGatewayDown, gateway, err)
 	}
@@ -633,8 +632,8 @@ func (e *Engine) push(ctx context.Context, t *gateways.Table) (gateways.Report, 
 	t.Generation = time.Now().UnixNano()
 	deadline := time.Now().Add(e.pushTimeout())
 	for {
-		rep, err := control.Push(ctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) }, t)
-		if err == nil || !strings.Contains(err.Error(), "dialing") {
+		rep, err := control.Push(ctx, control.Dialer(z, svc), t)
+		if err == nil || !errors.Is(err, control.ErrDial) {
 			if err != nil {
 				return rep, err
 			}

@@ -164,7 +164,7 @@ func TestGrantAt(t *testing.T) {
 // read, so it cannot reach the trail; control-service plumbing is skipped.
 func TestDialRecords(t *testing.T) {
 	f := &Follower{Log: slog.New(slog.DiscardHandler), runs: map[string]*run{}, touched: map[string]bool{}, current: map[string]run{},
-		lastObs: time.Now(), control: map[string]bool{"ctl": true}}
+		lastObs: time.Now(), gatewaySvcs: map[string]string{"ctl": "agentmesh.ctl.g"}}
 	f.n = &derive.Network{Identities: map[string]*intent.ObservedIdentity{
 		"a": {ID: "a", Identity: intent.Identity{Name: "pulse-agent", Organization: "client"}},
 		"h": {ID: "h", Identity: intent.Identity{Name: "feed-host", Organization: "markets"}}},

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -58,9 +57,10 @@ type Follower struct {
 	touched map[string]bool // runs with changes since the last access pass
 	lastObs time.Time
 	dirty   bool // the cursor moved since it was saved
-	// control are the gateways' control services, by id: their traffic
-	// is the reconciler's and the follower's own, not agents'.
-	control map[string]bool
+	// gatewaySvcs names the gateways' services by id. Traffic on their
+	// control services is the reconciler's and the follower's own, not
+	// agents', and is not recorded.
+	gatewaySvcs map[string]string
 	// others are identities agentmesh does not manage (an admin), by id,
 	// looked up once each.
 	others map[string]audit.Party
@@ -296,11 +296,9 @@ func (f *Follower) observe(ctx context.Context) error {
 	for len(f.changed) > 0 && f.changed[0].Before(f.past[0].at) {
 		f.changed = f.changed[1:]
 	}
-	f.control = map[string]bool{}
+	f.gatewaySvcs = map[string]string{}
 	for name, gs := range n.GatewayServices {
-		if !derive.IsDataPlaneService(name) {
-			f.control[gs.ID] = true
-		}
+		f.gatewaySvcs[gs.ID] = name
 	}
 	f.byName = map[string]string{}
 	for id, o := range n.Identities {
@@ -485,7 +483,7 @@ func (f *Follower) forgetOldRuns() {
 
 func (f *Follower) session(ctx context.Context, ev event) {
 	kind := map[string]string{"created": audit.KindSessionCreated, "deleted": audit.KindSessionDeleted}[ev.EventType]
-	if kind == "" || ev.ID == "" || f.control[ev.ServiceID] {
+	if kind == "" || ev.ID == "" || f.isControl(ev.ServiceID) {
 		return
 	}
 	f.knows(ctx, ev.IdentityID, ev.ServiceID)
@@ -500,7 +498,7 @@ func (f *Follower) session(ctx context.Context, ev event) {
 
 func (f *Follower) circuit(ctx context.Context, ev event) {
 	kind := map[string]string{"created": audit.KindCircuitCreated, "deleted": audit.KindCircuitClosed, "failed": audit.KindCircuitFailed}[ev.EventType]
-	if kind == "" || ev.CircuitID == "" || f.control[ev.ServiceID] {
+	if kind == "" || ev.CircuitID == "" || f.isControl(ev.ServiceID) {
 		return
 	}
 	who := ev.Tags["clientId"]
@@ -585,15 +583,16 @@ func (f *Follower) service(id string) audit.Service {
 	if r, ok := derive.ServiceOf(f.n, id); ok {
 		s.Kind, s.Owner, s.Organization = r.Kind, r.Name, r.Organization
 		s.Name = r.Name
-		if r.Kind == "gateway" {
-			for name, gs := range f.n.GatewayServices {
-				if gs.ID == id {
-					s.Name = name
-				}
-			}
+		if name, ok := f.gatewaySvcs[id]; ok {
+			s.Name = name
 		}
 	}
 	return s
+}
+
+func (f *Follower) isControl(serviceID string) bool {
+	name, ok := f.gatewaySvcs[serviceID]
+	return ok && !derive.IsDataPlaneService(name)
 }
 
 func (f *Follower) grant(identityID, serviceID string) *audit.Grant {
@@ -665,7 +664,7 @@ func (f *Follower) pullGateways(ctx context.Context) {
 		for {
 			pos := f.cur.Gateways[name]
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			facts, err := control.ReadFacts(cctx, func() (net.Conn, error) { _ = z.RefreshServices(); return z.Dial(svc) }, control.FactsQuery{After: pos.Seq, Limit: 2000})
+			facts, err := control.ReadFacts(cctx, control.Dialer(z, svc), control.FactsQuery{After: pos.Seq, Limit: 2000})
 			cancel()
 			if err != nil {
 				if !errors.Is(err, control.ErrDial) {

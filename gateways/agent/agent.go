@@ -61,7 +61,7 @@ func (a *Agent) KeepFacts(log *slog.Logger) error {
 func (a *Agent) Facts(q control.FactsQuery) control.Facts {
 	j := a.journal.Load()
 	if j == nil {
-		return control.Facts{Error: "this agent keeps no request facts"}
+		return control.Facts{Error: control.NoFacts}
 	}
 	return j.Facts(q)
 }

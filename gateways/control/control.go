@@ -14,6 +14,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/openziti/sdk-golang/ziti"
+
 	"github.com/agentmesh/agentmesh/gateways"
 )
 
@@ -56,10 +58,13 @@ type Facts struct {
 // context sets no deadline.
 const ExchangeTimeout = 10 * time.Minute
 
-func exchange(ctx context.Context, dial func() (net.Conn, error), req request) (gateways.Report, error) {
+// exchange sends one request over a fresh connection and reads one
+// answer of at most limit bytes; what names the answer in errors.
+func exchange[T any](ctx context.Context, dial func() (net.Conn, error), req request, limit int64, what string) (T, error) {
+	var answer T
 	conn, err := dial()
 	if err != nil {
-		return gateways.Report{}, fmt.Errorf("dialing the gateway agent: %w", err)
+		return answer, fmt.Errorf("%w: %w", ErrDial, err)
 	}
 	defer conn.Close()
 	if d, ok := ctx.Deadline(); ok {
@@ -70,23 +75,39 @@ func exchange(ctx context.Context, dial func() (net.Conn, error), req request) (
 		_ = conn.SetDeadline(time.Now().Add(ExchangeTimeout))
 	}
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
-		return gateways.Report{}, fmt.Errorf("writing to the agent: %w", err)
+		return answer, fmt.Errorf("writing to the agent: %w", err)
 	}
-	var r gateways.Report
-	if err := json.NewDecoder(io.LimitReader(conn, 1<<20)).Decode(&r); err != nil {
-		return gateways.Report{}, fmt.Errorf("reading the agent's report: %w", err)
+	if err := json.NewDecoder(io.LimitReader(conn, limit)).Decode(&answer); err != nil {
+		return answer, fmt.Errorf("reading the agent's %s: %w", what, err)
 	}
-	return r, nil
+	return answer, nil
 }
+
+// ErrDial is a failure to reach the agent's control service at all: the
+// agent may not run yet, and asking again later may succeed.
+var ErrDial = errors.New("dialing the gateway agent")
+
+// Dialer reaches an agent's control service through z, refreshing z's
+// service list first: a control service made moments ago is otherwise
+// unknown to a context that listed services before it.
+func Dialer(z ziti.Context, service string) func() (net.Conn, error) {
+	return func() (net.Conn, error) {
+		_ = z.RefreshServices()
+		return z.Dial(service)
+	}
+}
+
+// maxReport bounds one report read from an agent.
+const maxReport = 1 << 20
 
 // Status asks the agent what it runs now.
 func Status(ctx context.Context, dial func() (net.Conn, error)) (gateways.Report, error) {
-	return exchange(ctx, dial, request{Status: true})
+	return exchange[gateways.Report](ctx, dial, request{Status: true}, maxReport, "report")
 }
 
 // Push sends a table over a fresh connection and waits for the report.
 func Push(ctx context.Context, dial func() (net.Conn, error), t *gateways.Table) (gateways.Report, error) {
-	r, err := exchange(ctx, dial, request{Table: t})
+	r, err := exchange[gateways.Report](ctx, dial, request{Table: t}, maxReport, "report")
 	if err != nil {
 		return r, err
 	}
@@ -102,6 +123,9 @@ func Serve(ctx context.Context, ln net.Listener, apply func(context.Context, *ga
 	return ServeWith(ctx, ln, Handlers{Apply: apply, Status: status})
 }
 
+// NoFacts is the answer of an agent that keeps no request facts.
+const NoFacts = "this agent keeps no request facts"
+
 // Handlers answer the requests an agent serves; Facts is optional.
 type Handlers struct {
 	Apply  func(context.Context, *gateways.Table) gateways.Report
@@ -111,31 +135,12 @@ type Handlers struct {
 
 // ReadFacts asks the agent for its request facts after a sequence number.
 func ReadFacts(ctx context.Context, dial func() (net.Conn, error), q FactsQuery) (Facts, error) {
-	conn, err := dial()
-	if err != nil {
-		return Facts{}, fmt.Errorf("%w: %w", ErrDial, err)
+	f, err := exchange[Facts](ctx, dial, request{Facts: &q}, maxTable, "facts")
+	if err == nil && f.Error != "" {
+		err = errors.New(f.Error)
 	}
-	defer conn.Close()
-	d, ok := ctx.Deadline()
-	if !ok {
-		d = time.Now().Add(time.Minute)
-	}
-	_ = conn.SetDeadline(d)
-	if err := json.NewEncoder(conn).Encode(request{Facts: &q}); err != nil {
-		return Facts{}, fmt.Errorf("writing to the agent: %w", err)
-	}
-	var f Facts
-	if err := json.NewDecoder(io.LimitReader(conn, maxTable)).Decode(&f); err != nil {
-		return Facts{}, fmt.Errorf("reading the agent's facts: %w", err)
-	}
-	if f.Error != "" {
-		return f, errors.New(f.Error)
-	}
-	return f, nil
+	return f, err
 }
-
-// ErrDial is a failure to reach the agent's control service at all.
-var ErrDial = errors.New("dialing the gateway agent")
 
 // ServeWith answers on ln until ctx ends with h.
 func ServeWith(ctx context.Context, ln net.Listener, h Handlers) error {
@@ -159,7 +164,7 @@ func ServeWith(ctx context.Context, ln net.Listener, h Handlers) error {
 			var r gateways.Report
 			switch err := json.NewDecoder(io.LimitReader(conn, maxTable)).Decode(&req); {
 			case err == nil && req.Facts != nil:
-				f := Facts{Error: "this agent keeps no request facts"}
+				f := Facts{Error: NoFacts}
 				if h.Facts != nil {
 					f = h.Facts(*req.Facts)
 				}
