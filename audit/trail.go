@@ -82,30 +82,16 @@ func (t *Trail) recover() error {
 	if err != nil {
 		return err
 	}
-	var good int64
-	r := bufio.NewReaderSize(f, 1<<20)
-	for {
-		line, err := r.ReadBytes('\n')
-		if len(line) > 0 && line[len(line)-1] == '\n' {
-			var rec Record
-			if jerr := json.Unmarshal(line, &rec); jerr != nil {
-				_ = f.Close()
-				return fmt.Errorf("audit trail %s is damaged at byte %d: %w", path, good, jerr)
-			}
-			if t.first == 0 {
-				t.first = rec.Seq
-			}
-			t.seq = rec.Seq
-			t.keys[rec.Key] = true
-			good += int64(len(line))
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			_ = f.Close()
-			return err
-		}
+	recs, good, err := scan(f)
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("audit trail %s: %w", path, err)
+	}
+	for _, rec := range recs {
+		t.keys[rec.Key] = true
+	}
+	if len(recs) > 0 {
+		t.first, t.seq = recs[0].Seq, recs[len(recs)-1].Seq
 	}
 	if err := f.Truncate(good); err != nil {
 		_ = f.Close()
@@ -260,31 +246,33 @@ func Read(dir string) ([]Record, error) {
 
 // ReadFrom reads records from r (one trail file, or the stdout sink).
 func ReadFrom(r io.Reader) ([]Record, error) {
+	recs, _, err := scan(r)
+	return recs, err
+}
+
+// scan reads the whole lines of r as records, and how many bytes they
+// take: a last line without its newline was cut short and is left out.
+func scan(r io.Reader) ([]Record, int64, error) {
 	var out []Record
+	var whole int64
 	br := bufio.NewReaderSize(r, 1<<20)
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 && line[len(line)-1] == '\n' {
 			var rec Record
 			if err := json.Unmarshal(line, &rec); err != nil {
-				return out, fmt.Errorf("record after seq %d: %w", lastSeq(out), err)
+				return out, whole, fmt.Errorf("damaged at byte %d: %w", whole, err)
 			}
 			out = append(out, rec)
+			whole += int64(len(line))
 		}
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return out, whole, nil
 		}
 		if err != nil {
-			return out, err
+			return out, whole, err
 		}
 	}
-}
-
-func lastSeq(r []Record) int64 {
-	if len(r) == 0 {
-		return 0
-	}
-	return r[len(r)-1].Seq
 }
 
 func readFile(path string) ([]Record, error) {
