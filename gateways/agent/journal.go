@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -241,14 +242,11 @@ func (j *Journal) Facts(q control.FactsQuery) control.Facts {
 	if len(j.recent) > 0 {
 		out.Oldest = j.recent[0].Seq
 	}
-	for _, f := range j.recent {
-		if f.Seq > q.After {
-			out.Facts = append(out.Facts, f)
-			if len(out.Facts) == q.Limit {
-				break
-			}
-		}
-	}
+	// recent is in seq order: find the first fact after the cursor
+	// rather than walk every one on each pull.
+	from := sort.Search(len(j.recent), func(i int) bool { return j.recent[i].Seq > q.After })
+	next := j.recent[from:min(from+q.Limit, len(j.recent))]
+	out.Facts = append([]gateways.RequestFact(nil), next...)
 	return out
 }
 
