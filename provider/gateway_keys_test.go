@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -61,24 +60,7 @@ func chatAs(z ziti.Context, svc, model string) (int, string, error) {
 
 // chatSaying is chatAs with the user's message.
 func chatSaying(z ziti.Context, svc, model, message string) (int, string, error) {
-	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
-		_ = z.RefreshServices()
-		return z.Dial(svc)
-	}}}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := c.Post("http://llm/v1/chat/completions", "application/json",
-			strings.NewReader(fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":%q}]}`, model, message)))
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			return resp.StatusCode, string(b), nil
-		}
-		if time.Now().After(deadline) {
-			return 0, "", err
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	return acctest.Chat(z, svc, model, message)
 }
 
 // packagedAgent runs the packaged gateway agent (what `agentmesh

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -245,25 +244,10 @@ func exchange(z ziti.Context, svc string) error {
 	}
 }
 
-func chat(z ziti.Context, svc string) (int, error) {
-	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
-		_ = z.RefreshServices()
-		return z.Dial(svc)
-	}}}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := c.Post("http://llm/v1/chat/completions", "application/json",
-			strings.NewReader(`{"model":"llama3","messages":[{"role":"user","content":"Summarise the Macro Pulse scenario."}]}`))
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			return resp.StatusCode, nil
-		}
-		if time.Now().After(deadline) {
-			return 0, err
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+// chatPulse asks for llama3 as pulse-agent over its data plane.
+func chatPulse(z ziti.Context, svc string) (int, error) {
+	code, _, err := acctest.Chat(z, svc, "llama3", "Summarise the Macro Pulse scenario.")
+	return code, err
 }
 
 // handEditThenReconcile strips the identity's derived roles by hand, waits
@@ -372,7 +356,7 @@ func TestAccAudit_macroPulse(t *testing.T) {
 			return err
 		}
 		for i := 0; i < 3; i++ {
-			if code, err := chat(zs["pulse"], pulseDP); err != nil || code != 200 {
+			if code, err := chatPulse(zs["pulse"], pulseDP); err != nil || code != 200 {
 				return fmt.Errorf("pulse-agent's LLM request: %d %w", code, err)
 			}
 		}
@@ -387,7 +371,7 @@ func TestAccAudit_macroPulse(t *testing.T) {
 		// The follower restarts: it resumes from its cursor, records the
 		// gap, and writes nothing twice.
 		once.Do(func() { f.stop(t) })
-		if code, err := chat(zs["pulse"], pulseDP); err != nil || code != 200 {
+		if code, err := chatPulse(zs["pulse"], pulseDP); err != nil || code != 200 {
 			return fmt.Errorf("pulse-agent's LLM request while the follower is down: %d %w", code, err)
 		}
 		f = startFollower(t, trailDir)

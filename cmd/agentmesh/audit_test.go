@@ -10,9 +10,7 @@ import (
 	"github.com/openziti/edge-api/rest_management_api_client/identity"
 	"github.com/openziti/edge-api/rest_model"
 
-	"github.com/agentmesh/agentmesh/acctest"
 	"github.com/agentmesh/agentmesh/audit"
-	"github.com/agentmesh/agentmesh/reconciler"
 )
 
 // TestAuditQuestions answers the guide's questions from a trail on disk
@@ -82,26 +80,13 @@ func TestAuditQuestions(t *testing.T) {
 // granted the access again.
 func TestAuditFollowCLI(t *testing.T) {
 	ctx := context.Background()
-	e := acctest.Engine(t)
+	e, reader, _ := scenarioNamed(t, "aucli", "rain", "rain-co")
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	host, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: "aucli-host", Organization: "rain-co", Kind: reconciler.KindAgent})
-	must(err)
-	reader, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: "aucli-reader", Organization: "rain-co", Kind: reconciler.KindAgent})
-	must(err)
-	_, err = e.CreateWorkgroup(ctx, &reconciler.Workgroup{Name: "aucli-rain", OwnerOrganization: "rain-co"})
-	must(err)
-	_, err = e.CreateMembership(ctx, &reconciler.Membership{Workgroup: "aucli-rain", Identity: reader.ID, Role: "member"})
-	must(err)
-	_, err = e.CreateContract(ctx, &reconciler.Contract{Name: "aucli-contract", OwnerOrganization: "rain-co", AllowedMessageTypes: []string{"*"}, AccessMode: "open"})
-	must(err)
-	_, err = e.CreateEndpoint(ctx, &reconciler.Endpoint{Name: "aucli-feed", Host: host.ID, Workgroups: []string{"aucli-rain"}, Contract: "aucli-contract"})
-	must(err)
-
 	dir := t.TempDir()
 	var stdout, stderr syncBuffer
 	fctx, stop := context.WithCancel(ctx)
@@ -126,7 +111,7 @@ func TestAuditFollowCLI(t *testing.T) {
 	has := func(kind, via string) func([]audit.Record) bool {
 		return func(recs []audit.Record) bool {
 			for _, r := range recs {
-				if r.Kind == kind && r.Identity.Matches("aucli-reader") && r.Service.Matches("aucli-feed") && r.Change != nil && r.Change.Via == via {
+				if r.Kind == kind && r.Identity.Matches("aucli-reader") && r.Service.Matches("aucli-rain-feed") && r.Change != nil && r.Change.Via == via {
 					return true
 				}
 			}
@@ -135,7 +120,7 @@ func TestAuditFollowCLI(t *testing.T) {
 	}
 	wait("the access in force", has(audit.KindAccessGranted, "observed"))
 	api := e.Client().API
-	if _, err := api.Identity.PatchIdentity(identity.NewPatchIdentityParams().WithID(reader.ID).WithIdentity(&rest_model.IdentityPatch{RoleAttributes: &rest_model.Attributes{}}), nil); err != nil {
+	if _, err := api.Identity.PatchIdentity(identity.NewPatchIdentityParams().WithID(reader).WithIdentity(&rest_model.IdentityPatch{RoleAttributes: &rest_model.Attributes{}}), nil); err != nil {
 		t.Fatal(err)
 	}
 	wait("the hand edit", has(audit.KindAccessRevoked, "unattributed"))
@@ -156,10 +141,10 @@ func TestAuditFollowCLI(t *testing.T) {
 	}
 	code, out, _ := func() (int, string, string) {
 		var o, eo bytes.Buffer
-		c := execute(ctx, []string{"audit", "why", "--dir", dir, "--identity", "aucli-reader", "--service", "aucli-feed"}, &o, &eo)
+		c := execute(ctx, []string{"audit", "why", "--dir", dir, "--identity", "aucli-reader", "--service", "aucli-rain-feed"}, &o, &eo)
 		return c, o.String(), eo.String()
 	}()
-	if code != 0 || !strings.Contains(out, "could reach aucli-feed") || !strings.Contains(out, "access.granted") || !strings.Contains(out, "aucli-rain") {
+	if code != 0 || !strings.Contains(out, "could reach aucli-rain-feed") || !strings.Contains(out, "access.granted") || !strings.Contains(out, "aucli-rain") {
 		t.Fatalf("why (exit %d):\n%s", code, out)
 	}
 }

@@ -26,6 +26,13 @@ func TestMain(m *testing.M) { acctest.Main(m) }
 // scenario builds a tiny governed network: host and reader in one
 // workgroup, one endpoint.
 func scenario(t *testing.T) (*reconciler.Engine, string, string) {
+	return scenarioNamed(t, "cli", "weather", "weather-co")
+}
+
+// scenarioNamed is scenario under other names: <prefix>-host and
+// <prefix>-reader of org in workgroup <prefix>-<topic>, endpoint
+// <prefix>-<topic>-feed under contract <prefix>-contract.
+func scenarioNamed(t *testing.T, prefix, topic, org string) (*reconciler.Engine, string, string) {
 	t.Helper()
 	ctx := context.Background()
 	e := acctest.Engine(t)
@@ -35,19 +42,20 @@ func scenario(t *testing.T) (*reconciler.Engine, string, string) {
 			t.Fatal(err)
 		}
 	}
-	host, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: "cli-host", Organization: "weather-co", Kind: reconciler.KindAgent})
+	wg := prefix + "-" + topic
+	host, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: prefix + "-host", Organization: org, Kind: reconciler.KindAgent})
 	must(err)
-	reader, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: "cli-reader", Organization: "weather-co", Kind: reconciler.KindAgent})
+	reader, err := e.CreateIdentity(ctx, &reconciler.Identity{Name: prefix + "-reader", Organization: org, Kind: reconciler.KindAgent})
 	must(err)
-	_, err = e.CreateWorkgroup(ctx, &reconciler.Workgroup{Name: "cli-weather", OwnerOrganization: "weather-co"})
+	_, err = e.CreateWorkgroup(ctx, &reconciler.Workgroup{Name: wg, OwnerOrganization: org})
 	must(err)
-	_, err = e.CreateMembership(ctx, &reconciler.Membership{Workgroup: "cli-weather", Identity: host.ID, Role: "admin"})
+	_, err = e.CreateMembership(ctx, &reconciler.Membership{Workgroup: wg, Identity: host.ID, Role: "admin"})
 	must(err)
-	_, err = e.CreateMembership(ctx, &reconciler.Membership{Workgroup: "cli-weather", Identity: reader.ID, Role: "member"})
+	_, err = e.CreateMembership(ctx, &reconciler.Membership{Workgroup: wg, Identity: reader.ID, Role: "member"})
 	must(err)
-	_, err = e.CreateContract(ctx, &reconciler.Contract{Name: "cli-contract", OwnerOrganization: "weather-co", AllowedMessageTypes: []string{"*"}, AccessMode: "open"})
+	_, err = e.CreateContract(ctx, &reconciler.Contract{Name: prefix + "-contract", OwnerOrganization: org, AllowedMessageTypes: []string{"*"}, AccessMode: "open"})
 	must(err)
-	ep, err := e.CreateEndpoint(ctx, &reconciler.Endpoint{Name: "cli-weather-feed", Host: host.ID, Workgroups: []string{"cli-weather"}, Contract: "cli-contract"})
+	ep, err := e.CreateEndpoint(ctx, &reconciler.Endpoint{Name: wg + "-feed", Host: host.ID, Workgroups: []string{wg}, Contract: prefix + "-contract"})
 	must(err)
 	return e, reader.ID, ep.ServiceID
 }

@@ -81,6 +81,16 @@ func front(t *testing.T, rl *Relay) *httptest.Server {
 	return srv
 }
 
+// relayToNotes is a relay under notesTable's rules in front of
+// notesGateway, served as front serves it.
+func relayToNotes(t *testing.T) (*Relay, *httptest.Server, func() []string) {
+	gw, called := notesGateway(t)
+	u, _ := url.Parse(gw.URL + "/sse")
+	rl := &Relay{Upstream: u}
+	rl.SetRules(RulesOf(notesTable))
+	return rl, front(t, rl), called
+}
+
 type as string
 
 func (a as) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -114,11 +124,7 @@ var notesTable = &gateways.Table{Kind: gateways.KindMCP,
 // survives past the server's WriteTimeout and the refusal, and an
 // identity with no route is refused at the door.
 func TestRelayAppliesEachIdentitysView(t *testing.T) {
-	gw, called := notesGateway(t)
-	u, _ := url.Parse(gw.URL + "/sse")
-	rl := &Relay{Upstream: u}
-	rl.SetRules(RulesOf(notesTable))
-	srv := front(t, rl)
+	_, srv, called := relayToNotes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -172,11 +178,7 @@ func TestRelayAppliesEachIdentitysView(t *testing.T) {
 // identity is no use to it, and an identity that leaves the audience has
 // its open session ended.
 func TestRelaySessionsBelongToTheirIdentity(t *testing.T) {
-	gw, _ := notesGateway(t)
-	u, _ := url.Parse(gw.URL + "/sse")
-	rl := &Relay{Upstream: u}
-	rl.SetRules(RulesOf(notesTable))
-	srv := front(t, rl)
+	rl, srv, _ := relayToNotes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	analyst := connect(t, ctx, srv, "analyst")
