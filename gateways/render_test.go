@@ -115,7 +115,6 @@ func TestValidateRefusesWhatTheTargetCannotDo(t *testing.T) {
 		{"duplicate namespace", func(t *Table) { t.MCPRoutes[1].Namespace = "github" }, ErrInvalid, "used twice"},
 		{"deny all", func(t *Table) { t.MCPRoutes[1].Tools.List = []string{"*"} }, ErrUnsupported, "cannot deny every tool"},
 		{"empty allow list", func(t *Table) { t.MCPRoutes[0].Tools.List = nil }, ErrUnsupported, "exposes every tool"},
-		{"different audiences", func(t *Table) { t.MCPRoutes[1].Audience.Workgroups = []string{"vetted"} }, ErrUnsupported, "one gateway per audience"},
 		{"http endpoint for https", func(t *Table) { t.MCPRoutes[1].Transport.Endpoint = "http://docs" }, ErrInvalid, "https://"},
 	}
 	for _, tc := range mcp {

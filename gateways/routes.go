@@ -44,6 +44,10 @@ type Report struct {
 	// TableDigest identifies the table behind the running config, so the
 	// reconciler can tell whether a gateway (say, restarted) has drifted.
 	TableDigest string `json:"table_digest,omitempty"`
+	// Warnings are what the agent found wrong with an applied table that
+	// does not stop it running: route tool patterns the backend does not
+	// have, or an mcp gateway served without its front.
+	Warnings []string `json:"warnings,omitempty"`
 	// Usage is each identity's consumption in its current budget period
 	// (status answers only).
 	Usage []Usage `json:"usage,omitempty"`
@@ -96,13 +100,6 @@ type Member struct {
 type Audience struct {
 	Workgroups []string
 	Identities []string
-}
-
-func (a Audience) key() string {
-	w, i := slices.Clone(a.Workgroups), slices.Clone(a.Identities)
-	slices.Sort(w)
-	slices.Sort(i)
-	return strings.Join(w, ",") + "|" + strings.Join(i, ",")
 }
 
 // LLMSettings are the llm-gateway's own settings.
@@ -334,7 +331,6 @@ func (t *Table) Validate() error {
 			errs = append(errs, err)
 		}
 		seen := map[string]bool{}
-		audiences := map[string]string{}
 		for _, r := range t.MCPRoutes {
 			if err := validText(r.Namespace); err != nil {
 				add("%w: route namespace %v", ErrInvalid, err)
@@ -343,7 +339,6 @@ func (t *Table) Validate() error {
 				add("%w: namespace %q is used twice on gateway %q; mcp-gateway needs unique backend ids", ErrInvalid, r.Namespace, t.Gateway)
 			}
 			seen[r.Namespace] = true
-			audiences[r.Audience.key()] = r.Namespace
 			switch {
 			case r.Tools.Mode != "allow" && r.Tools.Mode != "deny":
 				add("%w: route %q: tools.mode must be allow or deny", ErrInvalid, r.Namespace)
@@ -364,9 +359,6 @@ func (t *Table) Validate() error {
 			if err := r.Transport.validate(tokenSecret); err != nil {
 				add("%w: route %q: %v", ErrInvalid, r.Namespace, err)
 			}
-		}
-		if len(audiences) > 1 {
-			add("%w: gateway %q serves routes to different audiences; mcp-gateway filters tools per backend, not per client, so every client would see every route. Use one gateway per audience", ErrUnsupported, t.Gateway)
 		}
 	default:
 		add("%w: unknown gateway kind %q", ErrInvalid, t.Kind)

@@ -130,6 +130,9 @@ func (e *Engine) observe(ctx context.Context, policies bool) (*Network, error) {
 	if n.LLMRoutes, err = configsOf[LLMRoute](ctx, e, kindLLMRoute); err != nil {
 		return nil, err
 	}
+	if n.MCPRoutes, err = configsOf[MCPRoute](ctx, e, kindMCPRoute); err != nil {
+		return nil, err
+	}
 	if n.Approvals, err = configsOf[Approval](ctx, e, kindApproval); err != nil {
 		return nil, err
 	}
@@ -163,6 +166,9 @@ func (e *Engine) observeNamedIdentities(ctx context.Context, n *Network) error {
 		named = append(named, m.Value.Identity)
 	}
 	for _, r := range n.LLMRoutes {
+		named = append(named, r.Value.Identities...)
+	}
+	for _, r := range n.MCPRoutes {
 		named = append(named, r.Value.Identities...)
 	}
 	for _, a := range n.Approvals {
@@ -375,7 +381,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 	for _, name := range slices.Sorted(maps.Keys(d.Tables)) {
 		t := d.Tables[name]
 		ctl, ok := n.GatewayServices[ControlService(name)]
-		if !ok || ctl.TableDigest == t.Digest() || (ctl.TableDigest == "" && len(t.LLMRoutes) == 0) {
+		if !ok || ctl.TableDigest == t.Digest() || (ctl.TableDigest == "" && len(t.LLMRoutes)+len(t.MCPRoutes) == 0) {
 			// A gateway without routes that never had a table is as
 			// its agent starts: there is nothing to deliver.
 			continue
@@ -392,13 +398,13 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 	for name, gs := range n.GatewayServices {
 		if derive.IsDataPlaneService(name) {
 			services[gs.ID] = true
-			p.labels[gs.ID] = "llm " + strings.TrimPrefix(gs.Owner, "gateway/")
+			p.labels[gs.ID] = derive.DataPlaneKind(name) + " " + strings.TrimPrefix(gs.Owner, "gateway/")
 		}
 	}
 	for name, ds := range d.DarkServices {
 		if _, ok := n.GatewayServices[name]; !ok {
 			services[derive.PendingService+name] = true
-			p.labels[derive.PendingService+name] = "llm " + ds.Gateway
+			p.labels[derive.PendingService+name] = derive.DataPlaneKind(name) + " " + ds.Gateway
 		}
 	}
 	before := map[string][]string{}

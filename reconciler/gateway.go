@@ -17,7 +17,6 @@ import (
 	"github.com/agentmesh/agentmesh/gateways/control"
 	"github.com/agentmesh/agentmesh/reconciler/controller"
 	"github.com/agentmesh/agentmesh/reconciler/derive"
-	"github.com/agentmesh/agentmesh/reconciler/intent"
 )
 
 // ErrGatewayDown means the gateway agent did not answer a push in time;
@@ -314,7 +313,7 @@ func (e *Engine) PushGateway(ctx context.Context, gateway string) (gateways.Repo
 // secret name, see gateways.Secret*). Nothing else ever carries them: the
 // agent keeps what it is given, so later pushes name secrets only.
 //
-// An llm gateway's table and data plane come from the derivation: the
+// A gateway's table and data plane come from the derivation: the
 // network is converged first (a new audience gets its data-plane services
 // in that pass), then the pass's table is pushed here, with the secrets,
 // instead of by the pass.
@@ -323,24 +322,17 @@ func (e *Engine) PushGatewayWith(ctx context.Context, gateway string, secrets ma
 	if err != nil {
 		return gateways.Report{}, err
 	}
-	var t *gateways.Table
-	if g.Value.Kind == gateways.KindMCP {
-		defer e.locks.lock(gatewayLock(gateway))()
-		if t, err = e.mcpTable(ctx, gateway); err != nil {
-			return gateways.Report{}, err
-		}
-	} else {
-		release := e.tables.claim(gateway)
-		defer release()
-		if err := e.converge(ctx, 0); err != nil {
-			return gateways.Report{}, err
-		}
-		// One push at a time per gateway: an older table must not
-		// overtake a newer one on the way to the agent.
-		defer e.locks.lock(gatewayLock(gateway))()
-		if t, err = e.tables.get(gateway); err != nil {
-			return gateways.Report{}, err
-		}
+	release := e.tables.claim(gateway)
+	defer release()
+	if err := e.converge(ctx, 0); err != nil {
+		return gateways.Report{}, err
+	}
+	// One push at a time per gateway: an older table must not overtake
+	// a newer one on the way to the agent.
+	defer e.locks.lock(gatewayLock(gateway))()
+	t, err := e.tables.get(g.Value.Name)
+	if err != nil {
+		return gateways.Report{}, err
 	}
 	for name := range secrets {
 		if _, ok := t.Secrets[name]; !ok {
@@ -568,15 +560,7 @@ func (e *Engine) RepushGateways(ctx context.Context) ([]string, error) {
 
 // repushGateway pushes one gateway's table if its agent runs another.
 func (e *Engine) repushGateway(ctx context.Context, g *Gateway) (bool, error) {
-	var (
-		t   *gateways.Table
-		err error
-	)
-	if g.Kind == gateways.KindMCP {
-		t, err = e.mcpTable(ctx, g.Name)
-	} else {
-		t, err = e.tables.get(g.Name)
-	}
+	t, err := e.tables.get(g.Name)
 	if err != nil {
 		return false, err
 	}
@@ -676,41 +660,6 @@ func (e *Engine) mcpRoutesOf(ctx context.Context, gateway string) ([]*Stored[MCP
 	return out, nil
 }
 
-// mcpTable builds an MCP gateway's table. mcp-gateway filters tools per
-// backend, not per client, so Validate refuses routes with different
-// audiences on one gateway.
-func (e *Engine) mcpTable(ctx context.Context, gateway string) (*gateways.Table, error) {
-	routes, err := e.mcpRoutesOf(ctx, gateway)
-	if err != nil {
-		return nil, err
-	}
-	g, err := findConfig[Gateway](ctx, e, kindGatewayReg, gateway)
-	if err != nil {
-		return nil, err
-	}
-	t := mcpTableOf(&g.Value, routes)
-	if err := t.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidIntent, err)
-	}
-	return t, nil
-}
-
-// mcpTableOf is an mcp gateway's table with these routes, naming every
-// write-only value they and the gateway need.
-func mcpTableOf(g *Gateway, routes []*Stored[MCPRoute]) *gateways.Table {
-	t := &gateways.Table{Gateway: g.Name, Kind: gateways.KindMCP, MCP: g.MCP.Settings()}
-	if a := g.MCP; a != nil && a.ShareTokenSet {
-		t.Secrets = intent.WithSecret(t.Secrets, gateways.SecretMCPShareToken, g.SecretsVersion)
-	}
-	for _, r := range routes {
-		t.MCPRoutes = append(t.MCPRoutes, r.Value.GatewayRoute())
-		for name, v := range r.Value.SecretVersions() {
-			t.Secrets = intent.WithSecret(t.Secrets, name, v)
-		}
-	}
-	return t
-}
-
 func mcpKey(r *MCPRoute) string { return r.Gateway + "." + r.Namespace }
 
 // CreateMCPRoute records an MCP backend and returns once the gateway runs
@@ -801,7 +750,7 @@ func (e *Engine) checkMCPRouteBeside(ctx context.Context, r *MCPRoute, planning 
 		if err := r.ValidateSecrets(); err != nil {
 			return err
 		}
-		alone := mcpTableOf(&Gateway{Name: r.Gateway, Kind: gateways.KindMCP}, []*Stored[MCPRoute]{{Value: *r}})
+		alone := derive.MCPTableOf(&Gateway{Name: r.Gateway, Kind: gateways.KindMCP}, []*Stored[MCPRoute]{{Value: *r}})
 		if err := alone.Validate(); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidIntent, err)
 		}
@@ -827,7 +776,7 @@ func (e *Engine) checkMCPRouteBeside(ctx context.Context, r *MCPRoute, planning 
 		}
 		beside = append(beside, s)
 	}
-	if err := mcpTableOf(&g.Value, beside).Validate(); err != nil {
+	if err := derive.MCPTableOf(&g.Value, beside).Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidIntent, err)
 	}
 	return nil

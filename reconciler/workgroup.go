@@ -62,7 +62,14 @@ func (e *Engine) workgroupNamed(ctx context.Context, name string) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	return slices.ContainsFunc(routes, func(r *Stored[LLMRoute]) bool { return slices.Contains(r.Value.Workgroups, name) }), nil
+	if slices.ContainsFunc(routes, func(r *Stored[LLMRoute]) bool { return slices.Contains(r.Value.Workgroups, name) }) {
+		return true, nil
+	}
+	mcp, err := configsOf[MCPRoute](ctx, e, kindMCPRoute)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(mcp, func(r *Stored[MCPRoute]) bool { return slices.Contains(r.Value.Workgroups, name) }), nil
 }
 
 // ReadWorkgroup reads a workgroup by its config id.

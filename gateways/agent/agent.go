@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,16 +21,24 @@ import (
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/control"
 	"github.com/agentmesh/agentmesh/gateways/llmfront"
+	"github.com/agentmesh/agentmesh/gateways/mcpfront"
 )
 
-// Agent ties an LLM gateway's pieces together: pushed tables are given
-// the identities' virtual keys (generated and kept here, never sent
-// anywhere), applied by the supervisor, and served per identity through
-// the front on each identity's own data-plane service.
+// Agent ties a gateway's pieces together: pushed tables are applied by the
+// supervisor and served per identity through a front on each identity's
+// own data-plane service. An LLM gateway's tables are given the
+// identities' virtual keys (generated and kept here, never sent
+// anywhere); an MCP gateway's front relays to the gateway's zrok share.
 type Agent struct {
 	Ziti       ziti.Context
 	Supervisor *Supervisor
 	Front      *llmfront.Front
+	// Relay and Access are an MCP gateway's front: the relay applies each
+	// identity's view, and reaches the gateway's share through the access.
+	// ZrokHome holds the zrok environment both use.
+	Relay    *mcpfront.Relay
+	Access   *Access
+	ZrokHome string
 	// StateDir holds keys.json and secrets.json (mode 0600).
 	StateDir string
 
@@ -88,6 +97,13 @@ func (a *Agent) Apply(ctx context.Context, t *gateways.Table) gateways.Report {
 	if err := a.secrets(t); err != nil {
 		return gateways.Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
 	}
+	if a.Relay != nil && len(t.MCPRoutes) > 0 {
+		// Checked before anything changes: without it neither the
+		// gateway nor its front could run.
+		if err := ZrokEnvironment(a.ZrokHome); err != nil {
+			return gateways.Report{Generation: t.Generation, Status: "rejected", Error: "the gateway host cannot serve MCP: " + err.Error()}
+		}
+	}
 	keys, err := a.keys(t.Members)
 	if err != nil {
 		return gateways.Report{Generation: t.Generation, Status: "rejected", Error: "keeping virtual keys: " + err.Error()}
@@ -108,12 +124,49 @@ func (a *Agent) Apply(ctx context.Context, t *gateways.Table) gateways.Report {
 			r.Error = "applied, but not kept for a restart: " + err.Error()
 		}
 	}
-	if r.Status != "applied" || a.Front == nil {
-		// An MCP gateway has no front: its data plane is its own share.
+	if r.Status != "applied" {
+		return r
+	}
+	if t.Kind == gateways.KindMCP {
+		return a.applyMCP(ctx, t, r)
+	}
+	if a.Front == nil {
 		return r
 	}
 	a.Front.SetGrants(grants)
-	a.serve(t.Members)
+	a.serve(t.Members, a.Front)
+	return r
+}
+
+// applyMCP points the MCP front at the gateway's share and serves each
+// member's view of it.
+func (a *Agent) applyMCP(ctx context.Context, t *gateways.Table, r gateways.Report) gateways.Report {
+	if a.Relay == nil {
+		if len(t.Members) > 0 {
+			r.Warnings = append(r.Warnings, "this agent runs no MCP front (its config sets no zrok): the audience's data-plane services are not served, and anyone holding the gateway's share token reaches every tool")
+		}
+		return r
+	}
+	a.Relay.SetRules(mcpfront.RulesOf(t))
+	if len(t.MCPRoutes) == 0 {
+		a.serve(nil, a.Relay)
+		a.Access.Stop()
+		return r
+	}
+	if _, reserved := t.Secrets[gateways.SecretMCPShareToken]; !reserved {
+		r.Warnings = append(r.Warnings, "the gateway serves on an ephemeral share, which mcp-gateway opens to every zrok account that holds its token; set mcp_share_token_wo to a share reserved in closed permission mode")
+	}
+	addr, err := a.Access.Ensure(ctx, a.Supervisor.ShareToken())
+	if err != nil {
+		// The gateway runs the table, but nobody can reach it: the
+		// digest is not recorded, so reconcile pushes again.
+		a.serve(nil, a.Relay)
+		r.Status, r.Error = "unserved", "the gateway runs this table, but the front cannot reach its share: "+err.Error()
+		return r
+	}
+	a.Relay.SetUpstream(&url.URL{Scheme: "http", Host: addr, Path: "/sse"})
+	a.serve(t.Members, a.Relay)
+	r.Warnings = append(r.Warnings, unknownTools(ctx, t, addr)...)
 	return r
 }
 
@@ -129,7 +182,7 @@ func period(p string) time.Duration {
 
 // serve starts the data plane of new members and stops that of removed
 // ones.
-func (a *Agent) serve(members []gateways.Member) {
+func (a *Agent) serve(members []gateways.Member, front http.Handler) {
 	if a.serving == nil {
 		a.serving = map[string]context.CancelFunc{}
 	}
@@ -150,7 +203,7 @@ func (a *Agent) serve(members []gateways.Member) {
 		ctx, cancel := context.WithCancel(context.Background())
 		a.serving[svc] = cancel
 		go func() {
-			_ = ServeDataPlane(ctx, a.Ziti, map[string]string{svc: id}, http.Handler(a.Front), time.Minute)
+			_ = ServeDataPlane(ctx, a.Ziti, map[string]string{svc: id}, front, time.Minute)
 		}()
 	}
 }
@@ -181,6 +234,9 @@ func (a *Agent) Stop() {
 		a.saveUsage()
 	}
 	a.Supervisor.Stop()
+	if a.Access != nil {
+		a.Access.Stop()
+	}
 	if j := a.journal.Swap(nil); j != nil {
 		_ = j.Close()
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/openziti/sdk-golang/ziti"
 
-	"github.com/agentmesh/agentmesh/gateways/llmfront"
+	"github.com/agentmesh/agentmesh/gateways"
 )
 
 // ServeDataPlane serves front on every service (service name -> identity
@@ -42,7 +42,7 @@ func ServeDataPlane(ctx context.Context, zctx ziti.Context, services map[string]
 			// The identity comes from the service the connection
 			// arrived on, never from anything the caller sent.
 			ConnContext: func(c context.Context, _ net.Conn) context.Context {
-				return llmfront.WithIdentity(c, identity)
+				return gateways.WithCaller(c, identity)
 			},
 		}
 		mu.Lock()

@@ -21,6 +21,7 @@ import (
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/control"
 	"github.com/agentmesh/agentmesh/gateways/llmfront"
+	"github.com/agentmesh/agentmesh/gateways/mcpfront"
 )
 
 // Config is the gateway agent's configuration file.
@@ -53,6 +54,12 @@ type Config struct {
 	// StartGrace is no longer read: a gateway counts as started when it
 	// says so. It is accepted so older agent configs still load.
 	StartGrace time.Duration `yaml:"start_grace"`
+	// Zrok is the zrok2 binary (a path, or a name on PATH) through which
+	// an mcp agent reaches its gateway's share and serves the MCP front:
+	// each audience identity's own dark service, showing it only the
+	// tools its routes allow. Without it the agent serves no front, and
+	// anyone holding the share token reaches every tool.
+	Zrok string `yaml:"zrok"`
 	// Env adds to the gateway process's environment, for example the HOME
 	// whose .zrok2 holds mcp-gateway's enabled zrok environment.
 	Env map[string]string `yaml:"env"`
@@ -87,6 +94,9 @@ func (c *Config) validate() error {
 	if len(c.Command) == 0 || !strings.Contains(strings.Join(c.Command, " "), "{config}") {
 		errs = append(errs, errors.New("command must run the gateway and pass it {config}, for example [llm-gateway, run, \"{config}\"]"))
 	}
+	if c.Zrok != "" && c.Kind != gateways.KindMCP {
+		errs = append(errs, errors.New("zrok is for mcp gateways only"))
+	}
 	if c.Kind == gateways.KindLLM {
 		if host, _, err := net.SplitHostPort(c.Listen); err != nil || !isLoopback(host) {
 			errs = append(errs, fmt.Errorf("listen %q must be the gateway's loopback host:port", c.Listen))
@@ -113,6 +123,12 @@ func Run(ctx context.Context, c *Config, log *slog.Logger) error {
 	}
 	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
 		return err
+	}
+	if a := c.agent(nil, log); a.Access != nil {
+		// Before the identity is opened: nothing could be served.
+		if err := ZrokEnvironment(a.ZrokHome); err != nil {
+			return fmt.Errorf("this gateway host cannot serve MCP: %w", err)
+		}
 	}
 	zcfg, err := ziti.NewConfigFromFile(c.IdentityFile)
 	if err != nil {
@@ -179,6 +195,14 @@ func (c *Config) agent(z ziti.Context, log *slog.Logger) *Agent {
 	a := &Agent{Ziti: z, Supervisor: sup, StateDir: c.StateDir}
 	if c.Kind == gateways.KindLLM {
 		a.Front = llmfront.New(&url.URL{Scheme: "http", Host: c.Listen}, log)
+	}
+	if c.Kind == gateways.KindMCP && c.Zrok != "" {
+		a.Relay = &mcpfront.Relay{}
+		a.Access = &Access{Command: c.Zrok, Env: sup.Env, Log: log}
+		a.ZrokHome = c.Env["HOME"]
+		if a.ZrokHome == "" {
+			a.ZrokHome, _ = os.UserHomeDir()
+		}
 	}
 	return a
 }

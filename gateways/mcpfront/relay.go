@@ -38,9 +38,21 @@ type Relay struct {
 	// session's GET lasts as long as the session).
 	Client *http.Client
 
+	upstream atomic.Pointer[url.URL]
 	rules    atomic.Pointer[Rules]
 	mu       sync.Mutex
 	sessions map[string]*session
+}
+
+// SetUpstream moves the relay to another upstream (the gateway's access
+// restarted on another port); new sessions go there.
+func (rl *Relay) SetUpstream(u *url.URL) { rl.upstream.Store(u) }
+
+func (rl *Relay) target() *url.URL {
+	if u := rl.upstream.Load(); u != nil {
+		return u
+	}
+	return rl.Upstream
 }
 
 // SetRules replaces who may use which tools (a new route table). Open
@@ -128,7 +140,12 @@ func (rl *Relay) stream(w http.ResponseWriter, r *http.Request, identity string)
 	// ends the loop below and with it the caller's stream.
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	up, err := http.NewRequestWithContext(ctx, http.MethodGet, rl.Upstream.String(), nil)
+	target := rl.target()
+	if target == nil {
+		http.Error(w, "the MCP gateway is not reachable yet", http.StatusServiceUnavailable)
+		return
+	}
+	up, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

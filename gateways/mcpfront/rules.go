@@ -1,5 +1,5 @@
 // Package mcpfront is the MCP gateway's data-plane front: its rules and
-// the relay that applies them (not yet served by the gateway agent). mcp-gateway
+// the relay that applies them, served by the gateway agent. mcp-gateway
 // filters tools per backend, not per client, and anyone holding its share
 // reaches every tool; the front sits between each audience identity's dark
 // service and the share and applies that identity's view: tools/list shows
@@ -102,4 +102,42 @@ func Permits(f gateways.ToolFilter, tool string) bool {
 		return !in
 	}
 	return in
+}
+
+// UnknownTools names each allow-list pattern of the table's routes that
+// matches none of the tools the gateway lists (its namespaced names): a
+// tool the backend does not have, or a typo. mcp-gateway hides denied
+// tools, so deny lists cannot be checked this way.
+func UnknownTools(t *gateways.Table, listed []string) []string {
+	sep := "_"
+	if t.MCP != nil && t.MCP.Separator != "" {
+		sep = t.MCP.Separator
+	}
+	var out []string
+	for _, rt := range t.MCPRoutes {
+		if rt.Tools.Mode != "allow" {
+			continue
+		}
+		var have []string
+		for _, name := range listed {
+			if tool, ok := strings.CutPrefix(name, rt.Namespace+sep); ok {
+				have = append(have, tool)
+			}
+		}
+		for _, p := range rt.Tools.List {
+			if !slices.ContainsFunc(have, func(tool string) bool {
+				return Permits(gateways.ToolFilter{Mode: "allow", List: []string{p}}, tool)
+			}) {
+				out = append(out, fmt.Sprintf("mcp route %q: tool %q matches no tool its backend serves (it serves %s)", rt.Namespace, p, orNone(have)))
+			}
+		}
+	}
+	return out
+}
+
+func orNone(tools []string) string {
+	if len(tools) == 0 {
+		return "none that the route allows"
+	}
+	return strings.Join(tools, ", ")
 }

@@ -29,6 +29,7 @@ type Network struct {
 	// Gateways are the gateway registrations by name, with their routes.
 	Gateways  map[string]*intent.Stored[intent.Gateway]
 	LLMRoutes []*intent.Stored[intent.LLMRoute]
+	MCPRoutes []*intent.Stored[intent.MCPRoute]
 	// GatewayServices are the services gateways own, by name: each
 	// gateway's control service and its per-identity data-plane services.
 	GatewayServices map[string]GatewayService
@@ -130,7 +131,7 @@ type Desired struct {
 	// DarkServices are the gateways' per-identity data-plane services,
 	// by name; their Bind and Dial policies are in Policies.
 	DarkServices map[string]DarkService
-	// Tables are the llm gateways' route tables (Generation 0), by
+	// Tables are the gateways' route tables (Generation 0), by
 	// gateway; TableErrors holds why a gateway has none.
 	Tables      map[string]*gateways.Table
 	TableErrors map[string]error
@@ -289,16 +290,17 @@ func activeApprovals(n *Network, d *Desired) map[string][]*intent.Stored[intent.
 	return out
 }
 
-// deriveDataPlane adds an llm gateway's table and, for every identity its
+// deriveDataPlane adds a gateway's table and, for every identity its
 // routes serve, a dark data-plane service with its own Bind and Dial
 // policies. An invalid table is reported and not pushed, but the data
 // plane still follows the audience, so leaving it always revokes.
 func deriveDataPlane(n *Network, d *Desired, g *intent.Gateway) {
-	if g.Kind != gateways.KindLLM {
-		return
-	}
 	owner := "gateway/" + g.Name
-	t, audience, problems, err := LLMTable(n, g)
+	table := LLMTable
+	if g.Kind == gateways.KindMCP {
+		table = MCPTable
+	}
+	t, audience, problems, err := table(n, g)
 	d.Problems = append(d.Problems, problems...)
 	if err != nil {
 		d.TableErrors[g.Name] = err
@@ -317,7 +319,7 @@ func deriveDataPlane(n *Network, d *Desired, g *intent.Gateway) {
 		cfgs = []string{c.Name}
 	}
 	for id, who := range audience {
-		svc := DataPlaneService(g.Name, who)
+		svc := DataPlaneServiceOf(g.Kind, g.Name, who)
 		d.DarkServices[svc] = DarkService{Name: svc, Gateway: g.Name, Owner: owner, Binder: g.Identity, Dialer: id, Configs: cfgs}
 		ref := n.serviceRef(svc)
 		for _, p := range []PolicySpec{

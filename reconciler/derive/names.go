@@ -1,6 +1,10 @@
 package derive
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/agentmesh/agentmesh/gateways"
+)
 
 // Names and types of the objects the derivation makes. They are part of
 // what users see on the controller, so they never change.
@@ -45,8 +49,28 @@ func IsDerivedRole(r string) bool {
 // service* was dialed instead: each service is granted to exactly one
 // identity by its own Dial policy.
 func DataPlaneService(gateway, identityName string) string {
-	return "agentmesh.llm." + gateway + "." + identityName
+	return llmDataPlane + gateway + "." + identityName
 }
+
+// MCPDataPlaneService names the dark service through which one identity
+// reaches an mcp gateway's front, for the same reason.
+func MCPDataPlaneService(gateway, identityName string) string {
+	return mcpDataPlane + gateway + "." + identityName
+}
+
+// DataPlaneServiceOf names an identity's data-plane service on a gateway
+// of the given kind.
+func DataPlaneServiceOf(kind, gateway, identityName string) string {
+	if kind == gateways.KindMCP {
+		return MCPDataPlaneService(gateway, identityName)
+	}
+	return DataPlaneService(gateway, identityName)
+}
+
+const (
+	llmDataPlane = "agentmesh.llm."
+	mcpDataPlane = "agentmesh.mcp."
+)
 
 // DataPlaneIntercept names the one intercept config all of a gateway's
 // data-plane services carry: every identity dials the same address, and
@@ -55,7 +79,21 @@ func DataPlaneIntercept(gateway string) string { return "agentmesh.intercept.gw.
 
 // IsDataPlaneService says whether a gateway-owned service is a
 // per-identity data-plane service (and not a control service).
-func IsDataPlaneService(name string) bool { return strings.HasPrefix(name, "agentmesh.llm.") }
+func IsDataPlaneService(name string) bool {
+	return strings.HasPrefix(name, llmDataPlane) || strings.HasPrefix(name, mcpDataPlane)
+}
+
+// DataPlaneKind is the gateway kind a data-plane service serves: llm or
+// mcp ("" for any other service).
+func DataPlaneKind(name string) string {
+	switch {
+	case strings.HasPrefix(name, llmDataPlane):
+		return gateways.KindLLM
+	case strings.HasPrefix(name, mcpDataPlane):
+		return gateways.KindMCP
+	}
+	return ""
+}
 
 // DarkBindPolicy names the Bind policy of a gateway-owned service.
 func DarkBindPolicy(service string) string { return "agentmesh.gw.bind." + service }

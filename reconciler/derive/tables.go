@@ -144,3 +144,64 @@ func MissingWorkgroups(n *Network, r *intent.LLMRoute) []string {
 	}
 	return out
 }
+
+// MCPTableOf is an mcp gateway's table with these routes, naming every
+// write-only value they and the gateway need, before any audience is
+// resolved: enough to check the routes against what mcp-gateway accepts.
+func MCPTableOf(g *intent.Gateway, routes []*intent.Stored[intent.MCPRoute]) *gateways.Table {
+	t := &gateways.Table{Gateway: g.Name, Kind: gateways.KindMCP, MCP: g.MCP.Settings()}
+	if a := g.MCP; a != nil && a.ShareTokenSet {
+		t.Secrets = intent.WithSecret(t.Secrets, gateways.SecretMCPShareToken, g.SecretsVersion)
+	}
+	sorted := slices.Clone(routes)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Value.Namespace < sorted[j].Value.Namespace })
+	for _, r := range sorted {
+		t.MCPRoutes = append(t.MCPRoutes, r.Value.GatewayRoute())
+		for name, v := range r.Value.SecretVersions() {
+			t.Secrets = intent.WithSecret(t.Secrets, name, v)
+		}
+	}
+	return t
+}
+
+// MCPTable builds an mcp gateway's table from its routes and the network's
+// memberships and identities, with the audience it serves (identity id ->
+// name). mcp-gateway filters tools per backend, not per client, so each
+// member carries the routes (namespaces) it may use: the agent's front
+// applies them per identity. Problems and the error are as LLMTable's.
+func MCPTable(n *Network, g *intent.Gateway) (*gateways.Table, map[string]string, []string, error) {
+	var routes []*intent.Stored[intent.MCPRoute]
+	for _, r := range n.MCPRoutes {
+		if r.Value.Gateway == g.Name {
+			routes = append(routes, r)
+		}
+	}
+	t := MCPTableOf(g, routes)
+	audience := map[string]string{}
+	namespaces := map[string][]string{}
+	var problems []string
+	for _, r := range t.MCPRoutes {
+		what := fmt.Sprintf("mcp route %q of gateway %q", r.Namespace, g.Name)
+		who, p := Audience(n, what, r.Audience.Workgroups, r.Audience.Identities)
+		problems = append(problems, p...)
+		if len(who) == 0 {
+			problems = append(problems, fmt.Sprintf("%s: its audience resolves to nobody", what))
+		}
+		for id, name := range who {
+			audience[id] = name
+			namespaces[id] = append(namespaces[id], r.Namespace)
+		}
+	}
+	for id, name := range audience {
+		ns := namespaces[id]
+		sort.Strings(ns)
+		t.Members = append(t.Members, gateways.Member{Identity: name, Service: MCPDataPlaneService(g.Name, name), Namespaces: slices.Compact(ns)})
+	}
+	sort.Slice(t.Members, func(i, j int) bool { return t.Members[i].Identity < t.Members[j].Identity })
+	sort.Strings(problems)
+	problems = slices.Compact(problems)
+	if err := t.Validate(); err != nil {
+		return t, audience, problems, fmt.Errorf("%w: %w", intent.ErrInvalidIntent, err)
+	}
+	return t, audience, problems, nil
+}

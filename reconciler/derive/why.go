@@ -27,7 +27,8 @@ type Reason struct {
 	// Approval is the name of the approval config an approval_required
 	// contract needed.
 	Approval string `json:",omitempty"`
-	// Routes are the LLM routes that serve the identity.
+	// Routes are the gateway routes that serve the identity: LLM route
+	// names, or MCP route namespaces.
 	Routes []string `json:",omitempty"`
 }
 
@@ -111,28 +112,40 @@ func Why(n *Network, identityID, serviceID string) (Reason, bool) {
 
 func whyGateway(n *Network, r Reason, identityID, serviceID string) (Reason, bool) {
 	r.Contract = ""
-	// Only an llm gateway has data planes (deriveDataPlane).
-	if g, ok := n.Gateways[r.Name]; !ok || g.Value.Kind != gateways.KindLLM {
+	g, ok := n.Gateways[r.Name]
+	if !ok {
 		return r, false
 	}
 	member := memberOf(n, identityID)
 	name := n.Identities[identityID].Name
-	if gs, ok := n.GatewayServices[DataPlaneService(r.Name, name)]; !ok || gs.ID != serviceID {
+	if gs, ok := n.GatewayServices[DataPlaneServiceOf(g.Value.Kind, r.Name, name)]; !ok || gs.ID != serviceID {
 		return r, false // another identity's data plane, or a control service
 	}
+	type route struct {
+		name                   string
+		workgroups, identities []string
+	}
+	var routes []route
 	for _, rt := range n.LLMRoutes {
-		if rt.Value.Gateway != r.Name {
-			continue
+		if rt.Value.Gateway == r.Name && g.Value.Kind == gateways.KindLLM {
+			routes = append(routes, route{rt.Value.Name, rt.Value.Workgroups, rt.Value.Identities})
 		}
-		served := slices.Contains(rt.Value.Identities, identityID)
-		for _, wg := range rt.Value.Workgroups {
+	}
+	for _, rt := range n.MCPRoutes {
+		if rt.Value.Gateway == r.Name && g.Value.Kind == gateways.KindMCP {
+			routes = append(routes, route{rt.Value.Namespace, rt.Value.Workgroups, rt.Value.Identities})
+		}
+	}
+	for _, rt := range routes {
+		served := slices.Contains(rt.identities, identityID)
+		for _, wg := range rt.workgroups {
 			if member[wg] {
 				served = true
 				r.Workgroups = append(r.Workgroups, wg)
 			}
 		}
 		if served {
-			r.Routes = append(r.Routes, rt.Value.Name)
+			r.Routes = append(r.Routes, rt.name)
 		}
 	}
 	sort.Strings(r.Routes)

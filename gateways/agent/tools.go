@@ -1,0 +1,35 @@
+package agent
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentmesh/agentmesh/gateways"
+	"github.com/agentmesh/agentmesh/gateways/mcpfront"
+)
+
+// unknownTools lists the running gateway's tools through its access and
+// names the routes' allow patterns that match none: the first apply that
+// reaches the gateway is the first moment anyone can know. A listing that
+// fails is itself the warning.
+func unknownTools(ctx context.Context, t *gateways.Table, addr string) []string {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	c := mcp.NewClient(&mcp.Implementation{Name: "agentmesh-agent", Version: "v1"}, nil)
+	cs, err := c.Connect(ctx, &mcp.SSEClientTransport{Endpoint: "http://" + addr + "/sse", HTTPClient: &http.Client{}}, nil)
+	if err != nil {
+		return []string{"could not list the gateway's tools to check the routes' tool names: " + err.Error()}
+	}
+	defer cs.Close()
+	var names []string
+	for tool, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			return []string{"could not list the gateway's tools to check the routes' tool names: " + err.Error()}
+		}
+		names = append(names, tool.Name)
+	}
+	return mcpfront.UnknownTools(t, names)
+}
