@@ -2,14 +2,20 @@ package acctest
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/openziti/sdk-golang/ziti"
 )
 
 // BuildMCPNotes builds mcp-notes (acctest/mcpnotes), a real stdio MCP
@@ -49,13 +55,16 @@ type MCPClient struct {
 
 // DialMCP starts mcp-tools on share with z's environment and initializes
 // the session. Close ends it.
-func DialMCP(z *Zrok, share string) (*MCPClient, error) {
+func DialMCP(z *Zrok, share string) (*MCPClient, error) { return DialMCPWith(z.Env(), share) }
+
+// DialMCPWith is DialMCP as the zrok account whose environment env holds.
+func DialMCPWith(env []string, share string) (*MCPClient, error) {
 	bin, err := Gateway("mcp-tools")
 	if err != nil {
 		return nil, err
 	}
 	c := &MCPClient{cmd: exec.Command(bin, "run", share)} //nolint:gosec // the pinned client binary
-	c.cmd.Env = z.Env()
+	c.cmd.Env = env
 	if c.in, err = c.cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
@@ -180,4 +189,54 @@ func ToolsOver(z *Zrok, share string) ([]string, error) {
 	}
 	defer c.Close()
 	return c.ToolNames()
+}
+
+// MCPOverZiti opens an MCP session, as z, with the front served on the
+// data-plane service svc. A service the context does not list yet is
+// retried for up to 30 s.
+func MCPOverZiti(ctx context.Context, z ziti.Context, svc string) (*mcp.ClientSession, error) {
+	hc := &http.Client{Transport: &http.Transport{DisableCompression: true, DialContext: func(context.Context, string, string) (net.Conn, error) {
+		_ = z.RefreshServices()
+		return z.Dial(svc)
+	}}}
+	c := mcp.NewClient(&mcp.Implementation{Name: "agentmesh-test", Version: "v1"}, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cs, err := c.Connect(ctx, &mcp.SSEClientTransport{Endpoint: "http://mcp/sse", HTTPClient: hc}, nil)
+		if err == nil || time.Now().After(deadline) {
+			return cs, err
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// ToolsOf lists a session's tools, sorted.
+func ToolsOf(ctx context.Context, cs *mcp.ClientSession) ([]string, error) {
+	var names []string
+	for tool, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, tool.Name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// CallText calls a tool and returns its text; a tool error is an error.
+func CallText(ctx context.Context, cs *mcp.ClientSession, name string, args map[string]any) (string, error) {
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		return "", err
+	}
+	var text []string
+	for _, c := range res.Content {
+		if t, ok := c.(*mcp.TextContent); ok {
+			text = append(text, t.Text)
+		}
+	}
+	if res.IsError {
+		return "", fmt.Errorf("tool error: %s", strings.Join(text, " "))
+	}
+	return strings.Join(text, "\n"), nil
 }

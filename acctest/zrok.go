@@ -20,6 +20,7 @@ type Zrok struct {
 	Home        string
 	APIEndpoint string
 	dir         string
+	adminSecret string
 	ctrl        *exec.Cmd
 	done        chan struct{}
 }
@@ -42,6 +43,7 @@ func StartZrok(ctx context.Context, c *Controller, dir string) (*Zrok, error) {
 		return nil, err
 	}
 	secret := randomSecret()
+	z.adminSecret = secret
 	cfg := fmt.Sprintf(`v: 4
 admin:
   secrets: [ %q ]
@@ -162,4 +164,32 @@ func (z *Zrok) Stop() {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// SecondAccount creates another zrok account with an enabled environment
+// of its own and returns the environment a client of that account runs
+// with: what someone who learnt a share token, but is not the gateway's
+// account, would have.
+func (z *Zrok) SecondAccount(ctx context.Context, email string) ([]string, error) {
+	bin, err := Gateway("zrok2")
+	if err != nil {
+		return nil, err
+	}
+	home := filepath.Join(z.dir, "home-"+strings.NewReplacer("@", "-", ".", "-").Replace(email))
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	env := append(os.Environ(), "HOME="+home, "ZROK2_API_ENDPOINT="+z.APIEndpoint)
+	create := exec.CommandContext(ctx, bin, "admin", "create", "account", email, randomSecret()) //nolint:gosec // the pinned zrok2 binary
+	create.Env = append(env, "ZROK2_ADMIN_TOKEN="+z.adminSecret)
+	out, err := create.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("zrok2 admin create account: %w\n%s", err, out)
+	}
+	enable := exec.CommandContext(ctx, bin, "enable", lastLine(string(out)), "--headless") //nolint:gosec // the pinned zrok2 binary
+	enable.Env = env
+	if out, err := enable.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("zrok2 enable: %w\n%s", err, out)
+	}
+	return env, nil
 }

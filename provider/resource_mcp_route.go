@@ -299,6 +299,9 @@ func (r *mcpRouteResource) Create(ctx context.Context, req resource.CreateReques
 		return
 	}
 	s, rep, err := r.engine.CreateMCPRoute(ctx, in, secrets)
+	for _, w := range rep.Warnings {
+		resp.Diagnostics.AddWarning("Gateway "+in.Gateway+" runs route "+in.Namespace+" with a warning", w)
+	}
 	if s != nil {
 		plan.observed(ctx, s, &rep, &resp.Diagnostics)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)

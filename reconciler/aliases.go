@@ -88,8 +88,9 @@ const (
 )
 
 var (
-	Derive           = derive.Derive
-	Access           = derive.Access
-	DataPlaneService = derive.DataPlaneService
-	ControlService   = derive.ControlService
+	Derive              = derive.Derive
+	Access              = derive.Access
+	DataPlaneService    = derive.DataPlaneService
+	MCPDataPlaneService = derive.MCPDataPlaneService
+	ControlService      = derive.ControlService
 )

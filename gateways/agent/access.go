@@ -34,6 +34,7 @@ type Access struct {
 
 	mu      sync.Mutex
 	share   string
+	serving int // the gateway start the access was made for
 	addr    string
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -56,20 +57,23 @@ func ZrokEnvironment(home string) error {
 }
 
 // Ensure makes sure an access to share serves on loopback and returns its
-// host:port. An access already serving that share is kept, so clients'
-// sessions survive a route change on a reserved share; a different share
-// (an ephemeral one, after a restart) replaces it.
-func (a *Access) Ensure(ctx context.Context, share string) (string, error) {
+// host:port. start counts the gateway's process starts: an access made
+// before the gateway last started is replaced, because zrok2's access
+// does not find a share's backend again once it has restarted (the
+// restart has ended every session anyway). An access made for this very
+// process and share is kept.
+func (a *Access) Ensure(ctx context.Context, share string, start int) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.stopped = false
-	if a.share == share && a.running() {
+	if a.share == share && a.serving == start && a.running() {
 		return a.addr, nil
 	}
 	a.stopLocked()
 	if err := a.startLocked(ctx, share); err != nil {
 		return "", err
 	}
+	a.serving = start
 	return a.addr, nil
 }
 

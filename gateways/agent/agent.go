@@ -156,7 +156,7 @@ func (a *Agent) applyMCP(ctx context.Context, t *gateways.Table, r gateways.Repo
 	if _, reserved := t.Secrets[gateways.SecretMCPShareToken]; !reserved {
 		r.Warnings = append(r.Warnings, "the gateway serves on an ephemeral share, which mcp-gateway opens to every zrok account that holds its token; set mcp_share_token_wo to a share reserved in closed permission mode")
 	}
-	addr, err := a.Access.Ensure(ctx, a.Supervisor.ShareToken())
+	addr, err := a.Access.Ensure(ctx, a.Supervisor.ShareToken(), a.Supervisor.Starts())
 	if err != nil {
 		// The gateway runs the table, but nobody can reach it: the
 		// digest is not recorded, so reconcile pushes again.
@@ -178,6 +178,22 @@ func period(p string) time.Duration {
 		return 30 * 24 * time.Hour
 	}
 	return 24 * time.Hour
+}
+
+// refront points the MCP front at the gateway again after the supervisor
+// restarted it on its own: a new process needs a new access.
+func (a *Agent) refront() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.Relay == nil || len(a.serving) == 0 {
+		return
+	}
+	addr, err := a.Access.Ensure(context.Background(), a.Supervisor.ShareToken(), a.Supervisor.Starts())
+	if err != nil {
+		a.Access.log().Warn("the gateway restarted, but the front cannot reach its share", "error", err.Error())
+		return
+	}
+	a.Relay.SetUpstream(&url.URL{Scheme: "http", Host: addr, Path: "/sse"})
 }
 
 // serve starts the data plane of new members and stops that of removed

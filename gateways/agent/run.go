@@ -163,7 +163,7 @@ func Run(ctx context.Context, c *Config, log *slog.Logger) error {
 			return gateways.Report{Generation: t.Generation, Status: "rejected", Error: err.Error()}
 		}
 		r := a.Apply(ctx, t)
-		log.InfoContext(ctx, "route table", "gateway", t.Gateway, "generation", t.Generation, "status", r.Status, "error", r.Error)
+		log.InfoContext(ctx, "route table", "gateway", t.Gateway, "generation", t.Generation, "status", r.Status, "error", r.Error, "warnings", r.Warnings)
 		return r
 	}
 	return control.ServeWith(ctx, ln, h)
@@ -199,6 +199,7 @@ func (c *Config) agent(z ziti.Context, log *slog.Logger) *Agent {
 	if c.Kind == gateways.KindMCP && c.Zrok != "" {
 		a.Relay = &mcpfront.Relay{}
 		a.Access = &Access{Command: c.Zrok, Env: sup.Env, Log: log}
+		sup.OnRestart = a.refront
 		a.ZrokHome = c.Env["HOME"]
 		if a.ZrokHome == "" {
 			a.ZrokHome, _ = os.UserHomeDir()

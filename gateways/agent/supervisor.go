@@ -43,6 +43,9 @@ type Supervisor struct {
 	// another before it serves, each backend's connect timeout plus 30s.
 	StartTimeout time.Duration
 	Log          *slog.Logger
+	// OnRestart, if set, is called after the supervisor restarted a
+	// gateway that died on its own (not after an Apply).
+	OnRestart func()
 
 	// status is the last applied report. It is written holding both mu
 	// and smu, so the supervisor reads it under mu and status requests
@@ -249,6 +252,9 @@ func (s *Supervisor) watch(cmd *exec.Cmd, exited <-chan struct{}) {
 		cmd = s.cmd // a failed start is ours to retry
 		s.mu.Unlock()
 		if err == nil {
+			if s.OnRestart != nil {
+				s.OnRestart()
+			}
 			return
 		}
 		s.log().Warn("restarting the gateway failed; retrying", "error", err.Error(), "in", delay.String())

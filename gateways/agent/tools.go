@@ -19,7 +19,10 @@ func unknownTools(ctx context.Context, t *gateways.Table, addr string) []string 
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	c := mcp.NewClient(&mcp.Implementation{Name: "agentmesh-agent", Version: "v1"}, nil)
-	cs, err := c.Connect(ctx, &mcp.SSEClientTransport{Endpoint: "http://" + addr + "/sse", HTTPClient: &http.Client{}}, nil)
+	cs, err := c.Connect(ctx, &mcp.SSEClientTransport{Endpoint: "http://" + addr + "/sse", HTTPClient: &http.Client{}},
+		// mcp-gateway v0.1.3 speaks this version and refuses newer
+		// clients' server/discover probe with HTTP 400.
+		&mcp.ClientSessionOptions{ProtocolVersion: "2025-06-18"})
 	if err != nil {
 		return []string{"could not list the gateway's tools to check the routes' tool names: " + err.Error()}
 	}

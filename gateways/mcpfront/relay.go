@@ -344,6 +344,25 @@ func (rl *Relay) post(w http.ResponseWriter, r *http.Request, identity string) {
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		w.Header().Set("Content-Type", ct)
 	}
+	if resp.StatusCode == http.StatusBadRequest && idKey(msg.ID) != "" {
+		// mcp-gateway (go-sdk v1.1) answers a method it does not know
+		// with HTTP 400, where the protocol wants a JSON-RPC error: newer
+		// clients probe with server/discover and fall back to initialize
+		// only on the error. The front gives them the error.
+		why, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		code := -32600 // invalid request
+		if bytes.Contains(why, []byte("not handled")) {
+			code = -32601 // method not found
+		}
+		answer, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": msg.ID,
+			"error": map[string]any{"code": code, "message": strings.TrimSpace(string(why))}})
+		if !s.write(event{name: "message", data: answer}) {
+			http.Error(w, "the session has ended", http.StatusGone)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, io.LimitReader(resp.Body, 1<<20))
 }

@@ -1,0 +1,351 @@
+package provider_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/openziti/edge-api/rest_management_api_client/service_policy"
+	"github.com/openziti/edge-api/rest_model"
+	"github.com/openziti/sdk-golang/ziti"
+
+	"github.com/agentmesh/agentmesh/acctest"
+	"github.com/agentmesh/agentmesh/gateways/agent"
+	"github.com/agentmesh/agentmesh/reconciler"
+)
+
+// mcpFront is the network of TestAccMCPFront_byIdentity: one mcp gateway
+// with two routes to different audiences.
+type mcpFront struct {
+	notes       string
+	routes      bool
+	dropReader  bool // mf-reader's membership deleted
+	unknownTool bool // the notes route allows a tool the backend lacks
+}
+
+func (m mcpFront) config() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `
+variable "share" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+resource "agentmesh_identity" "gw" {
+  name         = "mf-gw-agent"
+  organization = "ops-co"
+  kind         = "gateway"
+}
+resource "agentmesh_workgroup" "users" {
+  name               = "mf-users"
+  owner_organization = "ops-co"
+}
+resource "agentmesh_gateway" "mcp" {
+  name                = "mf-mcp"
+  kind                = "mcp"
+  identity            = agentmesh_identity.gw.id
+  mcp_connect_timeout = "10s"
+  mcp_share_token_wo  = var.share
+}
+`)
+	for _, n := range []string{"reader", "analyst", "auditor", "outsider"} {
+		fmt.Fprintf(&b, `
+resource "agentmesh_identity" %[1]q {
+  name         = "mf-%[1]s"
+  organization = "ops-co"
+}
+`, n)
+	}
+	for _, n := range []string{"reader", "analyst"} {
+		if n == "reader" && m.dropReader {
+			continue
+		}
+		fmt.Fprintf(&b, `
+resource "agentmesh_workgroup_membership" %[1]q {
+  workgroup = agentmesh_workgroup.users.name
+  identity  = agentmesh_identity.%[1]s.id
+  role      = "member"
+}
+`, n)
+	}
+	if !m.routes {
+		return b.String()
+	}
+	tools := `["read_*", "list_*"]`
+	if m.unknownTool {
+		tools = `["read_*", "list_*", "summarize_note"]`
+	}
+	fmt.Fprintf(&b, `
+resource "agentmesh_mcp_route" "notes" {
+  gateway    = agentmesh_gateway.mcp.name
+  namespace  = "notes"
+  type       = "stdio"
+  command    = %[1]q
+  tools      = %[2]s
+  workgroups = [agentmesh_workgroup.users.name]
+}
+resource "agentmesh_mcp_route" "vault" {
+  gateway    = agentmesh_gateway.mcp.name
+  namespace  = "vault"
+  type       = "stdio"
+  command    = %[1]q
+  tools_mode = "deny"
+  tools      = ["write_*", "delete_*"]
+  identities = [agentmesh_identity.analyst.id, agentmesh_identity.auditor.id]
+}
+`, m.notes, tools)
+	return b.String()
+}
+
+// TestAccMCPFront_byIdentity: the MCP front, end to end on real parts: the
+// real controller and router, OpenTofu, the real mcp-gateway v0.1.3 on a
+// share reserved in closed mode on a local zrok, its go-sdk backend, the
+// packaged agent reaching the share through `zrok2 access private`, and
+// clients speaking MCP over their own dark services.
+//   - Two routes with different audiences share one gateway. Each identity
+//     lists exactly the tools its routes allow (overlapping routes add
+//     up), calls them, and a call outside its view is refused with the
+//     rule that refuses it.
+//   - An identity no route serves has no MCP service to list or dial.
+//   - A second zrok account holding the share token is refused by zrok.
+//   - Leaving the audience (a deleted membership) revokes in the same
+//     apply: the service is gone and an open session ends, while the
+//     others keep working.
+//   - reconcile's plan shows a hand-made grant on an MCP service as a loss.
+func TestAccMCPFront_byIdentity(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	z, err := acctest.StartZrok(ctx, acctest.Shared, filepath.Join(dir, "zrok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Stop()
+	share := acctest.Secret("reserved mcp front share", "accmcpfront"+strings.Repeat("7", 6))
+	if err := z.ReserveShare(ctx, share); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TF_VAR_share", share)
+	notes, err := acctest.BuildMCPNotes(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := acctest.Gateway("mcp-gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zrok, err := acctest.Gateway("zrok2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := &packagedAgent{cfg: agent.Config{Kind: "mcp", ControlService: reconciler.ControlService("mf-mcp"), StateDir: filepath.Join(dir, "state"),
+		Command: []string{gw, "run", "{config}"}, Zrok: zrok, Env: map[string]string{"HOME": z.Home, "ZROK2_API_ENDPOINT": z.APIEndpoint}}}
+	defer ag.halt()
+	startAgent := ag.enrollAndStart(t, dir)
+
+	who := map[string]reach{}
+	svc := func(n string) string { return reconciler.MCPDataPlaneService("mf-mcp", "mf-"+n) }
+	session := func(n string) (*mcp.ClientSession, error) {
+		cs, err := acctest.MCPOverZiti(ctx, who[n].z, svc(n))
+		if err != nil {
+			return nil, fmt.Errorf("%s: opening an MCP session over its data plane: %w", n, err)
+		}
+		return cs, nil
+	}
+	enroll := func(s *terraform.State) error {
+		for _, n := range []string{"reader", "analyst", "auditor", "outsider"} {
+			_, cfg, err := acctest.Enroll(s.RootModule().Resources["agentmesh_identity."+n].Primary.Attributes["enrollment_jwt"], dir, n)
+			if err != nil {
+				return err
+			}
+			zc, err := ziti.NewContext(cfg)
+			if err != nil {
+				return err
+			}
+			t.Cleanup(zc.Close)
+			who[n] = reach{cfg: cfg, z: zc}
+		}
+		return nil
+	}
+	lists := func(n string) (bool, error) {
+		seen, err := acctest.ServicesAs(who[n].cfg)
+		if err != nil {
+			return false, err
+		}
+		for name := range seen {
+			if strings.HasPrefix(name, reconciler.MCPDataPlaneService("mf-mcp", "")) && name != svc(n) {
+				return false, fmt.Errorf("%s lists another identity's MCP service %s", n, name)
+			}
+		}
+		_, ok := seen[svc(n)]
+		return ok, nil
+	}
+	views := map[string][]string{
+		"reader":  {"notes_list_notes", "notes_read_note"},
+		"analyst": {"notes_list_notes", "notes_read_note", "vault_list_notes", "vault_read_note"},
+		"auditor": {"vault_list_notes", "vault_read_note"},
+	}
+	var readerSession *mcp.ClientSession
+	served := func(*terraform.State) error {
+		for n, want := range views {
+			cs, err := session(n)
+			if err != nil {
+				return err
+			}
+			if n == "reader" {
+				readerSession = cs // kept open across the revocation
+			} else {
+				defer cs.Close()
+			}
+			got, err := acctest.ToolsOf(ctx, cs)
+			if err != nil || !slices.Equal(got, want) {
+				return fmt.Errorf("%s lists %v (%v), want %v", n, got, err, want)
+			}
+			if out, err := acctest.CallText(ctx, cs, want[1], map[string]any{"name": "welcome"}); err != nil || !strings.Contains(out, "served by mcp-notes") {
+				return fmt.Errorf("%s calling %s in its view: %q %v", n, want[1], out, err)
+			}
+		}
+		cs, err := session("auditor")
+		if err != nil {
+			return err
+		}
+		defer cs.Close()
+		for tool, rule := range map[string]string{
+			"notes_read_note":   `route "notes" does not serve it`,
+			"vault_write_note":  `route "vault" denies write_*, delete_*`,
+			"notes_delete_note": `route "notes" does not serve it`,
+			"elsewhere_tool":    `no route of this gateway has that namespace`,
+		} {
+			if out, err := acctest.CallText(ctx, cs, tool, map[string]any{"name": "welcome", "text": "x"}); err == nil || !strings.Contains(err.Error(), rule) {
+				return fmt.Errorf("auditor calling %s outside its view: %q %v, want the refusal %q", tool, out, err, rule)
+			}
+		}
+		if ok, err := lists("outsider"); err != nil || ok {
+			return fmt.Errorf("the outsider lists an MCP service (%v %v)", ok, err)
+		}
+		if c, err := who["outsider"].z.Dial(svc("reader")); err == nil {
+			c.Close()
+			return fmt.Errorf("the outsider dialed the reader's MCP service")
+		}
+		// The share admits the gateway's zrok account only.
+		other, err := z.SecondAccount(ctx, "intruder@agentmesh.test")
+		if err != nil {
+			return err
+		}
+		if c, err := acctest.DialMCPWith(other, share); err == nil {
+			c.Close()
+			return fmt.Errorf("a second zrok account reached the closed share")
+		}
+		return nil
+	}
+	revoked := func(*terraform.State) error {
+		if ok, err := lists("reader"); err != nil || ok {
+			return fmt.Errorf("after the membership's deletion the reader still lists its MCP service (%v %v)", ok, err)
+		}
+		if c, err := who["reader"].z.Dial(svc("reader")); err == nil {
+			c.Close()
+			return fmt.Errorf("after the membership's deletion the reader still dials its MCP service")
+		}
+		if _, err := acctest.ToolsOf(ctx, readerSession); err == nil {
+			return fmt.Errorf("the reader's open session outlived its membership")
+		}
+		cs, err := session("analyst")
+		if err != nil {
+			return err
+		}
+		defer cs.Close()
+		if got, err := acctest.ToolsOf(ctx, cs); err != nil || !slices.Equal(got, views["analyst"]) {
+			return fmt.Errorf("the analyst lists %v (%v) after another identity's revocation", got, err)
+		}
+		return nil
+	}
+	// A grant made by hand on the analyst's MCP service, for the outsider:
+	// reconcile's plan reports it as access to lose.
+	handGrant := func(*terraform.State) error {
+		_, e := admin(t)
+		name := "agentmesh.gw.dial." + svc("analyst")
+		pols, err := e.Client().API.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParams().WithFilter(ptr(fmt.Sprintf("name = %q", name))), nil)
+		if err != nil || len(pols.Payload.Data) != 1 {
+			return fmt.Errorf("the analyst's dial policy: %v", err)
+		}
+		p := pols.Payload.Data[0]
+		outsider, err := e.FindIdentityByName(ctx, "mf-outsider")
+		if err != nil {
+			return err
+		}
+		if _, err := e.Client().API.ServicePolicy.PatchServicePolicy(service_policy.NewPatchServicePolicyParams().WithID(*p.ID).WithPolicy(&rest_model.ServicePolicyPatch{
+			IdentityRoles: append(rest_model.Roles{}, append(p.IdentityRoles, "@"+outsider.ID)...),
+		}), nil); err != nil {
+			return err
+		}
+		plan, err := e.PlanChanges(ctx)
+		if err != nil {
+			return err
+		}
+		var lost []string
+		for _, g := range plan.Lost {
+			lost = append(lost, plan.Describe(g))
+		}
+		if want := "mf-outsider -> mcp mf-mcp"; !slices.Contains(lost, want) {
+			return fmt.Errorf("the plan's access diff lacks %q: %v (changes %v)", want, lost, plan.Changes)
+		}
+		if _, err := e.Reconcile(ctx); err != nil {
+			return err
+		}
+		if ok, err := lists("outsider"); err != nil || ok {
+			return fmt.Errorf("after reconcile the outsider still lists an MCP service (%v %v)", ok, err)
+		}
+		return nil
+	}
+	net0 := mcpFront{notes: notes}
+	withRoutes := net0
+	withRoutes.routes = true
+	dropped := withRoutes
+	dropped.dropReader = true
+	unknown := dropped
+	unknown.unknownTool = true
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy:             identityGone(t),
+		Steps: []resource.TestStep{
+			// The agent starts after this apply, so the share token is
+			// delivered by the next one.
+			{Config: net0.config(), Check: resource.ComposeTestCheckFunc(startAgent, enroll), ExpectNonEmptyPlan: true},
+			{Config: withRoutes.config(), Check: served},
+			{
+				Config: dropped.config(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("agentmesh_workgroup_membership.reader", plancheck.ResourceActionDestroy),
+				}},
+				Check: resource.ComposeTestCheckFunc(revoked, handGrant),
+			},
+			{
+				// A tool name the backend lacks: the apply that reaches
+				// the gateway says so, naming the tool.
+				Config: unknown.config(),
+				Check: func(*terraform.State) error {
+					_, e := admin(t)
+					rep, err := e.PushGateway(ctx, "mf-mcp")
+					if err != nil {
+						return err
+					}
+					want := `mcp route "notes": tool "summarize_note" matches no tool its backend serves (it serves list_notes, read_note)`
+					if !slices.Contains(rep.Warnings, want) {
+						return fmt.Errorf("the gateway's warnings %q lack %q", rep.Warnings, want)
+					}
+					return nil
+				},
+			},
+			{Config: unknown.config(), PlanOnly: true},
+		},
+	})
+	if readerSession != nil {
+		readerSession.Close()
+	}
+}
