@@ -2,13 +2,17 @@ package agent_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/agentmesh/agentmesh/acctest/standin/mcpgateway"
 	"github.com/agentmesh/agentmesh/gateways"
 	"github.com/agentmesh/agentmesh/gateways/agent"
+	"github.com/agentmesh/agentmesh/gateways/mcpfront"
 )
 
 func mcpTable(gen int64, backends ...string) *gateways.Table {
@@ -54,5 +58,30 @@ func TestSupervisorRestartsMCPWithSIGINT(t *testing.T) {
 	}
 	if b, err := os.ReadFile(marker); err != nil || len(b) == 0 {
 		t.Fatalf("the old mcp-gateway was not stopped with SIGINT (no clean-shutdown marker): %v", err)
+	}
+}
+
+// TestMCPFrontNeedsAZrokEnvironment: a gateway host whose HOME holds no
+// enabled zrok environment stops the agent at start, before it opens its
+// identity, with an error saying what to run; a table pushed after the
+// environment went missing is refused before the gateway is touched.
+func TestMCPFrontNeedsAZrokEnvironment(t *testing.T) {
+	home := t.TempDir()
+	cfg := &agent.Config{Kind: "mcp", IdentityFile: filepath.Join(home, "no-identity.json"), ControlService: "agentmesh.ctl.mcp",
+		StateDir: filepath.Join(home, "state"), Command: []string{"mcp-gateway", "run", "{config}"}, Zrok: "zrok2", Env: map[string]string{"HOME": home}}
+	err := agent.Run(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if !errors.Is(err, agent.ErrNoZrokEnvironment) || !strings.Contains(err.Error(), "zrok2 enable") || strings.Contains(err.Error(), "identity") {
+		t.Fatalf("an agent without a zrok environment: %v", err)
+	}
+
+	file := filepath.Join(home, "mcp-gateway.yaml")
+	sup := &agent.Supervisor{Command: []string{"/nonexistent/mcp-gateway", "run", file}, ConfigFile: file, Ready: agent.ReadyMCP}
+	a := &agent.Agent{Supervisor: sup, StateDir: t.TempDir(), Relay: &mcpfront.Relay{}, Access: &agent.Access{Command: "zrok2"}, ZrokHome: home}
+	r := a.Apply(context.Background(), mcpTable(1, "notes"))
+	if r.Status != "rejected" || !strings.Contains(r.Error, "no enabled zrok environment") {
+		t.Fatalf("a push without a zrok environment: %+v", r)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) || sup.Starts() != 0 {
+		t.Fatalf("the refused push touched the gateway: config %v, %d starts", err, sup.Starts())
 	}
 }

@@ -27,7 +27,8 @@ type noteArgs struct {
 // notesGateway is an MCP server over HTTP+SSE, as mcp-gateway serves its
 // share (go-sdk's SSE handler): three notes tools, and forty more with
 // long descriptions so a tools/list answer is far over 64 KiB. It
-// records which tools were called.
+// records which tools were called. Like mcp-gateway v0.1.3 (go-sdk v1.1)
+// it answers the server/discover probe of newer clients with HTTP 400.
 func notesGateway(t *testing.T) (*httptest.Server, func() []string) {
 	var mu sync.Mutex
 	var called []string
@@ -54,7 +55,11 @@ func notesGateway(t *testing.T) (*httptest.Server, func() []string) {
 				Method string
 				Params struct{ Name string }
 			}
-			if json.Unmarshal(b, &m) == nil && m.Method == "tools/call" {
+			if json.Unmarshal(b, &m) == nil && m.Method == "server/discover" {
+				http.Error(w, `JSON RPC not handled: "server/discover" unsupported`, http.StatusBadRequest)
+				return
+			}
+			if m.Method == "tools/call" {
 				mu.Lock()
 				called = append(called, m.Params.Name)
 				mu.Unlock()
@@ -211,5 +216,24 @@ func TestRelaySessionsBelongToTheirIdentity(t *testing.T) {
 			t.Fatal("the analyst's session outlived its route")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRelayLetsNewerClientsFallBack: the gateway answers a newer client's
+// server/discover probe with HTTP 400, which ends that client's connect
+// when it talks to the gateway directly; through the front the probe
+// gets a JSON-RPC error instead, and the client falls back to initialize.
+func TestRelayLetsNewerClientsFallBack(t *testing.T) {
+	gw, _ := notesGateway(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := mcp.NewClient(&mcp.Implementation{Name: "direct", Version: "v0"}, nil)
+	if cs, err := c.Connect(ctx, &mcp.SSEClientTransport{Endpoint: gw.URL + "/sse"}, nil); err == nil {
+		_ = cs.Close()
+		t.Fatal("a newer client connected straight to a gateway that refuses server/discover: the fixture no longer behaves like mcp-gateway v0.1.3")
+	}
+	_, srv, _ := relayToNotes(t)
+	if _, err := connect(t, ctx, srv, "analyst").ListTools(ctx, nil); err != nil {
+		t.Fatalf("through the front: %v", err)
 	}
 }

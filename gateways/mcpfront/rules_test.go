@@ -1,6 +1,7 @@
 package mcpfront
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,5 +81,22 @@ func TestPermits(t *testing.T) {
 		if got := Permits(c.f, c.tool); got != c.want {
 			t.Errorf("Permits(%+v, %q) = %v, want %v", c.f, c.tool, got, c.want)
 		}
+	}
+}
+
+func TestUnknownTools(t *testing.T) {
+	table := &gateways.Table{Kind: gateways.KindMCP, MCP: &gateways.MCPSettings{Separator: "."},
+		MCPRoutes: []gateways.MCPRoute{
+			{Namespace: "notes", Tools: gateways.ToolFilter{Mode: "allow", List: []string{"read_*", "summarize_note", "list_notes"}}},
+			{Namespace: "fs", Tools: gateways.ToolFilter{Mode: "deny", List: []string{"no_such_tool"}}},
+			{Namespace: "empty", Tools: gateways.ToolFilter{Mode: "allow", List: []string{"x"}}},
+		}}
+	got := UnknownTools(table, []string{"notes.read_note", "notes.list_notes", "fs.read_file", "notes_x.summarize_note"})
+	want := []string{
+		`mcp route "notes": tool "summarize_note" matches no tool its backend serves (it serves read_note, list_notes)`,
+		`mcp route "empty": tool "x" matches no tool its backend serves (it serves none that the route allows)`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("unknown tools\n got %q\nwant %q", got, want)
 	}
 }

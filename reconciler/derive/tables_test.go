@@ -176,3 +176,73 @@ func TestDeriveDataPlane(t *testing.T) {
 		t.Fatal("an empty audience still has a table to push (it revokes every key)")
 	}
 }
+
+func (b *netBuilder) mcpRoute(gateway, namespace string, tools []string, workgroups []string, identities ...string) *netBuilder {
+	b.n.MCPRoutes = append(b.n.MCPRoutes, &intent.Stored[intent.MCPRoute]{ID: "cfg-m-" + namespace, Value: intent.MCPRoute{Gateway: gateway, Namespace: namespace,
+		Type: "stdio", Command: "mcp-notes", ToolsMode: "allow", Tools: tools, Workgroups: workgroups, Identities: identities}})
+	return b
+}
+
+// TestMCPTableAudience: an mcp gateway's members, their routes and their
+// data-plane services come from the same audience rules as an llm
+// gateway's, so every way of leaving the audience revokes the service.
+func TestMCPTableAudience(t *testing.T) {
+	base := func() *netBuilder {
+		b := newNet().identity("gw", "ops").identity("ana", "mkt").identity("bob", "mkt").identity("cy", "mkt").
+			workgroup("research", "mkt").member("research", "ana").member("research", "bob").
+			gateway("tools", "gw").mcpRoute("tools", "notes", []string{"read_*"}, []string{"research"}).
+			mcpRoute("tools", "vault", []string{"list_*"}, nil, "bob", "cy")
+		b.n.Gateways["tools"].Value.Kind = "mcp"
+		return b
+	}
+	members := func(b *netBuilder) string {
+		d := Derive(b.n)
+		tbl, ok := d.Tables["tools"]
+		if !ok {
+			t.Fatalf("no table: %v", d.TableErrors)
+		}
+		var out []string
+		for _, m := range tbl.Members {
+			if m.Service != MCPDataPlaneService("tools", m.Identity) {
+				t.Fatalf("member %s is served on %s", m.Identity, m.Service)
+			}
+			ds, ok := d.DarkServices[m.Service]
+			if !ok || ds.Binder != "gw" || ds.Dialer != m.Identity {
+				t.Fatalf("member %s has no dark service of its own: %+v", m.Identity, ds)
+			}
+			out = append(out, m.Identity+":"+strings.Join(m.Namespaces, "+"))
+		}
+		if len(d.DarkServices) != len(tbl.Members) {
+			t.Fatalf("dark services %v for members %v", d.DarkServices, out)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, c := range []struct {
+		name string
+		net  *netBuilder
+		want string
+	}{
+		{"routes with different audiences share the gateway; overlaps add up", base(), "ana:notes bob:notes+vault cy:vault"},
+		{"a disabled identity is not served", base().disable("bob"), "ana:notes cy:vault"},
+		{"a deleted membership leaves one route", func() *netBuilder {
+			b := base()
+			b.n.Memberships = slices.DeleteFunc(b.n.Memberships, func(m *intent.Stored[intent.Membership]) bool { return m.Value.Identity == "ana" })
+			return b
+		}(), "bob:notes+vault cy:vault"},
+		{"an organisation dropped from the workgroup", func() *netBuilder {
+			b := base()
+			b.n.Workgroups["research"].Value.OwnerOrganization = "ops"
+			b.n.Workgroups["research"].Value.ParticipatingOrganizations = nil
+			return b
+		}(), "bob:vault cy:vault"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := members(c.net); got != c.want {
+				t.Fatalf("members %q, want %q", got, c.want)
+			}
+		})
+	}
+	if got := DataPlaneKind(MCPDataPlaneService("tools", "ana")); got != "mcp" || !IsDataPlaneService(MCPDataPlaneService("tools", "ana")) {
+		t.Fatalf("an MCP data-plane service is a data-plane service of kind mcp: %q", got)
+	}
+}
