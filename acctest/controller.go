@@ -183,6 +183,7 @@ func (c *Controller) Client(ctx context.Context) (*controller.Client, error) {
 
 // Stop ends the quickstart and, for a temporary home, deletes its data.
 func (c *Controller) Stop() {
+	stopZrokOf(c)
 	c.kill()
 	if c.tempHome {
 		_ = os.RemoveAll(c.Home)

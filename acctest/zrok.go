@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -25,11 +26,44 @@ type Zrok struct {
 	done        chan struct{}
 }
 
+// zroks are the running zroks by controller: zrok can be bootstrapped
+// onto a Ziti controller only once, so every test on a controller shares
+// its zrok, which lives until the controller stops.
+var (
+	zrokMu sync.Mutex
+	zroks  = map[*Controller]*Zrok{}
+)
+
 // StartZrok bootstraps zrok onto c (its identities, policies and config
 // type), runs its controller, creates an account and enables an
-// environment in a home of its own under dir. Stop ends it. A step that
-// fails fails the start: tests never skip.
-func StartZrok(ctx context.Context, c *Controller, dir string) (*Zrok, error) {
+// environment in a home of its own, all under c's home; or returns the
+// zrok already running on c. It stops with c. A step that fails fails the
+// start: tests never skip.
+func StartZrok(ctx context.Context, c *Controller) (*Zrok, error) {
+	zrokMu.Lock()
+	defer zrokMu.Unlock()
+	if z, ok := zroks[c]; ok {
+		return z, nil
+	}
+	z, err := startZrok(ctx, c, filepath.Join(c.Home, "zrok"))
+	if err != nil {
+		return nil, err
+	}
+	zroks[c] = z
+	return z, nil
+}
+
+// stopZrokOf stops c's zrok, if it runs one.
+func stopZrokOf(c *Controller) {
+	zrokMu.Lock()
+	defer zrokMu.Unlock()
+	if z, ok := zroks[c]; ok {
+		z.stop()
+		delete(zroks, c)
+	}
+}
+
+func startZrok(ctx context.Context, c *Controller, dir string) (*Zrok, error) {
 	bin, err := Gateway("zrok2")
 	if err != nil {
 		return nil, err
@@ -90,17 +124,17 @@ ziti:
 	}
 	go func() { _ = z.ctrl.Wait(); logf.Close(); close(z.done) }()
 	if err := z.waitAPI(ctx); err != nil {
-		z.Stop()
+		z.stop()
 		return nil, err
 	}
 	out, err := run(env, "admin", "create", "account", "gateway@agentmesh.test", randomSecret())
 	if err != nil {
-		z.Stop()
+		z.stop()
 		return nil, err
 	}
 	token := lastLine(out)
 	if _, err := run(append(env, "HOME="+z.Home), "enable", token, "--headless"); err != nil {
-		z.Stop()
+		z.stop()
 		return nil, err
 	}
 	return z, nil
@@ -148,8 +182,8 @@ func (z *Zrok) Env() []string {
 	return append(os.Environ(), "HOME="+z.Home, "ZROK2_API_ENDPOINT="+z.APIEndpoint)
 }
 
-// Stop ends the zrok controller.
-func (z *Zrok) Stop() {
+// stop ends the zrok controller.
+func (z *Zrok) stop() {
 	if z.ctrl != nil && z.ctrl.Process != nil {
 		_ = z.ctrl.Process.Signal(os.Interrupt)
 		select {

@@ -27,6 +27,7 @@ type mcpFront struct {
 	notes       string
 	routes      bool
 	dropReader  bool // mf-reader's membership deleted
+	dropAuditor bool // the vault route no longer names mf-auditor (in place)
 	unknownTool bool // the notes route allows a tool the backend lacks
 }
 
@@ -78,6 +79,10 @@ resource "agentmesh_workgroup_membership" %[1]q {
 	if !m.routes {
 		return b.String()
 	}
+	vault := "agentmesh_identity.analyst.id, agentmesh_identity.auditor.id"
+	if m.dropAuditor {
+		vault = "agentmesh_identity.analyst.id"
+	}
 	tools := `["read_*", "list_*"]`
 	if m.unknownTool {
 		tools = `["read_*", "list_*", "summarize_note"]`
@@ -98,9 +103,9 @@ resource "agentmesh_mcp_route" "vault" {
   command    = %[1]q
   tools_mode = "deny"
   tools      = ["write_*", "delete_*"]
-  identities = [agentmesh_identity.analyst.id, agentmesh_identity.auditor.id]
+  identities = [%[3]s]
 }
-`, m.notes, tools)
+`, m.notes, tools, vault)
 	return b.String()
 }
 
@@ -115,18 +120,18 @@ resource "agentmesh_mcp_route" "vault" {
 //     rule that refuses it.
 //   - An identity no route serves has no MCP service to list or dial.
 //   - A second zrok account holding the share token is refused by zrok.
-//   - Leaving the audience (a deleted membership) revokes in the same
-//     apply: the service is gone and an open session ends, while the
-//     others keep working.
+//   - Leaving the audience (a deleted membership, a route's identities
+//     changed in place) revokes in the same apply: the service is gone
+//     and an open session ends, while the others' open sessions go on
+//     (an audience change does not restart the gateway).
 //   - reconcile's plan shows a hand-made grant on an MCP service as a loss.
 func TestAccMCPFront_byIdentity(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	z, err := acctest.StartZrok(ctx, acctest.Shared, filepath.Join(dir, "zrok"))
+	z, err := acctest.StartZrok(ctx, acctest.Shared)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer z.Stop()
 	share := acctest.Secret("reserved mcp front share", "accmcpfront"+strings.Repeat("7", 6))
 	if err := z.ReserveShare(ctx, share); err != nil {
 		t.Fatal(err)
@@ -191,16 +196,19 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 		"analyst": {"notes_list_notes", "notes_read_note", "vault_list_notes", "vault_read_note"},
 		"auditor": {"vault_list_notes", "vault_read_note"},
 	}
-	var readerSession *mcp.ClientSession
+	var readerSession, analystSession *mcp.ClientSession
 	served := func(*terraform.State) error {
 		for n, want := range views {
 			cs, err := session(n)
 			if err != nil {
 				return err
 			}
-			if n == "reader" {
-				readerSession = cs // kept open across the revocation
-			} else {
+			switch n {
+			case "reader":
+				readerSession = cs // kept open across its revocation
+			case "analyst":
+				analystSession = cs // kept open across others' revocations
+			default:
 				defer cs.Close()
 			}
 			got, err := acctest.ToolsOf(ctx, cs)
@@ -255,13 +263,13 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 		if _, err := acctest.ToolsOf(ctx, readerSession); err == nil {
 			return fmt.Errorf("the reader's open session outlived its membership")
 		}
-		cs, err := session("analyst")
-		if err != nil {
-			return err
+		if ok, err := lists("auditor"); err != nil || ok {
+			return fmt.Errorf("after the vault route's identities changed the auditor still lists its MCP service (%v %v)", ok, err)
 		}
-		defer cs.Close()
-		if got, err := acctest.ToolsOf(ctx, cs); err != nil || !slices.Equal(got, views["analyst"]) {
-			return fmt.Errorf("the analyst lists %v (%v) after another identity's revocation", got, err)
+		// An audience change does not restart the gateway: the
+		// analyst's session, open since before, goes on.
+		if got, err := acctest.ToolsOf(ctx, analystSession); err != nil || !slices.Equal(got, views["analyst"]) {
+			return fmt.Errorf("the analyst's open session lists %v (%v) after others' revocations", got, err)
 		}
 		return nil
 	}
@@ -307,7 +315,7 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 	withRoutes := net0
 	withRoutes.routes = true
 	dropped := withRoutes
-	dropped.dropReader = true
+	dropped.dropReader, dropped.dropAuditor = true, true
 	unknown := dropped
 	unknown.unknownTool = true
 	resource.Test(t, resource.TestCase{
@@ -322,6 +330,7 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 				Config: dropped.config(),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("agentmesh_workgroup_membership.reader", plancheck.ResourceActionDestroy),
+					plancheck.ExpectResourceAction("agentmesh_mcp_route.vault", plancheck.ResourceActionUpdate),
 				}},
 				Check: resource.ComposeTestCheckFunc(revoked, handGrant),
 			},
@@ -345,7 +354,9 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 			{Config: unknown.config(), PlanOnly: true},
 		},
 	})
-	if readerSession != nil {
-		readerSession.Close()
+	for _, cs := range []*mcp.ClientSession{readerSession, analystSession} {
+		if cs != nil {
+			_ = cs.Close()
+		}
 	}
 }

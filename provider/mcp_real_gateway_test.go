@@ -59,11 +59,10 @@ resource "agentmesh_mcp_route" "notes" {
 // same share.
 func TestAccMCPRoute_realGateway(t *testing.T) {
 	dir := t.TempDir()
-	z, err := acctest.StartZrok(context.Background(), acctest.Shared, filepath.Join(dir, "zrok"))
+	z, err := acctest.StartZrok(context.Background(), acctest.Shared)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer z.Stop()
 	// A reserved share, handed to the gateway write-only: the same share
 	// serves across the gateway's restarts.
 	share := acctest.Secret("reserved mcp share", "accrealmcp"+strings.Repeat("4", 6))

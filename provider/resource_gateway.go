@@ -202,8 +202,8 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"control_service": schema.StringAttribute{Computed: true, MarkdownDescription: "Name of the agent's dark control service.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"data_plane_service_prefix": schema.StringAttribute{Computed: true,
-				MarkdownDescription: "For `llm`: each audience identity reaches the gateway through its own dark service, `<prefix><identity name>`, " +
-					"which only that identity may dial, so the gateway knows who calls. Empty for `mcp` (its data plane is its own zrok share).",
+				MarkdownDescription: "Each audience identity reaches the gateway through its own dark service, `<prefix><identity name>`, " +
+					"which only that identity may dial, so the gateway knows who calls (`agentmesh.llm.<name>.` or `agentmesh.mcp.<name>.`).",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 		},
 	}
@@ -222,10 +222,7 @@ func (m *gatewayModel) observed(s *reconciler.Stored[reconciler.Gateway]) {
 	m.ID, m.Name, m.Kind, m.Identity = types.StringValue(s.ID), types.StringValue(v.Name), types.StringValue(v.Kind), types.StringValue(v.Identity)
 	m.Organization, m.Listen, m.LocalBaseURL = types.StringValue(v.Organization), types.StringValue(v.Listen), types.StringValue(v.LocalBaseURL)
 	m.ControlService = types.StringValue(reconciler.ControlService(v.Name))
-	m.DataPlane = types.StringValue("")
-	if v.Kind == gateways.KindLLM {
-		m.DataPlane = types.StringValue(reconciler.DataPlaneService(v.Name, ""))
-	}
+	m.DataPlane = types.StringValue(reconciler.DataPlaneServiceOf(v.Kind, v.Name, ""))
 	m.OpenAIBaseURL, m.AnthropicBaseURL = types.StringValue(""), types.StringValue("")
 	var names []attr.Value
 	for _, h := range v.Hosted {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -22,7 +23,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -106,10 +106,12 @@ func (r *mcpRouteResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()}}
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "One MCP backend of an `mcp` gateway, exposed as `<namespace>_<tool>` (or the gateway's `mcp_separator`). mcp-gateway filters tools per " +
-			"backend, not per client: routes with different audiences on one gateway are refused (use one gateway per audience), " +
-			"and so is a filter that would deny every tool. The apply returns once the running gateway reports it applied. " +
-			"The MCP data plane stays on the gateway's own zrok share. Every change replaces the route.",
+		MarkdownDescription: "One MCP backend of an `mcp` gateway, exposed as `<namespace>_<tool>` (or the gateway's `mcp_separator`), and who may use it. " +
+			"Each audience identity (members of `workgroups`, plus `identities`) reaches the gateway through its own dark service, served by the agent's MCP front " +
+			"(the agent's config must name `zrok`): `tools/list` shows it only the tools of its routes, and a `tools/call` outside them is refused with the rule. " +
+			"Routes with different audiences may share a gateway. A filter that would deny every tool is refused. " +
+			"The apply returns once the running gateway reports it applied, and warns about allowed tool names the backend does not have. " +
+			"A change of audience is made in place; any other change replaces the route (and restarts the gateway).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "Id of the route's config.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
@@ -140,11 +142,11 @@ func (r *mcpRouteResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				Default: listdefault.StaticValue(types.ListValueMust(types.StringType, nil)), MarkdownDescription: "Tool name patterns (path.Match).",
 				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()}},
 			"workgroups": schema.SetAttribute{ElementType: types.StringType, Optional: true, Computed: true,
-				Default: setdefault.StaticValue(types.SetValueMust(types.StringType, nil)), MarkdownDescription: "Audience: workgroups.",
-				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()}},
+				Default: setdefault.StaticValue(types.SetValueMust(types.StringType, nil)), MarkdownDescription: "Audience: workgroups whose members may use this route's tools. Changes in place: the gateway keeps running.",
+				Validators: []validator.Set{setvalidator.ValueStringsAre(labelValidator)}},
 			"identities": schema.SetAttribute{ElementType: types.StringType, Optional: true, Computed: true,
-				Default: setdefault.StaticValue(types.SetValueMust(types.StringType, nil)), MarkdownDescription: "Audience: identity ids.",
-				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()}},
+				Default: setdefault.StaticValue(types.SetValueMust(types.StringType, nil)), MarkdownDescription: "Audience: identity ids that may use this route's tools. Changes in place.",
+			},
 			"env": schema.MapAttribute{ElementType: types.StringType, Optional: true, Computed: true,
 				Default: mapdefault.StaticValue(types.MapValueMust(types.StringType, nil)), MarkdownDescription: "stdio: environment variables that are not secret (stored in state and on the controller).",
 				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()}},
@@ -329,9 +331,29 @@ func (r *mcpRouteResource) Read(ctx context.Context, req resource.ReadRequest, r
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// Update is never called: every attribute forces replacement.
-func (r *mcpRouteResource) Update(_ context.Context, _ resource.UpdateRequest, resp *resource.UpdateResponse) {
-	resp.Diagnostics.AddError("MCP route cannot change in place", "Every attribute of agentmesh_mcp_route forces replacement; this is a provider bug.")
+// Update changes the audience (workgroups, identities); every other
+// attribute forces replacement.
+func (r *mcpRouteResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state mcpRouteModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	in := plan.intent(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	s, rep, err := r.engine.UpdateMCPRoute(ctx, state.ID.ValueString(), in)
+	for _, w := range rep.Warnings {
+		resp.Diagnostics.AddWarning("Gateway "+in.Gateway+" runs route "+in.Namespace+" with a warning", w)
+	}
+	if err != nil {
+		addError(&resp.Diagnostics, "MCP route "+in.Namespace+" is not applied on gateway "+in.Gateway, err)
+		return
+	}
+	plan.observed(ctx, s, &rep, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 func (r *mcpRouteResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -92,5 +92,6 @@ var (
 	Access              = derive.Access
 	DataPlaneService    = derive.DataPlaneService
 	MCPDataPlaneService = derive.MCPDataPlaneService
+	DataPlaneServiceOf  = derive.DataPlaneServiceOf
 	ControlService      = derive.ControlService
 )

@@ -782,6 +782,22 @@ func (e *Engine) checkMCPRouteBeside(ctx context.Context, r *MCPRoute, planning 
 	return nil
 }
 
+// UpdateMCPRoute changes who a route serves (its workgroups and
+// identities; anything else replaces the route) and pushes the gateway.
+// The rendered gateway config does not change, so the gateway keeps
+// running: only the front's view and the data-plane services move.
+func (e *Engine) UpdateMCPRoute(ctx context.Context, id string, r *MCPRoute) (*Stored[MCPRoute], gateways.Report, error) {
+	if err := e.checkMCPRouteBeside(ctx, r, true); err != nil {
+		return nil, gateways.Report{}, err
+	}
+	s, err := updateConfig(ctx, e, kindMCPRoute, id, mcpKey(r), *r)
+	if err != nil {
+		return nil, gateways.Report{}, err
+	}
+	rep, err := e.PushGateway(ctx, r.Gateway)
+	return s, rep, err
+}
+
 // ReadMCPRoute reads an MCP route by config id.
 func (e *Engine) ReadMCPRoute(ctx context.Context, id string) (*Stored[MCPRoute], error) {
 	return readKind[MCPRoute](ctx, e, kindMCPRoute, id)

@@ -39,6 +39,7 @@ type Access struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	out     *outputTail
+	began   time.Time
 	stopped bool
 }
 
@@ -74,6 +75,23 @@ func (a *Access) Ensure(ctx context.Context, share string, start int) (string, e
 		return "", err
 	}
 	a.serving = start
+	return a.addr, nil
+}
+
+// Renew replaces a running access with a new one to the same share, once
+// per minDelay at most: an access that answers 502 while its gateway
+// runs has lost the share for good (zrok2 keeps a stale API session) and
+// never recovers by itself. It returns the new address.
+func (a *Access) Renew(ctx context.Context, minDelay time.Duration) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmd == nil || a.stopped || time.Since(a.began) < minDelay {
+		return a.addr, nil
+	}
+	a.stopLocked()
+	if err := a.startLocked(ctx, a.share); err != nil {
+		return "", err
+	}
 	return a.addr, nil
 }
 
@@ -149,7 +167,7 @@ func (a *Access) startLocked(ctx context.Context, share string) error {
 			break
 		}
 	}
-	a.share, a.addr, a.cmd, a.exited, a.out = share, addr, cmd, exited, out
+	a.share, a.addr, a.cmd, a.exited, a.out, a.began = share, addr, cmd, exited, out, time.Now()
 	go a.watch(cmd, exited)
 	return nil
 }

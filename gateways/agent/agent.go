@@ -196,6 +196,21 @@ func (a *Agent) refront() {
 	a.Relay.SetUpstream(&url.URL{Scheme: "http", Host: addr, Path: "/sse"})
 }
 
+// renewAccess replaces an access that lost the gateway's share (its
+// 502s reach the relay), at most once per 10 s.
+func (a *Agent) renewAccess() {
+	go func() {
+		addr, err := a.Access.Renew(context.Background(), 10*time.Second)
+		if err != nil {
+			a.Access.log().Warn("renewing the zrok access to the gateway's share failed", "error", err.Error())
+			return
+		}
+		if addr != "" {
+			a.Relay.SetUpstream(&url.URL{Scheme: "http", Host: addr, Path: "/sse"})
+		}
+	}()
+}
+
 // serve starts the data plane of new members and stops that of removed
 // ones.
 func (a *Agent) serve(members []gateways.Member, front http.Handler) {

@@ -49,11 +49,10 @@ func TestAccRealMCPGateway(t *testing.T) {
 	}
 	defer ctrl.Stop()
 	dir := t.TempDir()
-	z, err := acctest.StartZrok(ctx, ctrl, dir)
+	z, err := acctest.StartZrok(ctx, ctrl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer z.Stop()
 	notes, err := acctest.BuildMCPNotes(dir)
 	if err != nil {
 		t.Fatal(err)

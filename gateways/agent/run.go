@@ -197,7 +197,7 @@ func (c *Config) agent(z ziti.Context, log *slog.Logger) *Agent {
 		a.Front = llmfront.New(&url.URL{Scheme: "http", Host: c.Listen}, log)
 	}
 	if c.Kind == gateways.KindMCP && c.Zrok != "" {
-		a.Relay = &mcpfront.Relay{}
+		a.Relay = &mcpfront.Relay{OnBadGateway: a.renewAccess}
 		a.Access = &Access{Command: c.Zrok, Env: sup.Env, Log: log}
 		sup.OnRestart = a.refront
 		a.ZrokHome = c.Env["HOME"]

@@ -37,6 +37,10 @@ type Relay struct {
 	// Client reaches the upstream; it must have no overall timeout (a
 	// session's GET lasts as long as the session).
 	Client *http.Client
+	// OnBadGateway, if set, is told when the upstream answers a new
+	// session with 502: zrok's access can lose the share for good (a
+	// stale API session), and only a new access finds it again.
+	OnBadGateway func()
 
 	upstream atomic.Pointer[url.URL]
 	rules    atomic.Pointer[Rules]
@@ -159,6 +163,9 @@ func (rl *Relay) stream(w http.ResponseWriter, r *http.Request, identity string)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode == http.StatusBadGateway && rl.OnBadGateway != nil {
+			rl.OnBadGateway()
+		}
 		http.Error(w, fmt.Sprintf("the MCP gateway answered %d", resp.StatusCode), http.StatusBadGateway)
 		return
 	}
