@@ -79,13 +79,14 @@ demo: tools gateways build
 demo-down:
 	scripts/demo.sh down
 
-## bench: tofu apply of N identities vs direct API creates, no-op plan requests; gateway route-change latency and proxy overhead; endpoint-guard round trip and throughput against a direct connection; audit follower events per second and heap at 100,000 records
+## bench: tofu apply of N identities vs direct API creates, no-op plan requests; gateway route-change latency and proxy overhead; endpoint-guard round trip and throughput against a direct connection; audit follower events per second and heap at 100,000 records; MCP tools/call through the front against mcp-tools straight to the share (p50, p99, ratios)
 bench: tools gateways build
 	$(GO) run ./acctest/bench -n $(N)
 	$(GO) run ./acctest/gatewaybench
 	$(GO) test ./guard/ -run '^$$' -bench . -benchtime 20000x
 	$(GO) run ./acctest/guardbench
 	$(GO) test ./audit/follow/ -run '^$$' -bench FollowEvents -benchtime 100000x
+	$(GO) run ./acctest/mcpbench
 
 ## reliability: the fault suite with 3 trials (seeds) per scenario; prints its table (make test runs 1 trial)
 reliability: tools gateways build
