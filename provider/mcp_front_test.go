@@ -348,6 +348,16 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 					if !slices.Contains(rep.Warnings, want) {
 						return fmt.Errorf("the gateway's warnings %q lack %q", rep.Warnings, want)
 					}
+					// The replaced route restarted the gateway on the same
+					// reserved share: the analyst's service serves again.
+					cs, err := session("analyst")
+					if err != nil {
+						return err
+					}
+					defer cs.Close()
+					if got, err := acctest.ToolsOf(ctx, cs); err != nil || !slices.Equal(got, views["analyst"]) {
+						return fmt.Errorf("after the gateway's restart the analyst lists %v (%v)", got, err)
+					}
 					return nil
 				},
 			},

@@ -2,7 +2,8 @@
 # make demo: start a local Ziti controller + edge router (persistent, in
 # .demo/), apply examples/quickstart with the locally built provider
 # through OpenTofu, and show what was created on the controller; then the
-# gateway example, and the audit trail kept meanwhile.
+# gateway example, the audit trail kept meanwhile, and the MCP example: a
+# local zrok, the real mcp-gateway on a closed share and the MCP front.
 # make demo-down stops it and removes .demo/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +15,10 @@ router_port=${AGENTMESH_DEMO_ROUTER_PORT:-13022}
 model_port=${AGENTMESH_DEMO_MODEL_PORT:-11481}
 gateway_port=${AGENTMESH_DEMO_GATEWAY_PORT:-11480}
 proxy_port=${AGENTMESH_DEMO_PROXY_PORT:-11482}
+zrok_port=${AGENTMESH_DEMO_ZROK_PORT:-11483}
+
+# the demo's MCP share: a zrok share token ([a-z0-9-], 3 to 32 characters).
+share=agentmeshdemotools
 
 # stop ends a background process started with setsid, and its group.
 stop() {
@@ -23,7 +28,7 @@ stop() {
 }
 
 if [[ "${1:-up}" == down ]]; then
-  for p in audit proxy agent model ctrl; do stop "$demo/$p.pid"; done
+  for p in audit proxy agent mcp-agent model zrok ctrl; do stop "$demo/$p.pid"; done
   rm -rf "$demo"
   echo "demo stopped and removed"
   exit 0
@@ -180,11 +185,97 @@ echo ">> agentmesh audit why --identity demo-analyst --service demo-llm (which g
 bin/agentmesh audit why --dir "$demo/audit" --identity demo-analyst --service demo-llm | sed 's/^/   /'
 
 echo
+echo ">> MCP: mcp-gateway serves only on a zrok share, so a local zrok runs on the demo controller (.demo/zrok)"
+zdir="$demo/zrok"
+mkdir -p "$zdir/home" "$zdir/admin" "$demo/mcp"
+chmod 700 "$zdir"
+stop "$demo/mcp-agent.pid"
+stop "$demo/zrok.pid"
+if [[ ! -f "$zdir/admin-secret" ]]; then
+  (umask 077; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$zdir/admin-secret")
+  (umask 077; cat > "$zdir/ctrl.yml" <<YAML
+v: 4
+admin:
+  secrets: [ "$(cat "$zdir/admin-secret")" ]
+endpoint:
+  host: 127.0.0.1
+  port: $zrok_port
+invites:
+  invites_open: false
+store:
+  type: sqlite3
+  path: $zdir/zrok.db
+ziti:
+  api_endpoint: https://127.0.0.1:$ctrl_port
+  username: admin
+  password: "$password"
+YAML
+)
+  HOME="$zdir/admin" bin/zrok2 admin bootstrap "$zdir/ctrl.yml" > "$zdir/bootstrap.log" 2>&1 || { cat "$zdir/bootstrap.log" >&2; exit 1; }
+fi
+zrok_env=(HOME="$zdir/home" ZROK2_API_ENDPOINT="http://127.0.0.1:$zrok_port")
+HOME="$zdir/admin" setsid bin/zrok2 controller "$zdir/ctrl.yml" > "$zdir/controller.log" 2>&1 < /dev/null &
+echo $! > "$demo/zrok.pid"
+for _ in $(seq 1 60); do curl -sf -o /dev/null "http://127.0.0.1:$zrok_port/api/v2/versions" && break; sleep 0.5; done
+curl -sf -o /dev/null "http://127.0.0.1:$zrok_port/api/v2/versions" || { echo "the zrok controller did not start; see $zdir/controller.log" >&2; exit 1; }
+if [[ ! -f "$zdir/home/.zrok2/environment.json" ]]; then
+  token=$(HOME="$zdir/admin" ZROK2_ADMIN_TOKEN="$(cat "$zdir/admin-secret")" ZROK2_API_ENDPOINT="http://127.0.0.1:$zrok_port" \
+    bin/zrok2 admin create account gateway@agentmesh.demo "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" | tail -1)
+  env "${zrok_env[@]}" bin/zrok2 enable "$token" --headless > "$zdir/enable.log" 2>&1 || { cat "$zdir/enable.log" >&2; exit 1; }
+  echo "   reserving share $share in closed permission mode: only the gateway host's zrok account may reach it"
+  env "${zrok_env[@]}" bin/zrok2 create share --share-token "$share" --backend-mode proxy > "$zdir/share.log" 2>&1 || { cat "$zdir/share.log" >&2; exit 1; }
+fi
+go build -o bin/demo/mcp-notes ./acctest/mcpnotes/cmd/mcp-notes
+go build -o bin/demo/mcp-call ./acctest/mcpcall/cmd/mcp-call
+cp examples/mcp-gateway/*.tf "$demo/mcp/"
+mcp_vars=(-var "notes_command=$root/bin/demo/mcp-notes" -var "enrollment_dir=$demo")
+export TF_VAR_share_token="$share"
+mtf() { bin/tofu -chdir="$demo/mcp" "$@"; }
+echo ">> phase 1: tofu apply examples/mcp-gateway registers the mcp gateway"
+mtf apply -auto-approve -no-color -compact-warnings "${mcp_vars[@]}" > "$demo/mcp-apply1.txt" 2>&1 || { cat "$demo/mcp-apply1.txt" >&2; exit 1; }
+grep "Apply complete" "$demo/mcp-apply1.txt" | sed 's/^/   /'
+for who in mcp-gateway researcher outsider; do
+  if [[ ! -f "$demo/$who.json" ]]; then
+    [[ -s "$demo/$who.jwt" ]] || { echo "no enrollment token for $who in $demo" >&2; exit 1; }
+    HOME="$demo/home" bin/ziti edge enroll -j "$demo/$who.jwt" -o "$demo/$who.json" > "$demo/enroll-$who.log" 2>&1 \
+      || { cat "$demo/enroll-$who.log" >&2; exit 1; }
+    rm -f "$demo/$who.jwt"
+  fi
+done
+cat > "$demo/mcp-agent.yaml" <<YAML
+kind: mcp
+identity_file: $demo/mcp-gateway.json
+control_service: $(mtf output -raw control_service)
+state_dir: $demo/mcp-state
+command: [$root/bin/mcp-gateway, run, "{config}"]
+start_timeout: 60s
+zrok: $root/bin/zrok2
+env:
+  HOME: $zdir/home
+  ZROK2_API_ENDPOINT: http://127.0.0.1:$zrok_port
+YAML
+echo ">> agentmesh gateway-agent --config .demo/mcp-agent.yaml (beside mcp-gateway; serves the MCP front through zrok2 access private)"
+setsid bin/agentmesh gateway-agent --config "$demo/mcp-agent.yaml" > "$demo/mcp-agent.log" 2>&1 < /dev/null &
+echo $! > "$demo/mcp-agent.pid"
+echo ">> phase 2: tofu apply -var with_routes=true (the share token and the notes route reach the running gateway)"
+mtf apply -auto-approve -no-color -compact-warnings "${mcp_vars[@]}" -var with_routes=true > "$demo/mcp-apply2.txt" 2>&1 \
+  || { cat "$demo/mcp-apply2.txt" "$demo/mcp-agent.log" >&2; exit 1; }
+grep "Apply complete" "$demo/mcp-apply2.txt" | sed 's/^/   /'
+msvc=$(mtf output -raw researcher_service)
+echo ">> the researcher, over its own dark service $msvc: lists its view, reads a note, and tries to write one"
+bin/demo/mcp-call -identity "$demo/researcher.json" -service "$msvc" -call notes_read_note -call notes_write_note | sed 's/^/   /'
+echo ">> the outsider, in no workgroup the route serves, tries the researcher's service:"
+rc=0; out=$(bin/demo/mcp-call -identity "$demo/outsider.json" -service "$msvc" 2>&1) || rc=$?
+echo "$out" | sed 's/^/   /'
+[[ $rc == 3 ]] || { echo "the outsider was not refused (rc=$rc)" >&2; exit 1; }
+
+echo
 cat <<MSG
 Done. Try:
   TF_CLI_CONFIG_FILE=$demo/tofurc bin/tofu -chdir=.demo/quickstart output identities
   (AGENTMESH_* settings: see scripts/demo.sh)
   bin/agentmesh audit activity --dir .demo/audit --identity demo-analyst   (everything it did)
+  bin/demo/mcp-call -identity .demo/researcher.json -service $msvc -call notes_list_notes   (MCP, over Ziti)
   curl http://127.0.0.1:$proxy_port/v1/chat/completions -d '{"model":"llama3","messages":[{"role":"user","content":"hi"}]}'   (the analyst, over Ziti)
 Stop and clean up with: make demo-down
 MSG

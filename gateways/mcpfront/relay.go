@@ -326,7 +326,7 @@ func (rl *Relay) post(w http.ResponseWriter, r *http.Request, identity string) {
 		if ok, why := rl.allows(identity, p.Name); !ok {
 			if idKey(msg.ID) != "" {
 				refusal, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": msg.ID,
-					"error": map[string]any{"code": -32601, "message": fmt.Sprintf("tool %q refused: %s", p.Name, why)}})
+					"error": map[string]any{"code": -32601, "message": why}})
 				if !s.write(event{name: "message", data: refusal}) {
 					http.Error(w, "the session has ended", http.StatusGone)
 					return

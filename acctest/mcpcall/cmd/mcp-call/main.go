@@ -76,7 +76,7 @@ func run(identity, service string, tools []string) error {
 	}
 	fmt.Printf("tools/list: %s\n", strings.Join(names, ", "))
 	for _, name := range tools {
-		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: map[string]any{"name": "welcome", "text": "hello"}})
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: map[string]any{"name": "welcome"}})
 		if err != nil {
 			fmt.Printf("tools/call %s: refused: %v\n", name, err)
 			continue
