@@ -213,10 +213,10 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 			}
 			got, err := acctest.ToolsOf(ctx, cs)
 			if err != nil || !slices.Equal(got, want) {
-				return fmt.Errorf("%s lists %v (%v), want %v", n, got, err, want)
+				return fmt.Errorf("%s lists %v, want %v: %w", n, got, want, err)
 			}
 			if out, err := acctest.CallText(ctx, cs, want[1], map[string]any{"name": "welcome"}); err != nil || !strings.Contains(out, "served by mcp-notes") {
-				return fmt.Errorf("%s calling %s in its view: %q %v", n, want[1], out, err)
+				return fmt.Errorf("%s calling %s in its view: %q: %w", n, want[1], out, err)
 			}
 		}
 		cs, err := session("auditor")
@@ -231,11 +231,11 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 			"elsewhere_tool":    `no route of this gateway has that namespace`,
 		} {
 			if out, err := acctest.CallText(ctx, cs, tool, map[string]any{"name": "welcome", "text": "x"}); err == nil || !strings.Contains(err.Error(), rule) {
-				return fmt.Errorf("auditor calling %s outside its view: %q %v, want the refusal %q", tool, out, err, rule)
+				return fmt.Errorf("auditor calling %s outside its view: %q, want the refusal %q: %w", tool, out, rule, err)
 			}
 		}
 		if ok, err := lists("outsider"); err != nil || ok {
-			return fmt.Errorf("the outsider lists an MCP service (%v %v)", ok, err)
+			return fmt.Errorf("the outsider lists an MCP service (listed: %v): %w", ok, err)
 		}
 		if c, err := who["outsider"].z.Dial(svc("reader")); err == nil {
 			c.Close()
@@ -254,7 +254,7 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 	}
 	revoked := func(*terraform.State) error {
 		if ok, err := lists("reader"); err != nil || ok {
-			return fmt.Errorf("after the membership's deletion the reader still lists its MCP service (%v %v)", ok, err)
+			return fmt.Errorf("after the membership's deletion the reader still lists its MCP service (listed: %v): %w", ok, err)
 		}
 		if c, err := who["reader"].z.Dial(svc("reader")); err == nil {
 			c.Close()
@@ -264,12 +264,12 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 			return fmt.Errorf("the reader's open session outlived its membership")
 		}
 		if ok, err := lists("auditor"); err != nil || ok {
-			return fmt.Errorf("after the vault route's identities changed the auditor still lists its MCP service (%v %v)", ok, err)
+			return fmt.Errorf("after the vault route's identities changed the auditor still lists its MCP service (listed: %v): %w", ok, err)
 		}
 		// An audience change does not restart the gateway: the
 		// analyst's session, open since before, goes on.
 		if got, err := acctest.ToolsOf(ctx, analystSession); err != nil || !slices.Equal(got, views["analyst"]) {
-			return fmt.Errorf("the analyst's open session lists %v (%v) after others' revocations", got, err)
+			return fmt.Errorf("the analyst's open session lists %v after others' revocations: %w", got, err)
 		}
 		return nil
 	}
@@ -280,7 +280,7 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 		name := "agentmesh.gw.dial." + svc("analyst")
 		pols, err := e.Client().API.ServicePolicy.ListServicePolicies(service_policy.NewListServicePoliciesParams().WithFilter(ptr(fmt.Sprintf("name = %q", name))), nil)
 		if err != nil || len(pols.Payload.Data) != 1 {
-			return fmt.Errorf("the analyst's dial policy: %v", err)
+			return fmt.Errorf("the analyst's dial policy (want exactly one): %w", err)
 		}
 		p := pols.Payload.Data[0]
 		outsider, err := e.FindIdentityByName(ctx, "mf-outsider")
@@ -307,7 +307,7 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 			return err
 		}
 		if ok, err := lists("outsider"); err != nil || ok {
-			return fmt.Errorf("after reconcile the outsider still lists an MCP service (%v %v)", ok, err)
+			return fmt.Errorf("after reconcile the outsider still lists an MCP service (listed: %v): %w", ok, err)
 		}
 		return nil
 	}
@@ -356,7 +356,7 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 					}
 					defer cs.Close()
 					if got, err := acctest.ToolsOf(ctx, cs); err != nil || !slices.Equal(got, views["analyst"]) {
-						return fmt.Errorf("after the gateway's restart the analyst lists %v (%v)", got, err)
+						return fmt.Errorf("after the gateway's restart the analyst lists %v: %w", got, err)
 					}
 					return nil
 				},

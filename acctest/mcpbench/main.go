@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -122,7 +123,12 @@ func run(calls int) error {
 		StateDir: filepath.Join(work, "agent"), Command: []string{gw, "run", "{config}"}, Zrok: zrokBin,
 		Env: map[string]string{"HOME": z.Home, "ZROK2_API_ENDPOINT": z.APIEndpoint}}
 	go func() { done <- agent.Run(actx, cfg, slog.New(slog.DiscardHandler)) }()
-	cleanup = append(cleanup, func() { stop(); <-done })
+	cleanup = append(cleanup, func() {
+		stop()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "mcpbench: the gateway agent:", err)
+		}
+	})
 	if err := waitForAgent(ctx, e); err != nil {
 		return err
 	}
@@ -165,7 +171,7 @@ func run(calls int) error {
 			out, err := p.call()
 			took := time.Since(began)
 			if err != nil || !strings.Contains(out, marker) {
-				return fmt.Errorf("%s call %d: %q %v", p.name, i+1, out, err)
+				return fmt.Errorf("%s call %d: %q: %w", p.name, i+1, out, errors.Join(err, errors.New("no answer from mcp-notes")))
 			}
 			if i >= 10 { // the first calls warm both paths up
 				p.times = append(p.times, took)

@@ -168,7 +168,7 @@ func (a *Access) startLocked(ctx context.Context, share string) error {
 		}
 	}
 	a.share, a.addr, a.cmd, a.exited, a.out, a.began = share, addr, cmd, exited, out, time.Now()
-	go a.watch(cmd, exited)
+	go a.watch(cmd, exited) //nolint:gosec // the watcher outlives the apply that started the access
 	return nil
 }
 
