@@ -2,7 +2,10 @@ package acctest
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"strings"
+	"time"
 )
 
 // Figures are a benchmark's results, kept in the order they were taken,
@@ -32,3 +35,17 @@ func (f *Figures) Line() string {
 	}
 	return "bench: " + strings.Join(kv, " ")
 }
+
+// Percentile is the p-th percentile (nearest rank) of ds.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := int(math.Ceil(float64(len(s))*p/100)) - 1
+	return s[max(0, min(rank, len(s)-1))]
+}
+
+// MS is d in milliseconds, to the microsecond.
+func MS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

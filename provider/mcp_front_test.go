@@ -128,23 +128,7 @@ resource "agentmesh_mcp_route" "vault" {
 func TestAccMCPFront_byIdentity(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	z, err := acctest.StartZrok(ctx, acctest.Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	share := acctest.Secret("reserved mcp front share", "accmcpfront"+strings.Repeat("7", 6))
-	if err := z.ReserveShare(ctx, share); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TF_VAR_share", share)
-	notes, err := acctest.BuildMCPNotes(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := acctest.Gateway("mcp-gateway")
-	if err != nil {
-		t.Fatal(err)
-	}
+	z, share, notes, gw := realMCPParts(t, dir, "accmcpfront"+strings.Repeat("7", 6))
 	zrok, err := acctest.Gateway("zrok2")
 	if err != nil {
 		t.Fatal(err)

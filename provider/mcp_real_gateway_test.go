@@ -15,6 +15,30 @@ import (
 	"github.com/agentmesh/agentmesh/gateways/agent"
 )
 
+// realMCPParts are what a test of the real mcp-gateway needs: the
+// controller's zrok, a share reserved on it (closed), handed to the
+// configuration as var.share, the go-sdk backend mcp-notes, and the
+// mcp-gateway binary.
+func realMCPParts(t *testing.T, dir, share string) (z *acctest.Zrok, token, notes, gateway string) {
+	t.Helper()
+	z, err := acctest.StartZrok(context.Background(), acctest.Shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token = acctest.Secret("reserved mcp share "+share, share)
+	if err := z.ReserveShare(context.Background(), token); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TF_VAR_share", token)
+	if notes, err = acctest.BuildMCPNotes(dir); err != nil {
+		t.Fatal(err)
+	}
+	if gateway, err = acctest.Gateway("mcp-gateway"); err != nil {
+		t.Fatal(err)
+	}
+	return z, token, notes, gateway
+}
+
 func realMCPConfig(notes, args string) string {
 	return fmt.Sprintf(`
 resource "agentmesh_identity" "gw" {
@@ -59,25 +83,9 @@ resource "agentmesh_mcp_route" "notes" {
 // same share.
 func TestAccMCPRoute_realGateway(t *testing.T) {
 	dir := t.TempDir()
-	z, err := acctest.StartZrok(context.Background(), acctest.Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A reserved share, handed to the gateway write-only: the same share
 	// serves across the gateway's restarts.
-	share := acctest.Secret("reserved mcp share", "accrealmcp"+strings.Repeat("4", 6))
-	if err := z.ReserveShare(context.Background(), share); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TF_VAR_share", share)
-	notes, err := acctest.BuildMCPNotes(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := acctest.Gateway("mcp-gateway")
-	if err != nil {
-		t.Fatal(err)
-	}
+	z, share, notes, bin := realMCPParts(t, dir, "accrealmcp"+strings.Repeat("4", 6))
 	ag := &packagedAgent{cfg: agent.Config{Kind: "mcp", ControlService: "agentmesh.ctl.acc-realmcp", StateDir: filepath.Join(dir, "state"),
 		Command: []string{bin, "run", "{config}"}, Env: map[string]string{"HOME": z.Home, "ZROK2_API_ENDPOINT": z.APIEndpoint}}}
 	defer ag.halt()

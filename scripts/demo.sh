@@ -17,6 +17,20 @@ gateway_port=${AGENTMESH_DEMO_GATEWAY_PORT:-11480}
 proxy_port=${AGENTMESH_DEMO_PROXY_PORT:-11482}
 zrok_port=${AGENTMESH_DEMO_ZROK_PORT:-11483}
 
+# enroll turns each <who>.jwt, written (0600) by an example's provisioner
+# from agentmesh_enrollment_token (the token is in no state file), into
+# <who>.json, once.
+enroll() {
+  local who
+  for who in "$@"; do
+    [[ -f "$demo/$who.json" ]] && continue
+    [[ -s "$demo/$who.jwt" ]] || { echo "no enrollment token for $who in $demo" >&2; exit 1; }
+    HOME="$demo/home" bin/ziti edge enroll -j "$demo/$who.jwt" -o "$demo/$who.json" > "$demo/enroll-$who.log" 2>&1 \
+      || { cat "$demo/enroll-$who.log" >&2; exit 1; }
+    rm -f "$demo/$who.jwt"
+  done
+}
+
 # the demo's MCP share: a zrok share token ([a-z0-9-], 3 to 32 characters).
 share=agentmeshdemotools
 
@@ -124,16 +138,7 @@ tf() { bin/tofu -chdir="$demo/gateway" "$@"; }
 echo ">> phase 1: tofu apply registers the gateway and makes its dark control service"
 tf apply -auto-approve -no-color -compact-warnings "${gw_vars[@]}" > "$demo/gateway-apply1.txt" 2>&1 || { cat "$demo/gateway-apply1.txt" >&2; exit 1; }
 grep "Apply complete" "$demo/gateway-apply1.txt" | sed 's/^/   /'
-for who in gateway analyst; do
-  if [[ ! -f "$demo/$who.json" ]]; then
-    # Written (0600) by the example's provisioner from agentmesh_enrollment_token:
-    # the token is in no state file.
-    [[ -s "$demo/$who.jwt" ]] || { echo "no enrollment token for $who in $demo" >&2; exit 1; }
-    HOME="$demo/home" bin/ziti edge enroll -j "$demo/$who.jwt" -o "$demo/$who.json" > "$demo/enroll-$who.log" 2>&1 \
-      || { cat "$demo/enroll-$who.log" >&2; exit 1; }
-    rm -f "$demo/$who.jwt"
-  fi
-done
+enroll gateway analyst
 cat > "$demo/llm-agent.yaml" <<YAML
 kind: llm
 identity_file: $demo/gateway.json
@@ -234,14 +239,7 @@ mtf() { bin/tofu -chdir="$demo/mcp" "$@"; }
 echo ">> phase 1: tofu apply examples/mcp-gateway registers the mcp gateway"
 mtf apply -auto-approve -no-color -compact-warnings "${mcp_vars[@]}" > "$demo/mcp-apply1.txt" 2>&1 || { cat "$demo/mcp-apply1.txt" >&2; exit 1; }
 grep "Apply complete" "$demo/mcp-apply1.txt" | sed 's/^/   /'
-for who in mcp-gateway researcher outsider; do
-  if [[ ! -f "$demo/$who.json" ]]; then
-    [[ -s "$demo/$who.jwt" ]] || { echo "no enrollment token for $who in $demo" >&2; exit 1; }
-    HOME="$demo/home" bin/ziti edge enroll -j "$demo/$who.jwt" -o "$demo/$who.json" > "$demo/enroll-$who.log" 2>&1 \
-      || { cat "$demo/enroll-$who.log" >&2; exit 1; }
-    rm -f "$demo/$who.jwt"
-  fi
-done
+enroll mcp-gateway researcher outsider
 cat > "$demo/mcp-agent.yaml" <<YAML
 kind: mcp
 identity_file: $demo/mcp-gateway.json

@@ -22,12 +22,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -165,11 +163,11 @@ func run(changes, requests int) error {
 		return err
 	}
 	f.Add("route_changes", "%d", changes)
-	f.Add("route_p50_ms", "%.1f", ms(percentile(rt.raw, 50)))
-	f.Add("route_p99_ms", "%.1f", ms(percentile(rt.raw, 99)))
-	f.Add("route_net_p50_ms", "%.1f", ms(percentile(rt.net, 50)))
-	f.Add("route_net_p99_ms", "%.1f", ms(percentile(rt.net, 99)))
-	f.Add("gateway_start_p50_ms", "%.1f", ms(percentile(rt.start, 50)))
+	f.Add("route_p50_ms", "%.1f", acctest.MS(acctest.Percentile(rt.raw, 50)))
+	f.Add("route_p99_ms", "%.1f", acctest.MS(acctest.Percentile(rt.raw, 99)))
+	f.Add("route_net_p50_ms", "%.1f", acctest.MS(acctest.Percentile(rt.net, 50)))
+	f.Add("route_net_p99_ms", "%.1f", acctest.MS(acctest.Percentile(rt.net, 99)))
+	f.Add("gateway_start_p50_ms", "%.1f", acctest.MS(acctest.Percentile(rt.start, 50)))
 	f.Add("route_api_requests", "%.1f", float64(rt.apiRequests)/float64(changes))
 
 	fmt.Printf("timing %d chat completions on each path...\n", requests)
@@ -178,11 +176,11 @@ func run(changes, requests int) error {
 		return err
 	}
 	f.Add("proxy_requests", "%d", requests)
-	f.Add("direct_ms", "%.3f", ms(px.direct))
-	f.Add("front_ms", "%.3f", ms(px.front))
-	f.Add("ziti_ms", "%.3f", ms(px.ziti))
-	f.Add("front_share_ms", "%.3f", ms(px.front-px.direct))
-	f.Add("ziti_share_ms", "%.3f", ms(px.ziti-px.front))
+	f.Add("direct_ms", "%.3f", acctest.MS(px.direct))
+	f.Add("front_ms", "%.3f", acctest.MS(px.front))
+	f.Add("ziti_ms", "%.3f", acctest.MS(px.ziti))
+	f.Add("front_share_ms", "%.3f", acctest.MS(px.front-px.direct))
+	f.Add("ziti_share_ms", "%.3f", acctest.MS(px.ziti-px.front))
 	f.Add("proxy_ratio", "%.2f", float64(px.ziti)/float64(px.direct))
 
 	fmt.Println("cleaning up...")
@@ -453,14 +451,3 @@ func retry(ctx context.Context, timeout time.Duration, f func() error) error {
 
 // percentile is the nearest-rank percentile: with 50 samples p99 is the
 // largest one.
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	rank := int(math.Ceil(float64(len(s))*p/100)) - 1
-	return s[max(0, min(rank, len(s)-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -19,10 +19,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -181,12 +179,12 @@ func run(calls int) error {
 	var f acctest.Figures
 	f.Add("mcp_calls", "%d", calls)
 	fr, di := paths[0].times, paths[1].times
-	f.Add("front_p50_ms", "%.2f", ms(percentile(fr, 50)))
-	f.Add("front_p99_ms", "%.2f", ms(percentile(fr, 99)))
-	f.Add("direct_p50_ms", "%.2f", ms(percentile(di, 50)))
-	f.Add("direct_p99_ms", "%.2f", ms(percentile(di, 99)))
-	f.Add("p50_ratio", "%.2f", float64(percentile(fr, 50))/float64(percentile(di, 50)))
-	f.Add("p99_ratio", "%.2f", float64(percentile(fr, 99))/float64(percentile(di, 99)))
+	f.Add("front_p50_ms", "%.2f", acctest.MS(acctest.Percentile(fr, 50)))
+	f.Add("front_p99_ms", "%.2f", acctest.MS(acctest.Percentile(fr, 99)))
+	f.Add("direct_p50_ms", "%.2f", acctest.MS(acctest.Percentile(di, 50)))
+	f.Add("direct_p99_ms", "%.2f", acctest.MS(acctest.Percentile(di, 99)))
+	f.Add("p50_ratio", "%.2f", float64(acctest.Percentile(fr, 50))/float64(acctest.Percentile(di, 50)))
+	f.Add("p99_ratio", "%.2f", float64(acctest.Percentile(fr, 99))/float64(acctest.Percentile(di, 99)))
 
 	fmt.Println()
 	fmt.Printf("%-58s %10s\n", "measure", "value")
@@ -232,15 +230,3 @@ func waitForAgent(ctx context.Context, e *reconciler.Engine) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	rank := int(math.Ceil(float64(len(s))*p/100)) - 1
-	return s[max(0, min(rank, len(s)-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -124,13 +124,7 @@ func LLMTable(n *Network, g *intent.Gateway) (*gateways.Table, map[string]string
 		}
 		t.Members = append(t.Members, m)
 	}
-	sort.Slice(t.Members, func(i, j int) bool { return t.Members[i].Identity < t.Members[j].Identity })
-	sort.Strings(problems)
-	problems = slices.Compact(problems)
-	if err := t.Validate(); err != nil {
-		return t, audience, problems, fmt.Errorf("%w: %w", intent.ErrInvalidIntent, err)
-	}
-	return t, audience, problems, nil
+	return finish(t, audience, problems)
 }
 
 // MissingWorkgroups names the route's workgroups the network lacks: a
@@ -197,6 +191,11 @@ func MCPTable(n *Network, g *intent.Gateway) (*gateways.Table, map[string]string
 		sort.Strings(ns)
 		t.Members = append(t.Members, gateways.Member{Identity: name, Service: MCPDataPlaneService(g.Name, name), Namespaces: slices.Compact(ns)})
 	}
+	return finish(t, audience, problems)
+}
+
+// finish orders a built table's members and problems and validates it.
+func finish(t *gateways.Table, audience map[string]string, problems []string) (*gateways.Table, map[string]string, []string, error) {
 	sort.Slice(t.Members, func(i, j int) bool { return t.Members[i].Identity < t.Members[j].Identity })
 	sort.Strings(problems)
 	problems = slices.Compact(problems)
