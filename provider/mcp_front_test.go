@@ -3,9 +3,12 @@ package provider_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -122,8 +125,8 @@ resource "agentmesh_mcp_route" "vault" {
 //   - A second zrok account holding the share token is refused by zrok.
 //   - Leaving the audience (a deleted membership, a route's identities
 //     changed in place) revokes in the same apply: the service is gone
-//     and an open session ends, while the others' open sessions go on
-//     (an audience change does not restart the gateway).
+//     and an open session ends, while the others keep working; the
+//     gateway's config does not change, so it is not restarted.
 //   - reconcile's plan shows a hand-made grant on an MCP service as a loss.
 func TestAccMCPFront_byIdentity(t *testing.T) {
 	ctx := context.Background()
@@ -180,19 +183,19 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 		"analyst": {"notes_list_notes", "notes_read_note", "vault_list_notes", "vault_read_note"},
 		"auditor": {"vault_list_notes", "vault_read_note"},
 	}
-	var readerSession, analystSession *mcp.ClientSession
+	var (
+		readerSession *mcp.ClientSession
+		servedConfig  string // the gateway's config once the routes are served
+	)
 	served := func(*terraform.State) error {
 		for n, want := range views {
 			cs, err := session(n)
 			if err != nil {
 				return err
 			}
-			switch n {
-			case "reader":
+			if n == "reader" {
 				readerSession = cs // kept open across its revocation
-			case "analyst":
-				analystSession = cs // kept open across others' revocations
-			default:
+			} else {
 				defer cs.Close()
 			}
 			got, err := acctest.ToolsOf(ctx, cs)
@@ -218,6 +221,12 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 				return fmt.Errorf("auditor calling %s outside its view: %q, want the refusal %q: %w", tool, out, rule, err)
 			}
 		}
+		_, e := admin(t)
+		st, err := e.GatewayStatus(ctx, "mf-mcp")
+		if err != nil {
+			return err
+		}
+		servedConfig = st.ConfigSHA256
 		if ok, err := lists("outsider"); err != nil || ok {
 			return fmt.Errorf("the outsider lists an MCP service (listed: %v): %w", ok, err)
 		}
@@ -244,16 +253,31 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 			c.Close()
 			return fmt.Errorf("after the membership's deletion the reader still dials its MCP service")
 		}
-		if _, err := acctest.ToolsOf(ctx, readerSession); err == nil {
-			return fmt.Errorf("the reader's open session outlived its membership")
+		// Ended by the front (the stream closes), not refused by a
+		// broken path (a 502 would prove nothing).
+		if _, err := acctest.ToolsOf(ctx, readerSession); err == nil || strings.Contains(err.Error(), "502") {
+			return fmt.Errorf("the reader's open session outlived its membership: %w", err)
 		}
 		if ok, err := lists("auditor"); err != nil || ok {
 			return fmt.Errorf("after the vault route's identities changed the auditor still lists its MCP service (listed: %v): %w", ok, err)
 		}
-		// An audience change does not restart the gateway: the
-		// analyst's session, open since before, goes on.
-		if got, err := acctest.ToolsOf(ctx, analystSession); err != nil || !slices.Equal(got, views["analyst"]) {
-			return fmt.Errorf("the analyst's open session lists %v after others' revocations: %w", got, err)
+		// An audience change does not change the gateway's config, so
+		// the supervisor does not restart it.
+		_, e := admin(t)
+		st, err := e.GatewayStatus(ctx, "mf-mcp")
+		if err != nil {
+			return err
+		}
+		if st.ConfigSHA256 != servedConfig {
+			return fmt.Errorf("an audience change rewrote the gateway's config: %s, was %s", st.ConfigSHA256, servedConfig)
+		}
+		cs, err := session("analyst")
+		if err != nil {
+			return err
+		}
+		defer cs.Close()
+		if got, err := acctest.ToolsOf(ctx, cs); err != nil || !slices.Equal(got, views["analyst"]) {
+			return fmt.Errorf("the analyst lists %v after others' revocations: %w", got, err)
 		}
 		return nil
 	}
@@ -292,6 +316,18 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 		}
 		if ok, err := lists("outsider"); err != nil || ok {
 			return fmt.Errorf("after reconcile the outsider still lists an MCP service (listed: %v): %w", ok, err)
+		}
+		return nil
+	}
+	// analystServed opens a new session as the analyst and checks its view.
+	analystServed := func(when string) error {
+		cs, err := session("analyst")
+		if err != nil {
+			return fmt.Errorf("%s: %w", when, err)
+		}
+		defer cs.Close()
+		if got, err := acctest.ToolsOf(ctx, cs); err != nil || !slices.Equal(got, views["analyst"]) {
+			return fmt.Errorf("%s the analyst lists %v: %w", when, got, err)
 		}
 		return nil
 	}
@@ -334,23 +370,51 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 					}
 					// The replaced route restarted the gateway on the same
 					// reserved share: the analyst's service serves again.
-					cs, err := session("analyst")
+					if err := analystServed("after the route's replacement"); err != nil {
+						return err
+					}
+					// The gateway dies on its own: the supervisor restarts
+					// it, the agent makes a new access, and the service
+					// serves again.
+					pid, err := gatewayPID(ag.cfg.StateDir)
 					if err != nil {
 						return err
 					}
-					defer cs.Close()
-					if got, err := acctest.ToolsOf(ctx, cs); err != nil || !slices.Equal(got, views["analyst"]) {
-						return fmt.Errorf("after the gateway's restart the analyst lists %v: %w", got, err)
+					if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+						return err
 					}
-					return nil
+					return analystServed("after the gateway was killed")
 				},
 			},
 			{Config: unknown.config(), PlanOnly: true},
 		},
 	})
-	for _, cs := range []*mcp.ClientSession{readerSession, analystSession} {
-		if cs != nil {
-			_ = cs.Close()
+	if readerSession != nil {
+		_ = readerSession.Close()
+	}
+}
+
+// gatewayPID finds the mcp-gateway process the agent with this state
+// directory runs (its command line names the config file there).
+func gatewayPID(stateDir string) (int, error) {
+	cfg := filepath.Join(stateDir, "mcp-gateway.yaml")
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) >= 3 && filepath.Base(args[0]) == "mcp-gateway" && args[1] == "run" && args[2] == cfg {
+			return pid, nil
 		}
 	}
+	return 0, fmt.Errorf("no mcp-gateway runs %s", cfg)
 }

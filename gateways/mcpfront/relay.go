@@ -37,9 +37,9 @@ type Relay struct {
 	// Client reaches the upstream; it must have no overall timeout (a
 	// session's GET lasts as long as the session).
 	Client *http.Client
-	// OnBadGateway, if set, is told when the upstream answers a new
-	// session with 502: zrok's access can lose the share for good (a
-	// stale API session), and only a new access finds it again.
+	// OnBadGateway, if set, is told when the upstream answers 502: zrok's
+	// access can lose the share for good (a stale API session), and only
+	// a new access finds it again.
 	OnBadGateway func()
 
 	upstream atomic.Pointer[url.URL]
@@ -348,6 +348,9 @@ func (rl *Relay) post(w http.ResponseWriter, r *http.Request, identity string) {
 		return
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusBadGateway && rl.OnBadGateway != nil {
+		rl.OnBadGateway()
+	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		w.Header().Set("Content-Type", ct)
 	}

@@ -237,3 +237,30 @@ func TestRelayLetsNewerClientsFallBack(t *testing.T) {
 		t.Fatalf("through the front: %v", err)
 	}
 }
+
+// TestRelayReportsABadGateway: a 502 from the upstream (zrok's access has
+// lost the share) is reported, so the agent can make a new access.
+func TestRelayReportsABadGateway(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "zrok - bad gateway!", http.StatusBadGateway)
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL + "/sse")
+	reported := make(chan struct{}, 1)
+	rl := &Relay{Upstream: u, OnBadGateway: func() { reported <- struct{}{} }}
+	rl.SetRules(RulesOf(notesTable))
+	req, _ := http.NewRequest(http.MethodGet, front(t, rl).URL+"/sse", nil)
+	resp, err := (&http.Client{Transport: as("analyst")}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502", resp.StatusCode)
+	}
+	select {
+	case <-reported:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the 502 was not reported")
+	}
+}
