@@ -340,7 +340,10 @@ func (r *gatewayResource) deliver(ctx context.Context, config *gatewayModel, out
 	if len(secrets) == 0 {
 		out.KeysApplied = out.KeysVersion
 	}
-	running, _, err := r.engine.PushGatewayIfRunning(ctx, out.Name.ValueString(), secrets)
+	running, rep, err := r.engine.PushGatewayIfRunning(ctx, out.Name.ValueString(), secrets)
+	for _, w := range rep.Warnings {
+		diags.AddWarning("Gateway "+out.Name.ValueString()+" runs with a warning", w)
+	}
 	switch {
 	case err != nil:
 		addError(diags, "Gateway "+out.Name.ValueString()+" did not apply its settings", err)

@@ -352,6 +352,9 @@ func (e *Engine) pushAndRecord(ctx context.Context, t *gateways.Table) (gateways
 	if err != nil {
 		return rep, err
 	}
+	for _, w := range rep.Warnings {
+		e.log.WarnContext(ctx, "the gateway runs its table with a warning", "gateway", t.Gateway, "warning", w)
+	}
 	if rep.Status != "" && rep.Status != "applied" {
 		return rep, nil
 	}
