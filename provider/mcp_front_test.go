@@ -345,7 +345,9 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 			// The agent starts after this apply, so the share token is
 			// delivered by the next one.
 			{Config: net0.config(), Check: resource.ComposeTestCheckFunc(startAgent, enroll), ExpectNonEmptyPlan: true},
-			{Config: withRoutes.config(), Check: served},
+			{Config: withRoutes.config(), Check: resource.ComposeTestCheckFunc(
+				resource.TestCheckResourceAttr("agentmesh_gateway.mcp", "data_plane_service_prefix", reconciler.MCPDataPlaneService("mf-mcp", "")),
+				served)},
 			{
 				Config: dropped.config(),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{

@@ -142,7 +142,7 @@ func (r *gatewayResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"name": schema.StringAttribute{Required: true, MarkdownDescription: "Gateway name, a lower-case DNS label.",
 				Validators: []validator.String{labelValidator}, PlanModifiers: replace},
 			"kind": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(gateways.KindLLM),
-				MarkdownDescription: "`llm` (openziti/llm-gateway v0.1.x) or `mcp` (openziti/mcp-gateway v0.1.x; its data plane stays on its own zrok share).",
+				MarkdownDescription: "`llm` (openziti/llm-gateway v0.1.x) or `mcp` (openziti/mcp-gateway v0.1.x, reached through the agent's MCP front).",
 				Validators:          []validator.String{stringvalidator.OneOf(gateways.KindLLM, gateways.KindMCP)}, PlanModifiers: replace},
 			"identity": schema.StringAttribute{Required: true, MarkdownDescription: "Id of the gateway agent's identity (`kind = \"gateway\"`).",
 				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}, PlanModifiers: replace},
@@ -299,7 +299,7 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	if plan.Kind.ValueString() == gateways.KindMCP && plan.InterceptAddress.ValueString() != "" {
 		resp.Diagnostics.AddAttributeError(path.Root("intercept_address"), "Intercept on an mcp gateway",
-			"An mcp gateway's data plane is its own zrok share, not a Ziti service; intercept_address belongs to llm gateways.")
+			"An mcp gateway's data plane is reached with an SDK (MCP clients speak HTTP+SSE to their own dark service); intercept_address belongs to llm gateways.")
 	}
 	var names []attr.Value
 	for _, h := range hosted {
@@ -313,6 +313,12 @@ func (r *gatewayResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if !config.MCPShareToken.IsNull() && plan.Kind.ValueString() == gateways.KindLLM {
 		resp.Diagnostics.AddAttributeError(path.Root("mcp_share_token_wo"), "Share token on an llm gateway",
 			"mcp_share_token_wo belongs to gateways with kind = \"mcp\".")
+	}
+	if !plan.Kind.IsUnknown() && !plan.Name.IsUnknown() {
+		// Known from the plan, so a state written before mcp gateways had
+		// a data plane (an empty prefix) is corrected by the plan, not by
+		// a surprise after apply.
+		plan.DataPlane = types.StringValue(reconciler.DataPlaneServiceOf(plan.Kind.ValueString(), plan.Name.ValueString(), ""))
 	}
 	switch {
 	case len(secrets) == 0:

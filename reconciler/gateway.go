@@ -1,7 +1,9 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -677,6 +679,11 @@ func (e *Engine) CreateMCPRoute(ctx context.Context, r *MCPRoute, secrets MCPSec
 	if err := secrets.match(r); err != nil {
 		return nil, gateways.Report{}, err
 	}
+	// Claimed before the route exists: a pass that another resource's
+	// change runs meanwhile must not push a table naming this route's
+	// secrets without their values; the push below carries them.
+	release := e.tables.claim(r.Gateway)
+	defer release()
 	s, err := createConfig(ctx, e, kindMCPRoute, mcpKey(r), *r)
 	if err != nil {
 		return nil, gateways.Report{}, err
@@ -732,7 +739,7 @@ func (e *Engine) checkMCPRoute(ctx context.Context, r *MCPRoute) error {
 }
 
 // CheckMCPRoute says at plan time whether r could join its gateway's
-// other routes: different audiences, deny-all filters and bad transports
+// other routes: deny-all filters and bad transports
 // are refused before anything is written. A stored route with the same
 // namespace is taken as the one r replaces (Terraform plans the create
 // half of a replacement without the prior state), so a duplicate
@@ -790,9 +797,23 @@ func (e *Engine) checkMCPRouteBeside(ctx context.Context, r *MCPRoute, planning 
 // The rendered gateway config does not change, so the gateway keeps
 // running: only the front's view and the data-plane services move.
 func (e *Engine) UpdateMCPRoute(ctx context.Context, id string, r *MCPRoute) (*Stored[MCPRoute], gateways.Report, error) {
+	have, err := e.ReadMCPRoute(ctx, id)
+	if err != nil {
+		return nil, gateways.Report{}, err
+	}
+	was, will := have.Value, *r
+	was.Workgroups, was.Identities, will.Workgroups, will.Identities = nil, nil, nil, nil
+	// Compared as stored: an empty list and none are the same route.
+	a, _ := json.Marshal(was)
+	b, _ := json.Marshal(will)
+	if !bytes.Equal(a, b) {
+		return nil, gateways.Report{}, fmt.Errorf("%w: mcp route %q: only workgroups and identities change in place; anything else replaces the route", ErrInvalidIntent, r.Namespace)
+	}
 	if err := e.checkMCPRouteBeside(ctx, r, true); err != nil {
 		return nil, gateways.Report{}, err
 	}
+	release := e.tables.claim(r.Gateway)
+	defer release()
 	s, err := updateConfig(ctx, e, kindMCPRoute, id, mcpKey(r), *r)
 	if err != nil {
 		return nil, gateways.Report{}, err

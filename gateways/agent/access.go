@@ -31,6 +31,10 @@ type Access struct {
 	// ReadyTimeout bounds one start (default 30s).
 	ReadyTimeout time.Duration
 	Log          *slog.Logger
+	// OnAddr is told, holding the access's lock, where every access
+	// started from here on serves: by Ensure, Renew or a restart after
+	// the process died. The front sends new sessions there.
+	OnAddr func(addr string)
 
 	mu      sync.Mutex
 	share   string
@@ -64,6 +68,9 @@ func ZrokEnvironment(home string) error {
 // restart has ended every session anyway). An access made for this very
 // process and share is kept.
 func (a *Access) Ensure(ctx context.Context, share string, start int) (string, error) {
+	if share == "" {
+		return "", errors.New("the gateway named no zrok share it serves on")
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.stopped = false
@@ -78,21 +85,19 @@ func (a *Access) Ensure(ctx context.Context, share string, start int) (string, e
 	return a.addr, nil
 }
 
-// Renew replaces a running access with a new one to the same share, once
-// per minDelay at most: an access that answers 502 while its gateway
-// runs has lost the share for good (zrok2 keeps a stale API session) and
-// never recovers by itself. It returns the new address.
-func (a *Access) Renew(ctx context.Context, minDelay time.Duration) (string, error) {
+// Renew replaces the access with a new one to the same share, once per
+// minDelay at most while one runs: an access that answers 502 while its
+// gateway runs has lost the share for good (zrok2 keeps a stale API
+// session) and never recovers by itself. An access that failed to start
+// is tried again at once.
+func (a *Access) Renew(ctx context.Context, minDelay time.Duration) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.cmd == nil || a.stopped || time.Since(a.began) < minDelay {
-		return a.addr, nil
+	if a.stopped || a.share == "" || (a.running() && time.Since(a.began) < minDelay) {
+		return nil
 	}
 	a.stopLocked()
-	if err := a.startLocked(ctx, a.share); err != nil {
-		return "", err
-	}
-	return a.addr, nil
+	return a.startLocked(ctx, a.share)
 }
 
 // Addr is where the access serves, "" when it does not run.
@@ -124,17 +129,22 @@ func (a *Access) log() *slog.Logger {
 	return a.Log
 }
 
-// startLocked starts the access and waits until its port accepts
-// connections: zrok2 binds it only once the controller granted the
-// access, so an accepting port means the share is reachable.
+// accessReady is what zrok2 v2.0.0-rc7 logs once the controller granted
+// the access and it serves on its --bind address.
+const accessReady = "access the zrok share at the following endpoint"
+
+// startLocked starts the access and waits until it says it serves and
+// its port accepts connections. The port is picked free just before, so
+// the signal, not just an open port, tells that zrok2 holds it.
 func (a *Access) startLocked(ctx context.Context, share string) error {
+	a.share = share // what a later Renew or restart reaches, even if this start fails
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(a.Command, "access", "private", share, "--bind", addr, "--headless") //nolint:gosec // the operator's zrok2 binary
-	out := newOutputTail("", []string{share})
+	out := newOutputTail(accessReady, []string{share})
 	cmd.Stdout, cmd.Stderr, cmd.Env = out, out, a.Env
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -162,12 +172,18 @@ func (a *Access) startLocked(ctx context.Context, share string) error {
 			return fmt.Errorf("zrok2 access to the gateway's share did not serve on %s in %s%s", addr, timeout, out.failure())
 		case <-time.After(50 * time.Millisecond):
 		}
+		if !out.saidReady() {
+			continue
+		}
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			_ = c.Close()
 			break
 		}
 	}
-	a.share, a.addr, a.cmd, a.exited, a.out, a.began = share, addr, cmd, exited, out, time.Now()
+	a.addr, a.cmd, a.exited, a.out, a.began = addr, cmd, exited, out, time.Now()
+	if a.OnAddr != nil {
+		a.OnAddr(addr)
+	}
 	go a.watch(cmd, exited) //nolint:gosec // the watcher outlives the apply that started the access
 	return nil
 }

@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -39,6 +39,10 @@ type Agent struct {
 	Relay    *mcpfront.Relay
 	Access   *Access
 	ZrokHome string
+	// unserved says why the MCP front cannot reach the running gateway
+	// ("" when it can): Status reports it, so reconcile pushes again.
+	unserved atomic.Pointer[string]
+	renewing atomic.Bool
 	// StateDir holds keys.json and secrets.json (mode 0600).
 	StateDir string
 
@@ -124,6 +128,13 @@ func (a *Agent) Apply(ctx context.Context, t *gateways.Table) gateways.Report {
 			r.Error = "applied, but not kept for a restart: " + err.Error()
 		}
 	}
+	if r.Status == "rolled-back" && a.Relay != nil && a.Supervisor.PID() != 0 {
+		// The last good config runs again, in a new process: the
+		// front needs a new access to it (a failure shows in Status).
+		if _, err := a.frontAccess(ctx); err != nil {
+			r.Error += "; " + err.Error()
+		}
+	}
 	if r.Status != "applied" {
 		return r
 	}
@@ -156,15 +167,15 @@ func (a *Agent) applyMCP(ctx context.Context, t *gateways.Table, r gateways.Repo
 	if _, reserved := t.Secrets[gateways.SecretMCPShareToken]; !reserved {
 		r.Warnings = append(r.Warnings, "the gateway serves on an ephemeral share, which mcp-gateway opens to every zrok account that holds its token; set mcp_share_token_wo to a share reserved in closed permission mode")
 	}
-	addr, err := a.Access.Ensure(ctx, a.Supervisor.ShareToken(), a.Supervisor.Starts())
+	addr, err := a.frontAccess(ctx)
 	if err != nil {
 		// The gateway runs the table, but nobody can reach it: the
-		// digest is not recorded, so reconcile pushes again.
+		// digest is not recorded, and Status says so until the front
+		// works, so reconcile pushes again.
 		a.serve(nil, a.Relay)
-		r.Status, r.Error = "unserved", "the gateway runs this table, but the front cannot reach its share: "+err.Error()
+		r.Status, r.Error = "unserved", err.Error()
 		return r
 	}
-	a.Relay.SetUpstream(&url.URL{Scheme: "http", Host: addr, Path: "/sse"})
 	a.serve(t.Members, a.Relay)
 	r.Warnings = append(r.Warnings, unknownTools(ctx, t, addr)...)
 	return r
@@ -180,33 +191,44 @@ func period(p string) time.Duration {
 	return 24 * time.Hour
 }
 
+// frontAccess makes sure the MCP front reaches the running gateway's
+// share (a new gateway process needs a new access; Access.OnAddr points
+// the relay at it) and records whether it does, for Status.
+func (a *Agent) frontAccess(ctx context.Context) (string, error) {
+	addr, err := a.Access.Ensure(ctx, a.Supervisor.ShareToken(), a.Supervisor.Starts())
+	if err != nil {
+		why := "the gateway runs, but the MCP front cannot reach its share: " + err.Error()
+		a.unserved.Store(&why)
+		return "", errors.New(why)
+	}
+	a.unserved.Store(nil)
+	return addr, nil
+}
+
 // refront points the MCP front at the gateway again after the supervisor
-// restarted it on its own: a new process needs a new access.
+// restarted it on its own.
 func (a *Agent) refront() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.Relay == nil || len(a.serving) == 0 {
 		return
 	}
-	addr, err := a.Access.Ensure(context.Background(), a.Supervisor.ShareToken(), a.Supervisor.Starts())
-	if err != nil {
+	if _, err := a.frontAccess(context.Background()); err != nil {
 		a.Access.log().Warn("the gateway restarted, but the front cannot reach its share", "error", err.Error())
-		return
 	}
-	a.Relay.SetUpstream(&url.URL{Scheme: "http", Host: addr, Path: "/sse"})
 }
 
-// renewAccess replaces an access that lost the gateway's share (its
-// 502s reach the relay), at most once per 10 s.
+// renewAccess replaces an access that lost the gateway's share (its 502s
+// and refused connections reach the relay): one renewal at a time, at
+// most one per 10 s.
 func (a *Agent) renewAccess() {
+	if !a.renewing.CompareAndSwap(false, true) {
+		return
+	}
 	go func() {
-		addr, err := a.Access.Renew(context.Background(), 10*time.Second)
-		if err != nil {
+		defer a.renewing.Store(false)
+		if err := a.Access.Renew(context.Background(), 10*time.Second); err != nil {
 			a.Access.log().Warn("renewing the zrok access to the gateway's share failed", "error", err.Error())
-			return
-		}
-		if addr != "" {
-			a.Relay.SetUpstream(&url.URL{Scheme: "http", Host: addr, Path: "/sse"})
 		}
 	}()
 }
@@ -242,6 +264,9 @@ func (a *Agent) serve(members []gateways.Member, front http.Handler) {
 // Status is what the agent runs now, with each identity's usage.
 func (a *Agent) Status() gateways.Report {
 	r := a.Supervisor.Applied()
+	if why := a.unserved.Load(); why != nil && r.Status == "applied" {
+		r.Status, r.Error = "unserved", *why
+	}
 	if a.Front == nil {
 		return r
 	}

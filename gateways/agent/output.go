@@ -82,6 +82,16 @@ func (o *outputTail) redact(s string) string {
 	})
 }
 
+// saidReady says whether the ready marker has appeared.
+func (o *outputTail) saidReady() bool {
+	select {
+	case <-o.ready:
+		return true
+	default:
+		return false
+	}
+}
+
 func (o *outputTail) shareToken() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()

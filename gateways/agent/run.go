@@ -198,7 +198,9 @@ func (c *Config) agent(z ziti.Context, log *slog.Logger) *Agent {
 	}
 	if c.Kind == gateways.KindMCP && c.Zrok != "" {
 		a.Relay = &mcpfront.Relay{OnBadGateway: a.renewAccess}
-		a.Access = &Access{Command: c.Zrok, Env: sup.Env, Log: log}
+		a.Access = &Access{Command: c.Zrok, Env: sup.Env, Log: log, OnAddr: func(addr string) {
+			a.Relay.SetUpstream(&url.URL{Scheme: "http", Host: addr, Path: "/sse"})
+		}}
 		sup.OnRestart = a.refront
 		a.ZrokHome = c.Env["HOME"]
 		if a.ZrokHome == "" {

@@ -37,9 +37,9 @@ type Relay struct {
 	// Client reaches the upstream; it must have no overall timeout (a
 	// session's GET lasts as long as the session).
 	Client *http.Client
-	// OnBadGateway, if set, is told when the upstream answers 502: zrok's
-	// access can lose the share for good (a stale API session), and only
-	// a new access finds it again.
+	// OnBadGateway, if set, is told when the upstream answers 502 or
+	// cannot be reached: zrok's access can lose the share for good (a
+	// stale API session) or die, and only a new access finds it again.
 	OnBadGateway func()
 
 	upstream atomic.Pointer[url.URL]
@@ -51,6 +51,12 @@ type Relay struct {
 // SetUpstream moves the relay to another upstream (the gateway's access
 // restarted on another port); new sessions go there.
 func (rl *Relay) SetUpstream(u *url.URL) { rl.upstream.Store(u) }
+
+func (rl *Relay) badGateway() {
+	if rl.OnBadGateway != nil {
+		rl.OnBadGateway()
+	}
+}
 
 func (rl *Relay) target() *url.URL {
 	if u := rl.upstream.Load(); u != nil {
@@ -158,13 +164,16 @@ func (rl *Relay) stream(w http.ResponseWriter, r *http.Request, identity string)
 	up.Header.Set("Cache-Control", "no-cache")
 	resp, err := rl.client().Do(up)
 	if err != nil {
+		if r.Context().Err() == nil {
+			rl.badGateway()
+		}
 		http.Error(w, "the MCP gateway is not answering", http.StatusBadGateway)
 		return
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		if resp.StatusCode == http.StatusBadGateway && rl.OnBadGateway != nil {
-			rl.OnBadGateway()
+		if resp.StatusCode == http.StatusBadGateway {
+			rl.badGateway()
 		}
 		http.Error(w, fmt.Sprintf("the MCP gateway answered %d", resp.StatusCode), http.StatusBadGateway)
 		return
@@ -313,6 +322,20 @@ func (rl *Relay) post(w http.ResponseWriter, r *http.Request, identity string) {
 		http.Error(w, "the message is not JSON-RPC", http.StatusBadRequest)
 		return
 	}
+	// encoding/json matches keys whatever their case and lets the last
+	// one win; another decoder (the gateway's, some day) may read
+	// "Method" or the first "name" instead. A message that could mean two
+	// things is refused, so the front and the gateway read the same one.
+	if err := unambiguous(body); err != nil {
+		http.Error(w, "ambiguous message: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(msg.Params) > 0 && msg.Params[0] == '{' {
+		if err := unambiguous(msg.Params); err != nil {
+			http.Error(w, "ambiguous params: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
 	switch msg.Method {
 	case "tools/list":
 		if k := idKey(msg.ID); k != "" {
@@ -344,12 +367,15 @@ func (rl *Relay) post(w http.ResponseWriter, r *http.Request, identity string) {
 	up.Header.Set("Content-Type", "application/json")
 	resp, err := rl.client().Do(up)
 	if err != nil {
+		if r.Context().Err() == nil {
+			rl.badGateway()
+		}
 		http.Error(w, "the MCP gateway is not answering", http.StatusBadGateway)
 		return
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusBadGateway && rl.OnBadGateway != nil {
-		rl.OnBadGateway()
+	if resp.StatusCode == http.StatusBadGateway {
+		rl.badGateway()
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		w.Header().Set("Content-Type", ct)
@@ -470,4 +496,32 @@ func readEvent(br *bufio.Reader) (event, error) {
 			return ev, nil
 		}
 	}
+}
+
+// unambiguous refuses a JSON object with two keys that are equal but for
+// their case (including exact duplicates).
+func unambiguous(obj []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return errors.New("not a JSON object")
+	}
+	var keys []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		k, _ := t.(string)
+		for _, seen := range keys {
+			if strings.EqualFold(seen, k) {
+				return fmt.Errorf("keys %q and %q", seen, k)
+			}
+		}
+		keys = append(keys, k)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -264,3 +264,20 @@ func TestRelayReportsABadGateway(t *testing.T) {
 		t.Fatal("the 502 was not reported")
 	}
 }
+
+func TestUnambiguous(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		ok   bool
+	}{
+		{`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_read_note"}}`, true},
+		{`{"method":"tools/call","Method":"ping"}`, false},
+		{`{"method":"tools/call","method":"ping"}`, false},
+		{`{"name":"fs_delete","Name":"notes_read"}`, false},
+		{`{"arguments":{"name":"a"},"name":"b"}`, true}, // nested keys are another object's
+	} {
+		if err := unambiguous([]byte(c.body)); (err == nil) != c.ok {
+			t.Errorf("unambiguous(%s) = %v, want ok %v", c.body, err, c.ok)
+		}
+	}
+}

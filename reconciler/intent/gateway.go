@@ -190,7 +190,7 @@ func (g *Gateway) Validate() error {
 	}
 	if g.InterceptAddress != "" {
 		if g.Kind != gateways.KindLLM {
-			f.Add("intercept_address", errors.New("an mcp gateway's data plane is its own zrok share; only llm gateways are intercepted"))
+			f.Add("intercept_address", errors.New("an mcp gateway's data plane is dialed with an SDK; only llm gateways are intercepted"))
 		}
 		f.Add("intercept_address", validAddress(g.InterceptAddress))
 		f.Add("intercept_port", validPort(g.InterceptPort))
