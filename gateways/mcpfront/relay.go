@@ -58,6 +58,25 @@ func (rl *Relay) badGateway() {
 	}
 }
 
+// roundTrip sends up to the gateway for the caller's request r. An
+// upstream that cannot be reached, or answers 502, is reported
+// (OnBadGateway); when it cannot be reached the caller gets 502 and ok is
+// false.
+func (rl *Relay) roundTrip(w http.ResponseWriter, r *http.Request, up *http.Request) (*http.Response, bool) {
+	resp, err := rl.client().Do(up)
+	if err != nil {
+		if r.Context().Err() == nil {
+			rl.badGateway()
+		}
+		http.Error(w, "the MCP gateway is not answering", http.StatusBadGateway)
+		return nil, false
+	}
+	if resp.StatusCode == http.StatusBadGateway {
+		rl.badGateway()
+	}
+	return resp, true
+}
+
 func (rl *Relay) target() *url.URL {
 	if u := rl.upstream.Load(); u != nil {
 		return u
@@ -162,19 +181,12 @@ func (rl *Relay) stream(w http.ResponseWriter, r *http.Request, identity string)
 	}
 	up.Header.Set("Accept", "text/event-stream")
 	up.Header.Set("Cache-Control", "no-cache")
-	resp, err := rl.client().Do(up)
-	if err != nil {
-		if r.Context().Err() == nil {
-			rl.badGateway()
-		}
-		http.Error(w, "the MCP gateway is not answering", http.StatusBadGateway)
+	resp, ok := rl.roundTrip(w, r, up)
+	if !ok {
 		return
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		if resp.StatusCode == http.StatusBadGateway {
-			rl.badGateway()
-		}
 		http.Error(w, fmt.Sprintf("the MCP gateway answered %d", resp.StatusCode), http.StatusBadGateway)
 		return
 	}
@@ -347,15 +359,7 @@ func (rl *Relay) post(w http.ResponseWriter, r *http.Request, identity string) {
 		var p struct{ Name string }
 		_ = json.Unmarshal(msg.Params, &p)
 		if ok, why := rl.allows(identity, p.Name); !ok {
-			if idKey(msg.ID) != "" {
-				refusal, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": msg.ID,
-					"error": map[string]any{"code": -32601, "message": why}})
-				if !s.write(event{name: "message", data: refusal}) {
-					http.Error(w, "the session has ended", http.StatusGone)
-					return
-				}
-			}
-			w.WriteHeader(http.StatusAccepted)
+			s.answerError(w, msg.ID, -32601, why)
 			return
 		}
 	}
@@ -365,18 +369,11 @@ func (rl *Relay) post(w http.ResponseWriter, r *http.Request, identity string) {
 		return
 	}
 	up.Header.Set("Content-Type", "application/json")
-	resp, err := rl.client().Do(up)
-	if err != nil {
-		if r.Context().Err() == nil {
-			rl.badGateway()
-		}
-		http.Error(w, "the MCP gateway is not answering", http.StatusBadGateway)
+	resp, ok := rl.roundTrip(w, r, up)
+	if !ok {
 		return
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusBadGateway {
-		rl.badGateway()
-	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		w.Header().Set("Content-Type", ct)
 	}
@@ -390,17 +387,26 @@ func (rl *Relay) post(w http.ResponseWriter, r *http.Request, identity string) {
 		if bytes.Contains(why, []byte("not handled")) {
 			code = -32601 // method not found
 		}
-		answer, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": msg.ID,
-			"error": map[string]any{"code": code, "message": strings.TrimSpace(string(why))}})
-		if !s.write(event{name: "message", data: answer}) {
-			http.Error(w, "the session has ended", http.StatusGone)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
+		s.answerError(w, msg.ID, code, strings.TrimSpace(string(why)))
 		return
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, io.LimitReader(resp.Body, 1<<20))
+}
+
+// answerError answers a posted message, in place of the gateway, with a
+// JSON-RPC error on the session's stream (a notification, without an id,
+// gets none) and accepts the post.
+func (s *session) answerError(w http.ResponseWriter, id json.RawMessage, code int, message string) {
+	if idKey(id) != "" {
+		answer, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id,
+			"error": map[string]any{"code": code, "message": message}})
+		if !s.write(event{name: "message", data: answer}) {
+			http.Error(w, "the session has ended", http.StatusGone)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusAccepted)
 }
 
 // end closes the session's stream; later writes fail.
