@@ -100,16 +100,6 @@ func (a *Access) Renew(ctx context.Context, minDelay time.Duration) error {
 	return a.startLocked(ctx, a.share)
 }
 
-// Addr is where the access serves, "" when it does not run.
-func (a *Access) Addr() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.running() {
-		return ""
-	}
-	return a.addr
-}
-
 func (a *Access) running() bool {
 	if a.cmd == nil {
 		return false
