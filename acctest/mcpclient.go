@@ -2,8 +2,10 @@ package acctest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -50,14 +53,28 @@ type MCPClient struct {
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	out  *bufio.Scanner
+	said logBuffer // what mcp-tools logged, on either stream
 	next int
 }
 
 // DialMCP starts mcp-tools on share with z's environment and initializes
-// the session. Close ends it.
-func DialMCP(z *Zrok, share string) (*MCPClient, error) { return DialMCPWith(z.Env(), share) }
+// the session. Close ends it. A gateway says it serves once its share
+// listens, which can be a moment before the edge router has its
+// terminator, so a client that exits while connecting is started again,
+// for up to 30 s.
+func DialMCP(z *Zrok, share string) (*MCPClient, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := DialMCPWith(z.Env(), share)
+		if err == nil || time.Now().After(deadline) {
+			return c, err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
 
-// DialMCPWith is DialMCP as the zrok account whose environment env holds.
+// DialMCPWith starts mcp-tools once, as the zrok account whose environment
+// env holds. Its error carries what mcp-tools said.
 func DialMCPWith(env []string, share string) (*MCPClient, error) {
 	bin, err := Gateway("mcp-tools")
 	if err != nil {
@@ -65,6 +82,7 @@ func DialMCPWith(env []string, share string) (*MCPClient, error) {
 	}
 	c := &MCPClient{cmd: exec.Command(bin, "run", share)} //nolint:gosec // the pinned client binary
 	c.cmd.Env = env
+	c.cmd.Stderr = &c.said
 	if c.in, err = c.cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
@@ -80,13 +98,32 @@ func DialMCPWith(env []string, share string) (*MCPClient, error) {
 	if _, err := c.call("initialize", map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{},
 		"clientInfo": map[string]string{"name": "agentmesh-test", "version": "1"}}); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("initialize over share: %w", err)
+		return nil, fmt.Errorf("initialize over share: %w; mcp-tools said: %s", err, strings.TrimSpace(c.said.String()))
 	}
 	if _, err := fmt.Fprintln(c.in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// logBuffer takes mcp-tools' stderr and the log lines of its stdout, which
+// two goroutines write.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // Close ends the client.
@@ -97,9 +134,10 @@ func (c *MCPClient) Close() {
 }
 
 type rpcAnswer struct {
-	ID     int             `json:"id"`
-	Result json.RawMessage `json:"result"`
-	Error  *struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      int             `json:"id"`
+	Result  json.RawMessage `json:"result"`
+	Error   *struct {
 		Message string `json:"message"`
 	} `json:"error"`
 }
@@ -117,12 +155,22 @@ func (c *MCPClient) call(method string, params any) (json.RawMessage, error) {
 	var a rpcAnswer
 	go func() {
 		for c.out.Scan() {
-			if json.Unmarshal(c.out.Bytes(), &a) == nil && a.ID == c.next {
+			a = rpcAnswer{}
+			if json.Unmarshal(c.out.Bytes(), &a) != nil || a.JSONRPC == "" {
+				// mcp-tools logs, its last words too, on stdout, in JSON.
+				_, _ = c.said.Write(append(c.out.Bytes(), '\n'))
+				continue
+			}
+			if a.ID == c.next {
 				done <- nil
 				return
 			}
 		}
-		done <- fmt.Errorf("mcp-tools closed its output: %w", c.out.Err())
+		if err := c.out.Err(); err != nil {
+			done <- fmt.Errorf("mcp-tools closed its output: %w", err)
+			return
+		}
+		done <- errors.New("mcp-tools closed its output")
 	}()
 	select {
 	case err := <-done:
