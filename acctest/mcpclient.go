@@ -240,15 +240,15 @@ func ToolsOver(z *Zrok, share string) ([]string, error) {
 }
 
 // MCPOverZiti opens an MCP session, as z, with the front served on the
-// data-plane service svc. A service the context does not list yet is
-// retried for up to 30 s.
+// data-plane service svc. A service the context does not list yet, or a
+// front still reaching a restarted gateway, is retried for up to 90 s.
 func MCPOverZiti(ctx context.Context, z ziti.Context, svc string) (*mcp.ClientSession, error) {
 	hc := &http.Client{Transport: &http.Transport{DisableCompression: true, DialContext: func(context.Context, string, string) (net.Conn, error) {
 		_ = z.RefreshServices()
 		return z.Dial(svc)
 	}}}
 	c := mcp.NewClient(&mcp.Implementation{Name: "agentmesh-test", Version: "v1"}, nil)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		cs, err := c.Connect(ctx, &mcp.SSEClientTransport{Endpoint: "http://mcp/sse", HTTPClient: hc}, nil)
 		if err == nil || time.Now().After(deadline) {

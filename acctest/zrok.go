@@ -141,7 +141,7 @@ ziti:
 }
 
 func (z *Zrok) waitAPI(ctx context.Context) error {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		select {
 		case <-z.done:
@@ -155,7 +155,7 @@ func (z *Zrok) waitAPI(ctx context.Context) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the zrok controller did not answer on %s in 30s", z.APIEndpoint)
+			return fmt.Errorf("the zrok controller did not answer on %s in 90s", z.APIEndpoint)
 		}
 	}
 }

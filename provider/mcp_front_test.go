@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -239,12 +240,22 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		// Refused by zrok when it asks for an access, not lost on the way.
-		if c, err := acctest.DialMCPWith(other, share); err == nil {
-			c.Close()
-			return fmt.Errorf("a second zrok account reached the closed share")
-		} else if !strings.Contains(err.Error(), "failed to create access") {
-			return fmt.Errorf("a second zrok account failed on the closed share, but not by zrok's refusal: %w", err)
+		// Refused by zrok when it asks for an access, not lost on the
+		// way (a failure of another kind is tried again).
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			c, err := acctest.DialMCPWith(other, share)
+			if err == nil {
+				c.Close()
+				return fmt.Errorf("a second zrok account reached the closed share")
+			}
+			if strings.Contains(err.Error(), "failed to create access") {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("a second zrok account failed on the closed share, but not by zrok's refusal: %w", err)
+			}
+			time.Sleep(time.Second)
 		}
 		return nil
 	}

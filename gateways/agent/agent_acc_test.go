@@ -103,6 +103,7 @@ func TestAgentServesPushedMembers(t *testing.T) {
 	c := client(memberZiti, dataSvc)
 	var code int
 	var body string
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		resp, err := c.Post("http://llm/v1/chat/completions", "application/json", strings.NewReader(`{"model":"llama3","messages":[{"role":"user","content":"hi"}]}`))
 		if err == nil {

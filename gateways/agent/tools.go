@@ -14,17 +14,29 @@ import (
 // unknownTools lists the running gateway's tools through its access and
 // names the routes' allow patterns that match none: the first apply that
 // reaches the gateway is the first moment anyone can know. A listing that
-// fails is itself the warning.
+// still fails after 20 s is itself the warning.
 func unknownTools(ctx context.Context, t *gateways.Table, addr string) []string {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	c := mcp.NewClient(&mcp.Implementation{Name: "agentmesh-agent", Version: "v1"}, nil)
-	cs, err := c.Connect(ctx, &mcp.SSEClientTransport{Endpoint: "http://" + addr + "/sse", HTTPClient: &http.Client{}},
-		// mcp-gateway v0.1.3 speaks this version and refuses newer
-		// clients' server/discover probe with HTTP 400.
-		&mcp.ClientSessionOptions{ProtocolVersion: "2025-06-18"})
-	if err != nil {
-		return []string{"could not list the gateway's tools to check the routes' tool names: " + err.Error()}
+	var cs *mcp.ClientSession
+	for {
+		var err error
+		cs, err = c.Connect(ctx, &mcp.SSEClientTransport{Endpoint: "http://" + addr + "/sse", HTTPClient: &http.Client{}},
+			// mcp-gateway v0.1.3 speaks this version and refuses newer
+			// clients' server/discover probe with HTTP 400.
+			&mcp.ClientSessionOptions{ProtocolVersion: "2025-06-18"})
+		if err == nil {
+			break
+		}
+		// The gateway says it serves once its share listens; the edge
+		// router learns of it a moment later, and until then the
+		// access answers 502.
+		select {
+		case <-ctx.Done():
+			return []string{"could not list the gateway's tools to check the routes' tool names: " + err.Error()}
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 	defer cs.Close()
 	var names []string
