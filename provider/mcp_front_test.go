@@ -129,6 +129,9 @@ resource "agentmesh_mcp_route" "vault" {
 //     and an open session ends, while the others keep working; the
 //     gateway's config does not change, so it is not restarted.
 //   - reconcile's plan shows a hand-made grant on an MCP service as a loss.
+//   - An unknown tool name is warned about; the service serves again after
+//     the route's replacement restarts the gateway, after the gateway is
+//     killed, and after the zrok2 access is killed.
 func TestAccMCPFront_byIdentity(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -399,7 +402,25 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 					if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 						return err
 					}
-					return analystServed("after the gateway was killed")
+					if err := analystServed("after the gateway was killed"); err != nil {
+						return err
+					}
+					// The access dies on its own: its watcher starts a
+					// new one, the relay follows it, and the service
+					// serves again.
+					if pid, err = accessPID(share); err != nil {
+						return err
+					}
+					if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+						return err
+					}
+					if err := analystServed("after the zrok access was killed"); err != nil {
+						return err
+					}
+					if again, err := accessPID(share); err != nil || again == pid {
+						return fmt.Errorf("after the zrok access was killed, no new access runs (pid %d, was %d): %w", again, pid, err)
+					}
+					return nil
 				},
 			},
 			{Config: unknown.config(), PlanOnly: true},
@@ -414,6 +435,20 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 // directory runs (its command line names the config file there).
 func gatewayPID(stateDir string) (int, error) {
 	cfg := filepath.Join(stateDir, "mcp-gateway.yaml")
+	return pidOf("mcp-gateway runs "+cfg, func(args []string) bool {
+		return len(args) >= 3 && filepath.Base(args[0]) == "mcp-gateway" && args[1] == "run" && args[2] == cfg
+	})
+}
+
+// accessPID finds the zrok2 access the agent runs to the share.
+func accessPID(share string) (int, error) {
+	return pidOf("zrok2 access reaches the share", func(args []string) bool {
+		return len(args) >= 4 && filepath.Base(args[0]) == "zrok2" && args[1] == "access" && args[2] == "private" && args[3] == share
+	})
+}
+
+// pidOf finds the one process whose command line matches.
+func pidOf(what string, match func(args []string) bool) (int, error) {
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, err
@@ -427,10 +462,9 @@ func gatewayPID(stateDir string) (int, error) {
 		if err != nil {
 			continue
 		}
-		args := strings.Split(string(b), "\x00")
-		if len(args) >= 3 && filepath.Base(args[0]) == "mcp-gateway" && args[1] == "run" && args[2] == cfg {
+		if match(strings.Split(string(b), "\x00")) {
 			return pid, nil
 		}
 	}
-	return 0, fmt.Errorf("no mcp-gateway runs %s", cfg)
+	return 0, fmt.Errorf("no process found: %s", what)
 }
