@@ -1,8 +1,11 @@
 package provider_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -122,7 +125,8 @@ resource "agentmesh_mcp_route" "vault" {
 //     lists exactly the tools its routes allow (overlapping routes add
 //     up), calls them, and a call outside its view is refused with the
 //     rule that refuses it.
-//   - An identity no route serves has no MCP service to list or dial.
+//   - An identity no route serves has no MCP service to list or dial, and
+//     one identity's session is unknown to another (404).
 //   - A second zrok account holding the share token is refused by zrok.
 //   - Leaving the audience (a deleted membership, a route's identities
 //     changed in place) revokes in the same apply: the service is gone
@@ -224,6 +228,9 @@ func TestAccMCPFront_byIdentity(t *testing.T) {
 			if out, err := acctest.CallText(ctx, cs, tool, map[string]any{"name": "welcome", "text": "x"}); err == nil || !strings.Contains(err.Error(), rule) {
 				return fmt.Errorf("auditor calling %s outside its view: %q, want the refusal %q: %w", tool, out, rule, err)
 			}
+		}
+		if err := sessionsAreTheirOwn(ctx, who["analyst"].z, svc("analyst"), who["auditor"].z, svc("auditor")); err != nil {
+			return err
 		}
 		_, e := admin(t)
 		st, err := e.GatewayStatus(ctx, "mf-mcp")
@@ -438,6 +445,58 @@ func gatewayPID(stateDir string) (int, error) {
 	return pidOf("mcp-gateway runs "+cfg, func(args []string) bool {
 		return len(args) >= 3 && filepath.Base(args[0]) == "mcp-gateway" && args[1] == "run" && args[2] == cfg
 	})
+}
+
+// sessionsAreTheirOwn opens the owner's event stream over its service and
+// posts to the session it is given: as the owner the message is taken,
+// as the other identity, over its own service, the session is unknown.
+func sessionsAreTheirOwn(ctx context.Context, owner ziti.Context, ownerSvc string, other ziti.Context, otherSvc string) error {
+	over := func(z ziti.Context, svc string) *http.Client {
+		return &http.Client{Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return z.Dial(svc) }}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://mcp/sse", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := over(owner, ownerSvc).Do(req)
+	if err != nil {
+		return fmt.Errorf("opening the owner's event stream: %w", err)
+	}
+	defer resp.Body.Close()
+	var path string
+	for sc, endpoint := bufio.NewScanner(resp.Body), false; path == "" && sc.Scan(); {
+		line := sc.Text()
+		endpoint = endpoint || line == "event: endpoint"
+		if data, ok := strings.CutPrefix(line, "data: "); ok && endpoint {
+			path = strings.TrimSpace(data)
+		}
+	}
+	if path == "" {
+		return fmt.Errorf("the owner's event stream (HTTP %d) named no endpoint", resp.StatusCode)
+	}
+	post := func(c *http.Client) (int, error) {
+		msg := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://mcp"+path, strings.NewReader(msg))
+		if err != nil {
+			return 0, err
+		}
+		r.Header.Set("Content-Type", "application/json")
+		a, err := c.Do(r)
+		if err != nil {
+			return 0, err
+		}
+		_ = a.Body.Close()
+		return a.StatusCode, nil
+	}
+	if code, err := post(over(other, otherSvc)); err != nil || code != http.StatusNotFound {
+		return fmt.Errorf("another identity posting to the owner's session %s: HTTP %d, want 404 (%v)", path, code, err)
+	}
+	if code, err := post(over(owner, ownerSvc)); err != nil || code >= 300 {
+		return fmt.Errorf("the owner posting to its own session %s: HTTP %d (%v)", path, code, err)
+	}
+	return nil
 }
 
 // accessPID finds the zrok2 access the agent runs to the share.
