@@ -449,7 +449,9 @@ func gatewayPID(stateDir string) (int, error) {
 
 // sessionsAreTheirOwn opens the owner's event stream over its service and
 // posts to the session it is given: as the owner the message is taken,
-// as the other identity, over its own service, the session is unknown.
+// as the other identity, over its own service, the session is unknown;
+// a message whose keys differ only in case is refused, since the front
+// and the gateway could read different tools from it.
 func sessionsAreTheirOwn(ctx context.Context, owner ziti.Context, ownerSvc string, other ziti.Context, otherSvc string) error {
 	over := func(z ziti.Context, svc string) *http.Client {
 		return &http.Client{Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return z.Dial(svc) }}}
@@ -476,8 +478,8 @@ func sessionsAreTheirOwn(ctx context.Context, owner ziti.Context, ownerSvc strin
 	if path == "" {
 		return fmt.Errorf("the owner's event stream (HTTP %d) named no endpoint", resp.StatusCode)
 	}
-	post := func(c *http.Client) (int, error) {
-		msg := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	post := func(c *http.Client, msg string) (int, error) {
 		r, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://mcp"+path, strings.NewReader(msg))
 		if err != nil {
 			return 0, err
@@ -490,11 +492,15 @@ func sessionsAreTheirOwn(ctx context.Context, owner ziti.Context, ownerSvc strin
 		_ = a.Body.Close()
 		return a.StatusCode, nil
 	}
-	if code, err := post(over(other, otherSvc)); err != nil || code != http.StatusNotFound {
+	if code, err := post(over(other, otherSvc), initialize); err != nil || code != http.StatusNotFound {
 		return fmt.Errorf("another identity posting to the owner's session %s: HTTP %d, want 404 (%v)", path, code, err)
 	}
-	if code, err := post(over(owner, ownerSvc)); err != nil || code >= 300 {
+	if code, err := post(over(owner, ownerSvc), initialize); err != nil || code >= 300 {
 		return fmt.Errorf("the owner posting to its own session %s: HTTP %d (%v)", path, code, err)
+	}
+	ambiguous := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"vault_read_note","Name":"vault_write_note","arguments":{}}}`
+	if code, err := post(over(owner, ownerSvc), ambiguous); err != nil || code != http.StatusBadRequest {
+		return fmt.Errorf("a tools/call naming two tools by keys equal but for case: HTTP %d, want 400 (%v)", code, err)
 	}
 	return nil
 }
