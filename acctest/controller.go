@@ -4,6 +4,7 @@
 package acctest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -62,7 +63,24 @@ func Start(ctx context.Context, opts StartOptions) (*Controller, error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 120 * time.Second
 	}
+	// Ports are picked free and bound a moment later by the quickstart;
+	// another process (or an outgoing connection) may take one between.
+	// A start that failed on a taken port is tried again on new ports.
+	for attempt := 1; ; attempt++ {
+		c, err := start(ctx, ziti, opts)
+		if err == nil {
+			return c, nil
+		}
+		if c == nil || attempt == 3 || !c.tempHome || !c.portTaken() {
+			return nil, err // the home stays, with the log the error names
+		}
+		_ = os.RemoveAll(c.Home)
+	}
+}
+
+func start(ctx context.Context, ziti string, opts StartOptions) (*Controller, error) {
 	home, tempHome := opts.Home, opts.Home == ""
+	var err error
 	if tempHome {
 		if home, err = os.MkdirTemp("", "agentmesh-ctrl-"); err != nil {
 			return nil, err
@@ -88,10 +106,16 @@ func Start(ctx context.Context, opts StartOptions) (*Controller, error) {
 		return nil, err
 	}
 	if err := c.waitReady(ctx, opts.ReadyTimeout); err != nil {
-		c.Stop()
-		return nil, err
+		c.kill()
+		return c, err
 	}
 	return c, nil
+}
+
+// portTaken says whether the quickstart's log shows it could not bind.
+func (c *Controller) portTaken() bool {
+	b, err := os.ReadFile(c.LogFile)
+	return err == nil && bytes.Contains(b, []byte("address already in use"))
 }
 
 func (c *Controller) spawn(ziti string) error {
