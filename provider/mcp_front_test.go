@@ -492,15 +492,25 @@ func sessionsAreTheirOwn(ctx context.Context, owner ziti.Context, ownerSvc strin
 		_ = a.Body.Close()
 		return a.StatusCode, nil
 	}
-	if code, err := post(over(other, otherSvc), initialize); err != nil || code != http.StatusNotFound {
-		return fmt.Errorf("another identity posting to the owner's session %s: HTTP %d, want 404 (%v)", path, code, err)
+	code, err := post(over(other, otherSvc), initialize)
+	if err != nil {
+		return fmt.Errorf("another identity posting to the owner's session %s: %w", path, err)
 	}
-	if code, err := post(over(owner, ownerSvc), initialize); err != nil || code >= 300 {
-		return fmt.Errorf("the owner posting to its own session %s: HTTP %d (%v)", path, code, err)
+	if code != http.StatusNotFound {
+		return fmt.Errorf("another identity posting to the owner's session %s: HTTP %d, want 404", path, code)
+	}
+	if code, err = post(over(owner, ownerSvc), initialize); err != nil {
+		return fmt.Errorf("the owner posting to its own session %s: %w", path, err)
+	}
+	if code >= 300 {
+		return fmt.Errorf("the owner posting to its own session %s: HTTP %d", path, code)
 	}
 	ambiguous := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"vault_read_note","Name":"vault_write_note","arguments":{}}}`
-	if code, err := post(over(owner, ownerSvc), ambiguous); err != nil || code != http.StatusBadRequest {
-		return fmt.Errorf("a tools/call naming two tools by keys equal but for case: HTTP %d, want 400 (%v)", code, err)
+	if code, err = post(over(owner, ownerSvc), ambiguous); err != nil {
+		return fmt.Errorf("a tools/call naming two tools by keys equal but for case: %w", err)
+	}
+	if code != http.StatusBadRequest {
+		return fmt.Errorf("a tools/call naming two tools by keys equal but for case: HTTP %d, want 400", code)
 	}
 	return nil
 }
