@@ -1,6 +1,7 @@
 package acctest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -68,17 +69,18 @@ func startZrok(ctx context.Context, c *Controller, dir string) (*Zrok, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(1)
-	if err != nil {
-		return nil, err
-	}
-	z := &Zrok{Home: filepath.Join(dir, "home"), APIEndpoint: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), dir: dir, done: make(chan struct{})}
+	z := &Zrok{Home: filepath.Join(dir, "home"), dir: dir}
 	if err := os.MkdirAll(z.Home, 0o700); err != nil {
 		return nil, err
 	}
 	secret := randomSecret()
 	z.adminSecret = secret
-	cfg := fmt.Sprintf(`v: 4
+	file := filepath.Join(dir, "zrok-ctrl.yml")
+	// The config names the API's port; it is written again, with a port
+	// picked just before the controller starts, for each start below.
+	writeConfig := func(port int) error {
+		z.APIEndpoint = fmt.Sprintf("http://127.0.0.1:%d", port)
+		cfg := fmt.Sprintf(`v: 4
 admin:
   secrets: [ %q ]
 endpoint:
@@ -93,12 +95,12 @@ ziti:
   api_endpoint: %s
   username: %s
   password: %q
-`, secret, ports[0], filepath.Join(dir, "zrok.db"), c.Origin, c.Username, c.Password)
-	file := filepath.Join(dir, "zrok-ctrl.yml")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		return nil, err
+`, secret, port, filepath.Join(dir, "zrok.db"), c.Origin, c.Username, c.Password)
+		return os.WriteFile(file, []byte(cfg), 0o600)
 	}
-	env := append(os.Environ(), "HOME="+filepath.Join(dir, "admin"), "ZROK2_ADMIN_TOKEN="+secret, "ZROK2_API_ENDPOINT="+z.APIEndpoint)
+	envOf := func() []string {
+		return append(os.Environ(), "HOME="+filepath.Join(dir, "admin"), "ZROK2_ADMIN_TOKEN="+secret, "ZROK2_API_ENDPOINT="+z.APIEndpoint)
+	}
 	run := func(env []string, args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, bin, args...) //nolint:gosec // the pinned zrok2 binary
 		cmd.Env = env
@@ -108,25 +110,32 @@ ziti:
 		}
 		return string(out), nil
 	}
-	if _, err := run(env, "admin", "bootstrap", file); err != nil {
+	if err := writeConfig(1); err != nil {
 		return nil, err
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, "zrok-controller.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
+	if _, err := run(envOf(), "admin", "bootstrap", file); err != nil {
 		return nil, err
 	}
-	z.ctrl = exec.Command(bin, "controller", file) //nolint:gosec // the pinned zrok2 binary
-	z.ctrl.Env, z.ctrl.Stdout, z.ctrl.Stderr = env, logf, logf
-	z.ctrl.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := z.ctrl.Start(); err != nil {
-		logf.Close()
-		return nil, err
+	// A port picked free can be taken by another process before the
+	// controller binds it; the controller then exits saying so, and is
+	// started again on another port.
+	for attempt := 1; ; attempt++ {
+		ports, err := freePorts(1)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeConfig(ports[0]); err != nil {
+			return nil, err
+		}
+		err = z.serve(ctx, bin, file, envOf())
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !z.portTaken() {
+			return nil, err
+		}
 	}
-	go func() { _ = z.ctrl.Wait(); logf.Close(); close(z.done) }()
-	if err := z.waitAPI(ctx); err != nil {
-		z.stop()
-		return nil, err
-	}
+	env := envOf()
 	out, err := run(env, "admin", "create", "account", "gateway@agentmesh.test", randomSecret())
 	if err != nil {
 		z.stop()
@@ -140,17 +149,50 @@ ziti:
 	return z, nil
 }
 
+// serve starts the zrok controller on file and waits for its API.
+func (z *Zrok) serve(ctx context.Context, bin, file string, env []string) error {
+	logf, err := os.OpenFile(z.logFile(), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	z.done = make(chan struct{})
+	cmd := exec.Command(bin, "controller", file) //nolint:gosec // the pinned zrok2 binary
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	z.ctrl = cmd
+	done := z.done
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+	if err := z.waitAPI(ctx); err != nil {
+		z.stop()
+		return err
+	}
+	return nil
+}
+
+func (z *Zrok) logFile() string { return filepath.Join(z.dir, "zrok-controller.log") }
+
+// portTaken says whether the controller's log shows it could not bind.
+func (z *Zrok) portTaken() bool {
+	b, err := os.ReadFile(z.logFile())
+	return err == nil && bytes.Contains(b, []byte("address already in use"))
+}
+
 func (z *Zrok) waitAPI(ctx context.Context) error {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		select {
 		case <-z.done:
-			return fmt.Errorf("the zrok controller exited; see %s", filepath.Join(z.dir, "zrok-controller.log"))
+			return fmt.Errorf("the zrok controller exited; see %s", z.logFile())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
-		if resp, err := http.Get(z.APIEndpoint + "/api/v2/versions"); err == nil { //nolint:gosec,noctx // loopback test endpoint
+		// A port taken by another process may accept and never answer.
+		if resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(z.APIEndpoint + "/api/v2/versions"); err == nil { //nolint:noctx // loopback test endpoint
 			_ = resp.Body.Close()
 			return nil
 		}
