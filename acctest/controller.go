@@ -71,7 +71,7 @@ func Start(ctx context.Context, opts StartOptions) (*Controller, error) {
 		if err == nil {
 			return c, nil
 		}
-		if c == nil || attempt == 3 || !c.tempHome || !c.portTaken() {
+		if c == nil || attempt == startsOnPortTaken || !c.tempHome || !portTaken(c.LogFile) {
 			return nil, err // the home stays, with the log the error names
 		}
 		_ = os.RemoveAll(c.Home)
@@ -112,9 +112,13 @@ func start(ctx context.Context, ziti string, opts StartOptions) (*Controller, er
 	return c, nil
 }
 
-// portTaken says whether the quickstart's log shows it could not bind.
-func (c *Controller) portTaken() bool {
-	b, err := os.ReadFile(c.LogFile)
+// startsOnPortTaken is how often a server that lost a port picked free is
+// started on new ports before its failure stands.
+const startsOnPortTaken = 3
+
+// portTaken says whether a server's log shows it could not bind its port.
+func portTaken(log string) bool {
+	b, err := os.ReadFile(log)
 	return err == nil && bytes.Contains(b, []byte("address already in use"))
 }
 

@@ -1,7 +1,6 @@
 package acctest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -131,7 +130,7 @@ ziti:
 		if err == nil {
 			break
 		}
-		if attempt == 3 || !z.portTaken() {
+		if attempt == startsOnPortTaken || !portTaken(z.logFile()) {
 			return nil, err
 		}
 	}
@@ -174,12 +173,6 @@ func (z *Zrok) serve(ctx context.Context, bin, file string, env []string) error 
 }
 
 func (z *Zrok) logFile() string { return filepath.Join(z.dir, "zrok-controller.log") }
-
-// portTaken says whether the controller's log shows it could not bind.
-func (z *Zrok) portTaken() bool {
-	b, err := os.ReadFile(z.logFile())
-	return err == nil && bytes.Contains(b, []byte("address already in use"))
-}
 
 func (z *Zrok) waitAPI(ctx context.Context) error {
 	deadline := time.Now().Add(90 * time.Second)
